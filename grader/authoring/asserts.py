@@ -1,0 +1,72 @@
+"""Comparison helpers that explain themselves in one line a student can act on."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+
+def fail(message: str) -> NoReturn:
+    """Fail the current check with ``message``."""
+    raise AssertionError(message)
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
+
+
+def assert_shape(actual: Any, expected: tuple[int, ...] | list[int], *, what: str = "output") -> None:
+    """``actual`` is a tensor of exactly ``expected`` shape."""
+    if not _is_tensor(actual):
+        fail(f"{what}: expected a tensor of shape {tuple(expected)}, got {type(actual).__name__}")
+    if tuple(actual.shape) != tuple(expected):
+        fail(f"{what}: expected shape {tuple(expected)}, got {tuple(actual.shape)}")
+
+
+def assert_dtype(actual: Any, expected: Any, *, what: str = "output") -> None:
+    """``actual`` is a tensor of dtype ``expected`` (a torch dtype or its name)."""
+    if not _is_tensor(actual):
+        fail(f"{what}: expected a tensor, got {type(actual).__name__}")
+    want = str(expected).removeprefix("torch.")
+    got = str(actual.dtype).removeprefix("torch.")
+    if got != want:
+        fail(f"{what}: expected dtype torch.{want}, got torch.{got}")
+
+
+def assert_equal(actual: Any, expected: Any, *, what: str = "value") -> None:
+    """Exact equality (tensors elementwise), reporting the first difference."""
+    if _is_tensor(expected) or _is_tensor(actual):
+        if not (_is_tensor(actual) and _is_tensor(expected)):
+            fail(f"{what}: expected a tensor, got {type(actual).__name__}")
+        assert_shape(actual, tuple(expected.shape), what=what)
+        diff = (actual != expected).nonzero()
+        if len(diff):
+            where = tuple(int(i) for i in diff[0])
+            fail(f"{what}: differs at index {where}: expected {expected[where].item()!r}, got {actual[where].item()!r}")
+        return
+    if actual != expected:
+        fail(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def assert_close(actual: Any, expected: Any, *, atol: float = 1e-5, rtol: float = 1e-4, what: str = "output") -> None:
+    """Tensors match within ``atol + rtol*|expected|``; the message names the worst element."""
+    import torch
+
+    if not _is_tensor(actual):
+        fail(f"{what}: expected a tensor, got {type(actual).__name__}")
+    assert_shape(actual, tuple(expected.shape), what=what)
+    if not actual.dtype.is_floating_point:
+        fail(f"{what}: expected a floating-point tensor, got torch.{str(actual.dtype).removeprefix('torch.')}")
+    a, e = actual.double(), expected.double()
+    if not torch.isfinite(a).all():
+        fail(f"{what}: contains NaN or infinite values")
+    err = (a - e).abs() - (atol + rtol * e.abs())
+    if (err > 0).any():
+        flat = int(err.reshape(-1).argmax())
+        where = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), tuple(a.shape)))
+        diff = float((a - e).abs().max())
+        fail(
+            f"{what}: max abs difference {diff:.3g} (at index {where}: expected {float(e[where]):.6g}, "
+            f"got {float(a[where]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}"
+        )

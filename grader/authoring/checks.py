@@ -1,0 +1,116 @@
+"""The ``@check`` decorator: a check is a plain function with injected parameters.
+
+A check passes by returning ``None``, earns partial credit by returning :class:`Credit`, and fails
+by raising ``AssertionError`` (its message is shown to the student). Errors raised by the student's
+code (``grader.errors.SandboxError``) fail the check with the student's own exception summary; any
+other exception is a bug in the suite and is reported to staff, never blamed on the student.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+#: Names a check may ask for; the engine injects them by name.
+INJECTABLE = frozenset({"student", "data", "files", "config", "seed", "rng", "feedback"})
+
+
+class Visibility(StrEnum):
+    """Gradescope's visibility values, with the same meaning."""
+
+    visible = "visible"
+    hidden = "hidden"
+    after_due_date = "after_due_date"
+    after_published = "after_published"
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Partial credit: ``fraction`` of the check's points (0..1), with a message for the student."""
+
+    fraction: float
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"Credit fraction must be within [0, 1], got {self.fraction}")
+
+
+@dataclass
+class Feedback:
+    """Notes a check leaves for the student (shown whatever the outcome) and warnings for TAs."""
+
+    notes: list[str] = field(default_factory=list)
+    staff: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def warn_staff(self, message: str) -> None:
+        self.staff.append(message)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Everything the engine knows about one check."""
+
+    func: Callable[..., Any]
+    name: str
+    number: str
+    points: float
+    visibility: Visibility
+    timeout_seconds: float
+    tags: tuple[str, ...]
+    params: tuple[str, ...]
+
+    @property
+    def description(self) -> str:
+        return inspect.getdoc(self.func) or ""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check(
+    *,
+    name: str,
+    number: str,
+    points: float,
+    visibility: str = "visible",
+    timeout: float = 60.0,
+    tags: tuple[str, ...] | list[str] = (),
+) -> Callable[[F], F]:
+    """Declare a check. ``timeout`` (seconds) bounds everything the check does in the sandbox."""
+    if points < 0:
+        raise ValueError(f"check {name!r}: points must be >= 0")
+    if timeout <= 0:
+        raise ValueError(f"check {name!r}: timeout must be > 0")
+
+    def decorate(func: F) -> F:
+        params = tuple(inspect.signature(func).parameters)
+        unknown = [p for p in params if p not in INJECTABLE]
+        if unknown:
+            raise TypeError(
+                f"check {name!r} asks for {unknown}; a check may ask only for {sorted(INJECTABLE)}"
+            )
+        func.__grader_check__ = CheckSpec(  # type: ignore[attr-defined]
+            func=func,
+            name=name,
+            number=str(number),
+            points=float(points),
+            visibility=Visibility(visibility),
+            timeout_seconds=float(timeout),
+            tags=tuple(tags),
+            params=params,
+        )
+        return func
+
+    return decorate
+
+
+def collect_checks(namespace: dict[str, Any]) -> list[CheckSpec]:
+    """The checks declared in a module's namespace, in definition order."""
+    return [v.__grader_check__ for v in namespace.values() if hasattr(v, "__grader_check__")]

@@ -1,0 +1,58 @@
+"""``suite.toml``: the manifest of one assignment's hidden suite, as a self-documenting model."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.errors import ManifestError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FilesSpec(_Strict):
+    """Which files a submission must or may contain."""
+
+    required: list[str] = Field(default_factory=list, description="Paths (globs allowed) that must be present; missing ones are reported by name.")
+    optional: list[str] = Field(default_factory=list, description="Paths that are used when present.")
+    root_marker: str | None = Field(None, description="A path that locates the submission root when it is wrapped in one folder, e.g. 'src/run.py'.")
+
+
+class Resources(_Strict):
+    """Where and within which limits the suite runs."""
+
+    queue: Literal["cpu", "gpu"] = Field("cpu", description="The worker queue that grades this assignment.")
+    limits: dict[str, Any] = Field(default_factory=dict, description="Overrides of SandboxLimits fields (units in the field names).")
+    total_timeout_seconds: float = Field(1800, gt=0, description="Whole-run limit; checks finished by then keep their results.")
+
+
+class SuiteManifest(_Strict):
+    """The manifest of one assignment's suite."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Assignment id used by the CLI and API, e.g. 'cs224n-a5'.")
+    title: str = Field(description="Human-readable title.")
+    description: str = Field("", description="What is graded, for the assignment page.")
+    version: str = Field("1", description="Bumped when checks change, recorded in reports.")
+    due_date: datetime | None = Field(None, description="After it, 'after_due_date' checks are shown to students.")
+    published: bool = Field(False, description="When true, 'after_published' checks are shown to students.")
+    total_points: float | None = Field(None, ge=0, description="If set, the checks' points must add up to it.")
+    python_path: list[str] = Field(default_factory=list, description="Submission folders put on sys.path in the sandbox, e.g. ['src'].")
+    check_files: list[str] = Field(default_factory=lambda: ["checks_*.py"], description="Globs, relative to the suite folder, of the modules that declare checks.")
+    files: FilesSpec = Field(default_factory=FilesSpec, description="Required and optional files.")
+    resources: Resources = Field(default_factory=Resources, description="Queue, sandbox limits, time limits.")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'.")
+
+
+def load_manifest(path: Path) -> SuiteManifest:
+    """Read and validate a ``suite.toml``; every problem becomes a ``ManifestError`` naming the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return SuiteManifest.model_validate(data)
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ManifestError(f"invalid suite manifest {path}", str(exc)) from exc

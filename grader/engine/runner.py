@@ -1,0 +1,218 @@
+"""Grade one submission: unpack, run every check against a sandbox, and always return a report.
+
+Fail closed (PrairieLearn's rule): whatever the submission does, the result is a well-formed
+``GradeReport``. Time limits nest innermost first: a call's deadline, the check's timeout, the
+sandbox's wall clock, the run's total timeout (which keeps every finished check's result).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import grader
+from grader.authoring.checks import CheckSpec, Credit, Feedback
+from grader.config import Settings
+from grader.engine.messages import assertion_message, student_code_message
+from grader.engine.report import CheckResult, GradeReport, PhaseTimings, ReportStatus, SandboxRecord, TestReport
+from grader.engine.scoring import earned
+from grader.engine.suites import Suite
+from grader.engine.unpack import UnpackLimits, find_missing, unpack_submission
+from grader.errors import SandboxError, SandboxTimeout, SubmissionError
+from grader.sandbox.client import SandboxSession, Student
+from grader.sandbox.launcher import BwrapLauncher, InsecureSubprocessLauncher, Launcher, SandboxSpec
+
+
+class ProgressListener(Protocol):
+    """Told about each check as it starts and ends (CLI progress bar, live status in the service)."""
+
+    def check_started(self, spec: CheckSpec, index: int, total: int) -> None: ...
+
+    def check_finished(self, result: TestReport, index: int, total: int) -> None: ...
+
+
+def make_launcher(settings: Settings) -> Launcher:
+    """The launcher the settings ask for; bwrap unless development explicitly opted out."""
+    if settings.sandbox_backend == "insecure-subprocess":
+        return InsecureSubprocessLauncher()
+    return BwrapLauncher(settings.bwrap_path, settings.sandbox_uid_base)
+
+
+def grade(
+    suite: Suite,
+    source: Path,
+    settings: Settings,
+    *,
+    launcher: Launcher | None = None,
+    progress: ProgressListener | None = None,
+) -> GradeReport:
+    """Grade the zip or folder at ``source`` with ``suite``."""
+    started = time.monotonic()
+    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="job-", dir=settings.scratch_dir))
+    # The sandbox's own uid must be able to reach the submission to bind it (read-only) into place.
+    os.chmod(scratch, 0o711)
+    try:
+        return _grade_in(suite, source, settings, launcher or make_launcher(settings), progress, scratch, started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _grade_in(
+    suite: Suite,
+    source: Path,
+    settings: Settings,
+    launcher: Launcher,
+    progress: ProgressListener | None,
+    scratch: Path,
+    started: float,
+) -> GradeReport:
+    manifest = suite.manifest
+    limits = settings.limits.merged(manifest.resources.limits)
+    timings = PhaseTimings()
+    base = _report_fields(suite, limits.model_dump(), launcher.secure)
+    try:
+        unpacked = unpack_submission(source, scratch / "submission", UnpackLimits(), root_marker=manifest.files.root_marker)
+    except SubmissionError as exc:
+        tests = [_not_run(spec, f"Not graded: {exc.student_message}") for spec in suite.checks]
+        return _finish(base, tests, started, timings, status=ReportStatus.submission_error, output=exc.student_message)
+    timings.unpack = time.monotonic() - started
+    missing = find_missing(unpacked, manifest.files.required)
+
+    spec = SandboxSpec(unpacked.root, tuple(manifest.python_path), limits, gpu=manifest.resources.queue == "gpu")
+    session = SandboxSession(launcher, spec, settings.timeouts)
+    total_deadline = started + min(manifest.resources.total_timeout_seconds, settings.timeouts.total)
+    tests: list[TestReport] = []
+    try:
+        t = time.monotonic()
+        try:
+            session.ensure_started()
+        except SandboxError:
+            pass  # each check retries and reports the failure in its own words
+        timings.sandbox_start = time.monotonic() - t
+        t = time.monotonic()
+        inject = _Injector(Student(session), suite, unpacked.root)
+        for index, check in enumerate(suite.checks):
+            if progress:
+                progress.check_started(check, index, len(suite.checks))
+            if time.monotonic() >= total_deadline:
+                result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.")
+            else:
+                result = run_check(check, inject, session, total_deadline)
+            tests.append(result)
+            if progress:
+                progress.check_finished(result, index, len(suite.checks))
+        timings.checks = time.monotonic() - t
+    finally:
+        session.close()
+    base["sandboxes"] = [SandboxRecord(**{k: e[k] for k in ("generation", "exit_reason", "notes")}) for e in session.ended]
+    base["sandbox_exit_reason"] = session.ended[-1]["exit_reason"] if session.ended else ""
+    base["staff_output"] = session.output_so_far()
+    base["files_missing"] = missing
+    base["unpack_notes"] = unpacked.notes
+    output = "Missing required file(s): " + ", ".join(missing) if missing else ""
+    return _finish(base, tests, started, timings, status=ReportStatus.graded, output=output)
+
+
+class _Injector:
+    """Builds the keyword arguments a check asks for."""
+
+    def __init__(self, student: Student, suite: Suite, files: Path) -> None:
+        self.student, self.suite, self.files = student, suite, files
+
+    def kwargs(self, spec: CheckSpec, feedback: Feedback) -> dict[str, Any]:
+        seed = zlib.crc32(f"{self.suite.manifest.id}:{spec.name}".encode())
+        values: dict[str, Callable[[], Any]] = {
+            "student": lambda: self.student,
+            "data": lambda: self.suite.data_dir,
+            "files": lambda: self.files,
+            "config": lambda: dict(self.suite.manifest.thresholds),
+            "seed": lambda: seed,
+            "rng": lambda: random.Random(seed),
+            "feedback": lambda: feedback,
+        }
+        return {name: values[name]() for name in spec.params}
+
+
+def run_check(spec: CheckSpec, inject: _Injector, session: SandboxSession, total_deadline: float) -> TestReport:
+    """Run one check and turn whatever happens into a ``TestReport``."""
+    feedback = Feedback()
+    started = time.monotonic()
+    session.check_deadline = min(started + spec.timeout_seconds, total_deadline)
+    staff = ""
+    try:
+        returned = spec.func(**inject.kwargs(spec, feedback))
+        fraction, message = (returned.fraction, returned.message) if isinstance(returned, Credit) else (1.0, "")
+        result = CheckResult.passed if fraction >= 1.0 else CheckResult.partial if fraction > 0 else CheckResult.failed
+    except AssertionError as exc:
+        fraction, message, result = 0.0, assertion_message(exc), CheckResult.failed
+    except SandboxTimeout as exc:
+        fraction, result = 0.0, CheckResult.timeout
+        message = f"{exc.student_message} This check's time limit is {spec.timeout_seconds:g} s."
+    except SandboxError as exc:
+        fraction, message, result = 0.0, student_code_message(exc), CheckResult.failed
+    except Exception:
+        fraction, result = 0.0, CheckResult.error
+        message = "This check could not be completed because of an error in the grader's test (not your code). Staff have the details."
+        staff = traceback.format_exc()
+    finally:
+        session.check_deadline = None
+    output = "\n".join([m for m in [message, *feedback.notes] if m])
+    return TestReport(
+        name=spec.name,
+        number=spec.number,
+        score=earned(spec.points, fraction),
+        max_score=spec.points,
+        status="passed" if result == CheckResult.passed else "failed",
+        result=result,
+        output=output,
+        tags=list(spec.tags),
+        visibility=spec.visibility,
+        execution_time=round(time.monotonic() - started, 4),
+        staff_output="\n".join([staff, *feedback.staff]).strip(),
+    )
+
+
+def _not_run(spec: CheckSpec, message: str) -> TestReport:
+    return TestReport(
+        name=spec.name, number=spec.number, score=0, max_score=spec.points, status="failed",
+        result=CheckResult.not_run, output=message, tags=list(spec.tags), visibility=spec.visibility,
+    )  # fmt: skip
+
+
+def _report_fields(suite: Suite, limits: dict[str, Any], secure: bool) -> dict[str, Any]:
+    return {
+        "assignment": suite.manifest.id,
+        "grader_version": grader.__version__,
+        "limits": limits,
+        "sandbox_secure": secure,
+        "extra_data": {"suite_version": suite.manifest.version},
+    }
+
+
+def _finish(
+    base: dict[str, Any], tests: list[TestReport], started: float, timings: PhaseTimings, *, status: ReportStatus, output: str
+) -> GradeReport:
+    if any(t.result == CheckResult.error for t in tests):
+        status = ReportStatus.suite_error
+    timings.total = time.monotonic() - started
+    return GradeReport(
+        score=round(sum(t.score for t in tests), 2),
+        max_score=sum(t.max_score for t in tests),
+        execution_time=round(timings.total, 3),
+        output=output,
+        tests=tests,
+        status=status,
+        created_at=datetime.now(UTC),
+        timings=timings,
+        **base,
+    )

@@ -1,0 +1,77 @@
+"""Find and load suites from ``test_suites/<id>/``: manifest, check modules and hidden data.
+
+Suite modules are staff code and run in the trusted process; they never run inside a sandbox and the
+sandbox never sees them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.authoring.checks import CheckSpec, collect_checks
+from grader.engine.manifest import SuiteManifest, load_manifest
+from grader.engine.scoring import validate_points
+from grader.errors import SuiteError
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A loaded suite: its manifest, its checks in order, and its folder (hidden data under data/)."""
+
+    manifest: SuiteManifest
+    checks: tuple[CheckSpec, ...]
+    path: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+def discover(suites_dir: Path) -> dict[str, Path]:
+    """Assignment id -> suite folder, for every folder holding a ``suite.toml``."""
+    found: dict[str, Path] = {}
+    for manifest_path in sorted(suites_dir.glob("*/suite.toml")):
+        manifest = load_manifest(manifest_path)
+        if manifest.id in found:
+            raise SuiteError(f"two suites declare the id {manifest.id!r}")
+        found[manifest.id] = manifest_path.parent
+    return found
+
+
+def load_suite(path: Path) -> Suite:
+    """Load one suite folder; the checks are sorted by their number."""
+    manifest = load_manifest(path / "suite.toml")
+    checks: list[CheckSpec] = []
+    files = sorted({f for pattern in manifest.check_files for f in path.glob(pattern)})
+    if not files:
+        raise SuiteError(f"suite {manifest.id!r} has no check modules matching {manifest.check_files}")
+    # The suite folder becomes a package of its own, so check modules can share helpers with
+    # relative imports (``from .corpora import ...``) without clashing with another suite's names.
+    package = f"grader_suite_{manifest.id.replace('-', '_')}"
+    module = types.ModuleType(package)
+    module.__path__ = [str(path)]
+    sys.modules[package] = module
+    for file in files:
+        try:
+            checks.extend(collect_checks(vars(importlib.import_module(f"{package}.{file.stem}"))))
+        except ImportError as exc:
+            raise SuiteError(f"cannot load check module {file}: {exc}") from exc
+    checks.sort(key=lambda c: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in c.number.split(".")])
+    validate_points(checks, manifest.total_points)
+    return Suite(manifest, tuple(checks), path)
+
+
+def load_assignment(suites_dir: Path, assignment_id: str) -> Suite:
+    """Load the suite for ``assignment_id`` or raise a ``SuiteError`` listing the known ids."""
+    known = discover(suites_dir)
+    if assignment_id not in known:
+        raise SuiteError(f"unknown assignment {assignment_id!r}; installed: {', '.join(sorted(known)) or 'none'}")
+    return load_suite(known[assignment_id])

@@ -1,0 +1,324 @@
+"""Start the agent in a sandbox: bubblewrap in production, a plain subprocess only for development.
+
+Both launchers return a :class:`SandboxProcess`, which owns the process, its RPC pipes, the capture of
+its output and the record of why it ended.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from grader.errors import ConfigurationError
+from grader.sandbox.limits import SandboxLimits
+from grader.sandbox.seccomp import filter_fd
+
+#: What the sandbox needs of the grader package: the agent and the protocol, nothing else.
+AGENT_FILES = (
+    "grader/__init__.py",
+    "grader/sandbox/__init__.py",
+    "grader/sandbox/protocol.py",
+    "grader/sandbox/agent/__init__.py",
+    "grader/sandbox/agent/__main__.py",
+    "grader/sandbox/agent/server.py",
+)
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+INSIDE_AGENT_ROOT = "/opt/grader"
+INSIDE_SOURCE = "/mnt/submission"
+INSIDE_HOME = "/home/student"
+INSIDE_WORKDIR = "/home/student/submission"
+INSIDE_UID = 1000
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What one sandbox runs: a submission folder, its import path and the limits to apply."""
+
+    submission_dir: Path
+    python_path: tuple[str, ...] = ()
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    gpu: bool = False
+
+
+class OutputCapture:
+    """Drains a pipe on a thread, keeping the first ``cap`` bytes and counting the rest."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.cap = cap
+        self.kept = bytearray()
+        self.total = 0
+        self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, fd: int) -> None:
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                self.total += len(chunk)
+                room = self.cap - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+
+    def text(self) -> str:
+        """The kept output, with a note when some was dropped."""
+        self._thread.join(timeout=1)
+        body = self.kept.decode("utf-8", errors="replace")
+        if self.total > len(self.kept):
+            body += f"\n[output truncated: {self.total} bytes written, first {len(self.kept)} kept]\n"
+        return body
+
+
+class SandboxProcess:
+    """A running agent: RPC descriptors, captured output, and the reason it ended once it has."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], limits: SandboxLimits, notes: list[str]) -> None:
+        assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
+        self.popen = popen
+        self.limits = limits
+        self.notes = notes
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.wall_seconds
+        self.rpc_out = popen.stdin.fileno()
+        self.rpc_in = popen.stdout.fileno()
+        self.output = OutputCapture(os.dup(popen.stderr.fileno()), limits.output_bytes)
+        popen.stderr.close()
+        self.kill_reason: str | None = None
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self, reason: str) -> None:
+        """Kill the whole sandbox (its process group); the first reason given is kept."""
+        if self.kill_reason is None and self.alive():
+            self.kill_reason = reason
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+
+    def close(self) -> None:
+        if self.alive():
+            self.kill("finished")
+        for stream in (self.popen.stdin, self.popen.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def exit_reason(self) -> str:
+        """Why the sandbox ended, in words a student can act on."""
+        if self.kill_reason:
+            return self.kill_reason
+        code = self.popen.poll()
+        if code is None:
+            return "still running"
+        return describe_exit(code, self.limits)
+
+
+def describe_exit(code: int, limits: SandboxLimits) -> str:
+    """Translate an exit status (bwrap reports a child's signal as 128+N) into a sentence."""
+    signum = -code if code < 0 else code - 128 if code > 128 else 0
+    if signum == signal.SIGXCPU or signum == signal.SIGKILL:
+        return (
+            f"killed by signal {signal.Signals(signum).name}: most likely the CPU time limit "
+            f"({limits.cpu_seconds} s) or the memory limit ({limits.memory_bytes // 2**20} MiB)"
+        )
+    if signum == signal.SIGXFSZ:
+        return f"killed for writing a file larger than the limit ({limits.file_bytes // 2**20} MiB)"
+    if signum:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return f"killed by {name}"
+    return f"the process exited with status {code} (did the code call sys.exit() or os._exit()?)"
+
+
+class Launcher(Protocol):
+    """Starts one sandboxed agent."""
+
+    secure: bool
+
+    def start(self, spec: SandboxSpec) -> SandboxProcess: ...
+
+
+def _agent_command(python: str, agent_root: str, source: str, workdir: str, spec: SandboxSpec) -> list[str]:
+    cmd = [python, "-I", "-B", f"{agent_root}/grader/sandbox/agent/__main__.py"]
+    cmd += ["--source", source, "--workdir", workdir]
+    for entry in spec.python_path:
+        cmd += ["--python-path", entry]
+    return cmd
+
+
+def _sandbox_env(limits: SandboxLimits, home: str) -> dict[str, str]:
+    threads = str(limits.cpu_threads)
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def _rlimit_prefix(limits: SandboxLimits, extra_pids: int = 0) -> list[str]:
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        raise ConfigurationError("prlimit (util-linux) is required to apply sandbox limits")
+    return [
+        prlimit,
+        f"--as={limits.memory_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        f"--nproc={limits.pids + extra_pids}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _popen(cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = (), **kw: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - the command is built from our own fixed parts
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        pass_fds=pass_fds,
+        start_new_session=True,
+        close_fds=True,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _world_traversable(path: Path) -> bool:
+    """True when any uid may reach ``path`` (every ancestor has o+x)."""
+    for part in [path, *path.parents]:
+        try:
+            if not os.stat(part).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+class BwrapLauncher:
+    """The production launcher: bubblewrap namespaces, seccomp, rlimits and (as root) a private uid."""
+
+    secure = True
+
+    def __init__(self, bwrap: str = "bwrap", host_uid_base: int | None = 200_000, host_uid_span: int = 50_000) -> None:
+        path = shutil.which(bwrap)
+        if path is None:
+            raise ConfigurationError(
+                "bubblewrap (bwrap) is not installed, so student code cannot be isolated. Install it "
+                "(apt-get install bubblewrap) or, for local development only, set "
+                "GRADER_ENV=development and GRADER_SANDBOX_BACKEND=insecure-subprocess."
+            )
+        self.bwrap = path
+        self.host_uid_base = host_uid_base
+        self.host_uid_span = host_uid_span
+
+    def _binds(self) -> list[str]:
+        args = ["--ro-bind", "/usr", "/usr"]
+        for name in ("lib", "lib64", "bin", "sbin"):
+            if os.path.islink(f"/{name}"):
+                args += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+            elif os.path.isdir(f"/{name}"):
+                args += ["--ro-bind", f"/{name}", f"/{name}"]
+        for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime"):
+            if os.path.exists(etc):
+                args += ["--ro-bind", etc, etc]
+        for prefix in {sys.prefix, sys.base_prefix}:
+            if not prefix.startswith("/usr/"):
+                args += ["--ro-bind", prefix, prefix]
+        for rel in AGENT_FILES:
+            args += ["--ro-bind", str(PACKAGE_ROOT / rel), f"{INSIDE_AGENT_ROOT}/{rel}"]
+        return args
+
+    def start(self, spec: SandboxSpec) -> SandboxProcess:
+        limits = spec.limits
+        notes: list[str] = []
+        seccomp = filter_fd()
+        cmd = [
+            self.bwrap,
+            "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--disable-userns",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--hostname", "sandbox",
+            "--clearenv",
+        ]  # fmt: skip
+        for key, value in _sandbox_env(limits, INSIDE_HOME).items():
+            cmd += ["--setenv", key, value]
+        cmd += self._binds()
+        cmd += ["--proc", "/proc", "--dev", "/dev"]
+        if spec.gpu:
+            for dev in sorted(Path("/dev").glob("nvidia*")):
+                cmd += ["--dev-bind", str(dev), str(dev)]
+        cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
+        cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", INSIDE_HOME]
+        cmd += ["--ro-bind", str(spec.submission_dir), INSIDE_SOURCE]
+        cmd += ["--seccomp", str(seccomp), "--chdir", INSIDE_HOME, "--"]
+        cmd += _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec)
+
+        kwargs: dict[str, object] = {}
+        extra_pids = 0
+        needed = [Path(sys.prefix), Path(sys.base_prefix), PACKAGE_ROOT / "grader", spec.submission_dir]
+        if os.geteuid() == 0 and self.host_uid_base is not None and all(map(_world_traversable, needed)):
+            # A uid of its own makes RLIMIT_NPROC count this sandbox alone (root is exempt from it).
+            uid = self.host_uid_base + secrets.randbelow(self.host_uid_span)
+            kwargs = {"user": uid, "group": uid, "extra_groups": []}
+        else:
+            extra_pids = _count_own_processes()
+            notes.append(
+                "process limit shared with the grader's own uid (the grader is not root, or its "
+                "Python environment is not readable by other uids)"
+            )
+        try:
+            popen = _popen(_rlimit_prefix(limits, extra_pids) + cmd, {}, pass_fds=(seccomp,), **kwargs)
+        finally:
+            os.close(seccomp)
+        return SandboxProcess(popen, limits, notes)
+
+
+def _count_own_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid and len(list((entry / "task").iterdir()))
+            except OSError:
+                continue
+    return count
+
+
+class InsecureSubprocessLauncher:
+    """Development only: runs the agent as a plain subprocess with rlimits and nothing else."""
+
+    secure = False
+
+    def start(self, spec: SandboxSpec) -> SandboxProcess:
+        agent_root = str(PACKAGE_ROOT)
+        workdir = Path(spec.submission_dir).parent / f"work-{secrets.token_hex(4)}"
+        cmd = _agent_command(sys.executable, agent_root, str(spec.submission_dir), str(workdir), spec)
+        env = _sandbox_env(spec.limits, str(workdir))
+        popen = _popen(_rlimit_prefix(spec.limits, _count_own_processes()) + cmd, env)
+        return SandboxProcess(popen, spec.limits, ["INSECURE: no sandbox (development mode)"])

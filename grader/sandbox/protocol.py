@@ -1,0 +1,266 @@
+"""The wire format between the trusted grader and the agent inside the sandbox.
+
+A frame is ``>II`` (JSON length, blob length), then UTF-8 JSON, then the blob. Tensors travel as a
+JSON header (dtype, shape, offset and length into the blob) plus raw little-endian bytes. There is no
+pickle anywhere, in either direction: a reply can only ever be decoded into JSON values, tuples, dicts,
+tensors and opaque handles, so a hostile submission cannot make the trusted side run code.
+
+This module runs on both sides of the boundary, so it imports only the standard library; torch is
+imported lazily, only when a tensor is encoded or decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+HEADER = struct.Struct(">II")
+
+#: Tensor dtypes that may cross the boundary; anything else is refused.
+DTYPES = (
+    "float16", "bfloat16", "float32", "float64",
+    "int8", "int16", "int32", "int64", "uint8", "bool",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameCaps:
+    """Upper bounds for one decoded frame; a frame over any of them is a protocol violation."""
+
+    json_bytes: int = 64 * 1024 * 1024
+    blob_bytes: int = 512 * 1024 * 1024
+    depth: int = 32
+    tensor_elements: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An opaque reference to an object that lives inside the sandbox."""
+
+    id: int
+    type_name: str
+    text: str = ""
+
+
+class FrameError(Exception):
+    """A frame could not be read or decoded (too big, truncated, malformed, closed)."""
+
+
+class FrameTimeout(FrameError):
+    """No complete frame arrived before the deadline."""
+
+
+class FrameEOF(FrameError):
+    """The other side closed the pipe."""
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+class Encoder:
+    """Turns a value into JSON-able data plus a blob; unknown objects become handles via ``to_handle``."""
+
+    def __init__(self, to_handle: Any = None) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.to_handle = to_handle
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        if depth > 64:
+            raise ValueError("value nests too deeply to send")
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"$float": repr(value)}
+        if isinstance(value, Handle):
+            return {"$handle": value.id, "type": value.type_name}
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
+            return {"$dict": [[k, self.encode(v, depth + 1)] for k, v in value.items()]}
+        tensor = _as_tensor(value)
+        if tensor is not None:
+            return self._encode_tensor(tensor)
+        scalar = _as_scalar(value)
+        if scalar is not None:
+            return self.encode(scalar, depth)
+        if self.to_handle is not None:
+            return self.encode(self.to_handle(value), depth)
+        raise TypeError(f"cannot send a value of type {type(value).__name__}")
+
+    def _encode_tensor(self, tensor: Any) -> dict[str, Any]:
+        import torch
+
+        t = tensor.detach().to("cpu").contiguous()
+        dtype = str(t.dtype).removeprefix("torch.")
+        if dtype not in DTYPES:
+            raise TypeError(f"tensor dtype {dtype} cannot be sent")
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header = {"dtype": dtype, "shape": list(t.shape), "offset": self.size, "nbytes": len(raw)}
+        self.parts.append(raw)
+        self.size += len(raw)
+        return {"$tensor": header}
+
+    def blob(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _as_tensor(value: Any) -> Any:
+    """Return a torch tensor for tensors and numpy arrays, else None (without importing torch)."""
+    module = type(value).__module__
+    if module.startswith("torch") and type(value).__name__ in ("Tensor", "Parameter"):
+        return value
+    if module == "numpy" and type(value).__name__ == "ndarray":
+        import torch
+
+        if value.dtype.kind in "fiub":
+            return torch.from_numpy(value.copy())
+    return None
+
+
+def _as_scalar(value: Any) -> Any:
+    """Numpy scalars become Python scalars; torch dtypes and devices become strings."""
+    module = type(value).__module__
+    if module == "numpy" and hasattr(value, "item"):
+        return value.item()
+    if module == "torch" and type(value).__name__ in ("dtype", "device", "Size"):
+        return tuple(value) if type(value).__name__ == "Size" else str(value)
+    return None
+
+
+class Decoder:
+    """Rebuilds values from JSON data plus a blob; every tensor header is checked against the blob."""
+
+    def __init__(self, blob: bytes, caps: FrameCaps, from_handle: Any = None) -> None:
+        self.blob = memoryview(blob)
+        self.caps = caps
+        self.from_handle = from_handle
+
+    def decode(self, data: Any, depth: int = 0) -> Any:
+        if depth > self.caps.depth:
+            raise FrameError(f"value nests deeper than {self.caps.depth} levels")
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
+        if isinstance(data, list):
+            return [self.decode(v, depth + 1) for v in data]
+        if not isinstance(data, dict) or len(data) not in (1, 2):
+            raise FrameError("malformed value in frame")
+        if "$tuple" in data:
+            return tuple(self.decode(v, depth + 1) for v in _list(data["$tuple"]))
+        if "$dict" in data:
+            out = {}
+            for pair in _list(data["$dict"]):
+                if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], (str, int)):
+                    raise FrameError("malformed dict entry in frame")
+                out[pair[0]] = self.decode(pair[1], depth + 1)
+            return out
+        if "$float" in data:
+            if data["$float"] not in ("nan", "inf", "-inf"):
+                raise FrameError("malformed float in frame")
+            return float(data["$float"])
+        if "$tensor" in data:
+            return self._decode_tensor(data["$tensor"])
+        if "$handle" in data:
+            handle = Handle(_int(data["$handle"]), str(data.get("type", ""))[:200])
+            return self.from_handle(handle) if self.from_handle else handle
+        raise FrameError("unknown value tag in frame")
+
+    def _decode_tensor(self, header: Any) -> Any:
+        import torch
+
+        if not isinstance(header, dict) or header.get("dtype") not in DTYPES:
+            raise FrameError("tensor with a missing or unsupported dtype")
+        shape = [_int(d) for d in _list(header.get("shape"))]
+        if any(d < 0 for d in shape) or len(shape) > 16:
+            raise FrameError("tensor with an invalid shape")
+        dtype = getattr(torch, header["dtype"])
+        numel = math.prod(shape)
+        if numel > self.caps.tensor_elements:
+            raise FrameError(f"tensor of {numel} elements exceeds the cap of {self.caps.tensor_elements}")
+        offset, nbytes = _int(header.get("offset")), _int(header.get("nbytes"))
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if nbytes != numel * itemsize or offset < 0 or offset + nbytes > len(self.blob):
+            raise FrameError("tensor header does not match its bytes")
+        if numel == 0:
+            return torch.empty(shape, dtype=dtype)
+        raw = bytearray(self.blob[offset : offset + nbytes])
+        return torch.frombuffer(raw, dtype=torch.uint8).view(dtype).reshape(shape)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise FrameError("expected a list in frame")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise FrameError("expected an integer in frame")
+    return value
+
+
+# ----------------------------------------------------------------------------- framing
+
+
+def encode_frame(message: dict[str, Any], to_handle: Any = None) -> bytes:
+    """Serialise one message (values may hold tensors and handles) into a frame."""
+    enc = Encoder(to_handle)
+    body = {k: enc.encode(v) for k, v in message.items()}
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    blob = enc.blob()
+    return HEADER.pack(len(text), len(blob)) + text + blob
+
+
+def write_frame(fd: int, frame: bytes) -> None:
+    """Write a whole frame to a file descriptor."""
+    view = memoryview(frame)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def read_frame(
+    fd: int, caps: FrameCaps, deadline: float | None = None, from_handle: Any = None
+) -> dict[str, Any]:
+    """Read and decode one frame; raise FrameTimeout past ``deadline`` (a ``time.monotonic`` value)."""
+    json_len, blob_len = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
+    if json_len > caps.json_bytes or blob_len > caps.blob_bytes:
+        raise FrameError(
+            f"reply of {json_len + blob_len} bytes exceeds the cap of {caps.json_bytes + caps.blob_bytes} bytes"
+        )
+    text = _read_exact(fd, json_len, deadline)
+    blob = _read_exact(fd, blob_len, deadline)
+    try:
+        body = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FrameError(f"reply is not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(body, dict):
+        raise FrameError("reply is not a JSON object")
+    dec = Decoder(blob, caps, from_handle)
+    return {str(k): dec.decode(v) for k, v in body.items()}
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    remaining = n
+    while remaining:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise FrameTimeout("no reply before the deadline")
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise FrameEOF("the other side closed the connection")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,182 @@
+"""Part (e): ``CharCorruptionDataset.__getitem__`` (span corruption), 10 points.
+
+Every check builds the dataset from the grader's own corpora inside the sandbox and judges the decoded
+items here, outside it. Thresholds follow §8 of the spec; the bug each check is aimed at is in §9.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from grader.authoring import Feedback, StudentCodeError, check, fail
+from grader.sandbox.client import Student
+
+from .corpora import Item, decode, draw, draws_as_items, long_documents, short_documents, vocabulary, wiki_text
+
+
+def _dataset(student: Student, docs: list[str], block_size: int) -> Any:
+    return student.module("dataset").CharCorruptionDataset("\n".join(docs), block_size)
+
+
+def _show(item: Item) -> str:
+    return f"prefix={item.prefix[:40]!r} masked={item.masked[:40]!r} suffix={item.suffix[:40]!r}"
+
+
+def _long_draws(student: Student, seed: int, block_size: int, n: int) -> tuple[list[str], list[tuple[int, Item]]]:
+    docs = long_documents(random.Random(seed))
+    student.seed(seed)
+    ds = _dataset(student, docs, block_size)
+    return docs, draws_as_items(ds, docs, n, block_size, vocabulary("\n".join(docs)))
+
+
+def _first_problem(items: list[tuple[int, Item]]) -> str:
+    bad = [(i, it) for i, it in items if it.problem]
+    if not bad:
+        return ""
+    idx, item = bad[0]
+    return f"{len(bad)} of {len(items)} draws are malformed; for example ds[{idx}]: {item.problem}."
+
+
+@check(name="Span corruption: vocabulary and length unchanged", number="1.1", points=0.5, tags=["part e"], timeout=60)
+def vocabulary_intact(student: Student, data: Path) -> None:
+    """PAD is id 0, MASK id 1, then the sorted characters of the corpus; one item per line."""
+    text = wiki_text(data)
+    ds = student.module("dataset").CharCorruptionDataset(text, 128)
+    itos = vocabulary(text)
+    stoi = ds.stoi
+    if not isinstance(stoi, dict) or stoi != {c: i for i, c in enumerate(itos)}:
+        fail("stoi must map PAD (\\u25A1) to 0, MASK (\\u2047) to 1, then the corpus's sorted characters from 2 (the given constructor).")
+    if ds.vocab_size != len(itos):
+        fail(f"vocab_size should be {len(itos)} on the 2023 wiki.txt, got {ds.vocab_size!r}")
+    if len(ds) != len(text.split("\n")):
+        fail(f"len(dataset) should be the number of lines from data.split('\\n') ({len(text.split(chr(10)))}), got {len(ds)}")
+
+
+@check(name="Span corruption: x and y types, length and shift", number="1.2", points=1, tags=["part e"], timeout=60)
+def types_and_shift(student: Student, seed: int) -> None:
+    """x and y are 1-D torch.long of length block_size-1 (or block_size), and y is x shifted by one."""
+    for block_size in (128, 32):
+        docs = long_documents(random.Random(seed))
+        student.seed(seed)
+        ds = _dataset(student, docs, block_size)
+        itos = vocabulary("\n".join(docs))
+        for idx, pair in zip(range(200), draw(ds, list(range(200)))):
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                fail(f"ds[{idx}] should return a pair (x, y), got {type(pair).__name__}")
+            problem = decode(pair[0], pair[1], itos, block_size)[1]
+            if problem:
+                fail(f"At block_size={block_size}, ds[{idx}]: {problem}.")
+
+
+@check(name="Span corruption: layout prefix MASK suffix MASK masked PAD…", number="1.3", points=1.5, tags=["part e"], timeout=90)
+def layout(student: Student, seed: int) -> None:
+    """Padding is one trailing run; the body splits on MASK into prefix, suffix, masked (a third MASK is accepted)."""
+    for block_size, n in ((128, 3000), (32, 1000)):
+        problem = _first_problem(_long_draws(student, seed, block_size, n)[1])
+        if problem:
+            fail(f"At block_size={block_size}: {problem}")
+
+
+@check(name="Span corruption: prefix + masked + suffix is a prefix of the document", number="1.4", points=2, tags=["part e"], timeout=120)
+def reconstruction(student: Student, seed: int) -> None:
+    """Over 20,000 draws the three parts always concatenate back to the start of the document."""
+    docs, items = _long_draws(student, seed, 128, 20_000)
+    usable = [(i, it) for i, it in items if not it.problem]
+    if len(usable) < len(items) // 2:
+        fail("Most items could not be split into prefix/suffix/masked, so reconstruction cannot be verified (see the layout check).")
+    wrong = [(i, it) for i, it in usable if not docs[i].startswith(it.kept)]
+    if wrong:
+        idx, item = wrong[0]
+        fail(
+            f"In {len(wrong)} of {len(usable)} draws ({100 * len(wrong) / len(usable):.2f}%), prefix + masked_content + suffix "
+            f"is not the truncated document doc[:k]. Example ds[{idx}]: {_show(item)}; the document starts {docs[idx][:60]!r}."
+        )
+
+
+@check(name="Span corruption: truncation length k in [4, int(7/8·block_size)], every value reachable", number="1.5", points=2, tags=["part e"], timeout=150)
+def truncation_bounds(student: Student, seed: int) -> None:
+    """At block sizes 32, 50, 60 and 128 (7/8 of 50 and 60 is not an integer) k stays in range and reaches both ends."""
+    for block_size, n in ((32, 2000), (50, 2000), (60, 2000), (128, 20_000)):
+        try:
+            _, items = _long_draws(student, seed + block_size, block_size, n)
+        except StudentCodeError as exc:
+            fail(f"At block_size={block_size} your __getitem__ raised {exc.exc_type}: {exc.exc_message}")
+        top = int(block_size * 7 / 8)
+        lengths = Counter(len(it.kept) for _, it in items if not it.problem)
+        if not lengths:
+            fail(f"At block_size={block_size} no item could be decoded (see the layout check).")
+        outside = sorted(k for k in lengths if not 4 <= k <= top)
+        if outside:
+            fail(f"At block_size={block_size} the truncated length must be in [4, {top}]; observed {outside[:5]} (k = len(prefix + masked + suffix)).")
+        must_reach = range(4, top + 1) if block_size == 32 else (4, top)
+        missing = [k for k in must_reach if k not in lengths]
+        if missing:
+            fail(f"At block_size={block_size}, {n} draws never produced truncated length(s) {missing[:8]}; every length in [4, {top}] must be possible (is the upper bound exclusive?).")
+
+
+@check(name="Span corruption: masked length averages k/4 and varies", number="1.6", points=1.5, tags=["part e"], timeout=90)
+def masked_length_statistics(student: Student, seed: int) -> None:
+    """For k ≥ 16: mean len(masked)/k in [0.18, 0.32], both sides of k/4 at least 5%; empty masked content at most 10% (k ≥ 8)."""
+    _, items = _long_draws(student, seed, 128, 8000)
+    parsed = [it for _, it in items if not it.problem]
+    if len(parsed) < 1000:
+        fail("Too few items could be decoded to measure the masked length (see the layout check).")
+    big = [it for it in parsed if len(it.kept) >= 16]
+    if len(big) < 500:
+        fail("Too few draws with k ≥ 16 to measure the masked length; is truncation keeping enough characters?")
+    ratios = [len(it.masked) / len(it.kept) for it in big]
+    mean = sum(ratios) / len(ratios)
+    above = sum(len(it.masked) > len(it.kept) / 4 for it in big) / len(big)
+    below = sum(len(it.masked) < len(it.kept) / 4 for it in big) / len(big)
+    if not 0.18 <= mean <= 0.32:
+        fail(f"The masked content should average 1/4 of the truncated length; measured mean len(masked)/k = {mean:.3f} (accepted 0.18–0.32).")
+    if above < 0.05 or below < 0.05:
+        fail(f"The masked length should be random on both sides of k/4; longer than k/4 in {above:.1%} and shorter in {below:.1%} of draws (need ≥ 5% each).")
+    eligible = [it for it in parsed if len(it.kept) >= 8]
+    empty = sum(it.masked == "" for it in eligible) / max(len(eligible), 1)
+    if empty > 0.10:
+        fail(f"The masked content is empty in {empty:.1%} of draws with k ≥ 8 (at most 10% accepted); is the span drawn from the full document instead of the truncated one?")
+
+
+@check(name="Span corruption: masked length is random for a fixed k", number="1.7", points=0.5, tags=["part e"], timeout=60)
+def masked_length_varies(student: Student, seed: int) -> None:
+    """At block_size 32, for at least 90% of truncation lengths, the masked length takes two or more values."""
+    _, items = _long_draws(student, seed, 32, 2400)
+    by_k: dict[int, set[int]] = defaultdict(set)
+    counts: Counter[int] = Counter()
+    for _, it in items:
+        if not it.problem:
+            by_k[len(it.kept)].add(len(it.masked))
+            counts[len(it.kept)] += 1
+    ks = [k for k, c in counts.items() if c >= 20]
+    if not ks:
+        fail("Too few decodable draws per truncation length (see the layout and truncation checks).")
+    fixed = sorted(k for k in ks if len(by_k[k]) < 2)
+    if len(fixed) > 0.1 * len(ks):
+        fail(f"For truncation lengths {fixed[:10]} the masked length never varies; it must be random even for short k (does rounding remove the randomness?).")
+
+
+@check(name="Span corruption: every wiki.txt document and very short documents", number="1.8", points=1, tags=["part e"], timeout=90)
+def robustness(student: Student, data: Path, seed: int, feedback: Feedback) -> None:
+    """Every index of the real wiki.txt (the last document is empty) and documents of 0–5 characters return a well-formed pair."""
+    text = wiki_text(data)
+    cases = [(text, 128), ("\n".join(short_documents()), 128), ("\n".join(short_documents()), 50), ("\n".join(short_documents()), 60)]
+    for corpus, block_size in cases:
+        student.seed(seed)
+        docs = corpus.split("\n")
+        try:
+            ds = student.module("dataset").CharCorruptionDataset(corpus, block_size)
+            pairs = draw(ds, list(range(len(docs))))
+        except StudentCodeError as exc:
+            name = "wiki.txt" if corpus is text else "a corpus of 0–5 character documents"
+            fail(f"On {name} at block_size={block_size}, __getitem__ raised {exc.exc_type}: {exc.exc_message}. Documents shorter than 4 characters (the last line of wiki.txt is empty) must not crash.")
+        itos = vocabulary(corpus)
+        for idx, pair in enumerate(pairs):
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                fail(f"ds[{idx}] (document of length {len(docs[idx])}) should return a pair (x, y)")
+            problem = decode(pair[0], pair[1], itos, block_size)[1]
+            if problem:
+                fail(f"ds[{idx}] (document of length {len(docs[idx])}) at block_size={block_size}: {problem}.")
