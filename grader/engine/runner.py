@@ -109,6 +109,10 @@ def _grade_in(
             else:
                 result = run_check(check, inject, session, total_deadline)
             tests.append(result)
+            if result.result != CheckResult.passed:
+                # A check that failed may have left the sandbox patched, looping or half-dead: the next
+                # check starts from a fresh one, so one hostile check cannot spoil the others.
+                session.restart()
             if progress:
                 progress.check_finished(result, index, len(suite.checks))
         timings.checks = time.monotonic() - t

@@ -60,6 +60,10 @@ class SandboxSession:
         )
         self.process = None
 
+    def restart(self) -> None:
+        """Throw the current sandbox away; the next call starts a fresh one."""
+        self._retire()
+
     def close(self) -> None:
         self._retire()
 
@@ -263,4 +267,4 @@ class Student:
 
     def restart(self) -> None:
         """Throw the current sandbox away; the next call starts a fresh one."""
-        self._session._retire()
+        self._session.restart()

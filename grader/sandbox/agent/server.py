@@ -175,8 +175,10 @@ def _error(kind: str, message: str, tb: str = "") -> dict[str, str]:
 
 
 def _describe_exception(exc: BaseException) -> dict[str, str]:
-    """The student's exception with the agent's own frames left out of the traceback."""
+    """The student's exception, with the frames of their own files (all but the agent's if none)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(AGENT_DIR)]
+    own = [f for f in frames if f.filename.startswith(os.getcwd() + os.sep)]
+    frames = own or frames
     tb = "".join(traceback.format_list(frames))
     message = str(exc) if not isinstance(exc, SystemExit) else f"sys.exit({exc.code!r}) was called"
     return _error(type(exc).__name__, message, tb)

@@ -1,0 +1,372 @@
+"""Safe unpacking of a student submission (a zip file or a folder) into a fresh directory.
+
+This runs in the trusted grader process, before any sandbox exists, on bytes the student chose, so
+nothing in the archive is believed. Defended, and why:
+
+* Escaping ``dest`` (zip slip): absolute paths, drive letters, ``..`` and backslashes (a separator
+  to some tools) are rejected, as are NUL bytes and unprintable characters (they truncate names or
+  forge lines in reports and logs). Messages quote names with ``repr()`` for the same reason.
+* Links and special files: a symlink could redirect a later write or read outside ``dest``; FIFOs
+  and devices could hang the grader or reach hardware. Only regular files and folders pass, and
+  writes go through directory fds opened ``O_NOFOLLOW`` into files created ``O_EXCL``.
+* Exhaustion (zip bombs, huge trees): entries, per-file and total uncompressed size, compression
+  ratio, path depth and name length are bounded. Sizes are checked from the headers up front AND
+  enforced while streaming, because headers can lie.
+* Encrypted, unknown-method, non-zip or damaged input gets a clear student-readable message. Every
+  member is validated before the first byte is written; on any failure ``dest`` is left empty (or
+  removed, if this call created it).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import lzma
+import os
+import re
+import shutil
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from grader.errors import UnpackError
+
+_T = TypeVar("_T")
+_MIB = 1024 * 1024
+_CHUNK = 64 * 1024
+_RATIO_FLOOR_BYTES = _MIB  # small files (blank CSVs, zero-filled arrays) legitimately compress well
+_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+_ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional PKWARE encryption | strong encryption
+_JUNK_DIRS, _JUNK_FILES = {"__MACOSX", "__pycache__"}, {".DS_Store", "Thumbs.db"}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a swapped-in FIFO must not hang us
+# What zipfile and its decompressors raise on damaged data (bz2 raises OSError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, lzma.LZMAError,
+               NotImplementedError, RuntimeError, ValueError, UnicodeDecodeError)
+_REUPLOAD = "Please create the zip again with a standard tool and re-upload it."
+
+
+class UnpackLimits(BaseModel):
+    """Bounds on what one submission may unpack to; the defaults suit code plus modest data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_entries: int = Field(default=5_000, gt=0, description="Most members (files and folders).")
+    max_total_bytes: int = Field(default=512 * _MIB, gt=0, description="Most bytes of all files, uncompressed.")
+    max_file_bytes: int = Field(default=256 * _MIB, gt=0, description="Most bytes of any one file, uncompressed.")
+    max_compression_ratio: float = Field(
+        default=200.0, gt=1, description="Highest uncompressed/compressed size ratio (unitless) for a member over "
+        "1 MiB uncompressed; above it the member is treated as a zip bomb.")
+    max_path_depth: int = Field(default=32, gt=0, description="Most path components (folders plus file name).")
+    max_name_bytes: int = Field(default=255, gt=0, description="Most UTF-8 bytes in one file or folder name.")
+
+
+class UnpackedSubmission(BaseModel):
+    """Where the submission landed and what it holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    root: Path = Field(description="Folder holding the submission's files: dest, or dest/<wrapper folder>.")
+    files: list[str] = Field(description="Regular files as POSIX paths relative to root, sorted.")
+    ignored: list[str] = Field(description="Junk skipped (paths from the archive top; folders end in '/').")
+    notes: list[str] = Field(description="Student-readable remarks about how the submission was read.")
+
+
+@dataclass(frozen=True)
+class _Member:
+    path: str  # normalised relative POSIX path; "" only for a top folder entry such as "./"
+    is_dir: bool
+    size: int  # declared uncompressed size; enforced again while copying
+    origin: zipfile.ZipInfo | tuple[str, int, int]  # zip entry, or (absolute path, st_dev, st_ino)
+
+
+def _q(name: str) -> str:
+    """Quote a name for a message: repr() escapes control characters; long names are cut."""
+    return repr(name[:160]) + ("…" if len(name) > 160 else "")
+
+
+def _human(n: float) -> str:
+    return f"{n:.0f} bytes" if n < _MIB else f"{n / _MIB:.1f} MiB"
+
+
+def _listing(names: list[str], limit: int = 10) -> str:
+    return ", ".join(_q(n) for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_path(raw: str, is_dir: bool, limits: UnpackLimits) -> str:
+    """Return the normalised relative path of one member, or raise naming what is wrong with it."""
+    q = _q(raw)
+    if "\x00" in raw:
+        raise UnpackError(f"{q} has a NUL byte in its name; rename it and zip again.")
+    if not all(ch.isprintable() for ch in raw):  # escape codes, RTL overrides, undecodable bytes
+        raise UnpackError(f"{q} has characters in its name that are not printable; rename it and zip again.")
+    if "\\" in raw:
+        raise UnpackError(f"{q} contains a backslash; folders must be separated by '/'. {_REUPLOAD}")
+    if raw.startswith("/") or _DRIVE.match(raw):
+        what = "is an absolute path" if raw.startswith("/") else "starts with a drive letter"
+        raise UnpackError(f"{q} {what}; every file in the submission must have a relative path.")
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnpackError(f"{q} contains a '..' component that would place it outside the submission folder.")
+    if not parts and not is_dir:
+        raise UnpackError(f"{q} is a file without a name. {_REUPLOAD}")
+    if len(parts) > limits.max_path_depth:
+        raise UnpackError(f"{q} is nested {len(parts)} levels deep; the limit is {limits.max_path_depth} levels.")
+    for size in (len(p.encode("utf-8")) for p in parts):
+        if size > limits.max_name_bytes:
+            raise UnpackError(f"{q} has a name of {size} bytes; the limit is {limits.max_name_bytes} bytes per name.")
+    return "/".join(parts)
+
+
+# Both walkers yield (raw name, mode, declared size, compressed size or None, origin) for _collect.
+_Entry = tuple[str, int, int, int | None, zipfile.ZipInfo | tuple[str, int, int]]
+
+
+def _zip_entries(zf: zipfile.ZipFile) -> Iterator[_Entry]:
+    for info in zf.infolist():
+        raw = info.orig_filename  # .filename is silently cut at a NUL byte; the original is not
+        mode = info.external_attr >> 16  # the Unix mode, when the archiver recorded one
+        if raw.endswith("/") and stat.S_IFMT(mode) in (0, stat.S_IFREG):  # zip marks folders by the slash
+            mode = stat.S_IFDIR | stat.S_IMODE(mode)
+        if info.flag_bits & _ENCRYPTED_FLAGS:
+            raise UnpackError(f"{_q(raw)} is encrypted (password-protected); upload an archive without a password.")
+        if info.compress_type not in _METHODS:
+            raise UnpackError(f"{_q(raw)} uses an unsupported compression method. {_REUPLOAD}")
+        yield raw, mode, info.file_size, info.compress_size, info
+
+
+def _dir_entries(source: Path) -> Iterator[_Entry]:
+    """Walk a folder without following links; a folder is entered only after _collect accepted it."""
+    stack = [("", str(source))]
+    while stack:
+        rel, abs_dir = stack.pop()
+        with os.scandir(abs_dir) as entries:
+            for entry in entries:
+                raw = f"{rel}/{entry.name}" if rel else entry.name
+                st = entry.stat(follow_symlinks=False)
+                yield raw, st.st_mode, 0 if stat.S_ISDIR(st.st_mode) else st.st_size, None, (
+                    entry.path, st.st_dev, st.st_ino)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append((raw, entry.path))
+
+
+def _collect(entries: Iterator[_Entry], limits: UnpackLimits) -> list[_Member]:
+    """Validate every entry (counted as it arrives, so a huge tree stops early) before any is written."""
+    members: list[_Member] = []
+    total = 0
+    for raw, mode, size, packed, origin in entries:
+        if len(members) >= limits.max_entries:
+            raise UnpackError(f"The submission has too many entries; at most {limits.max_entries} files and folders.")
+        q, is_dir = _q(raw), stat.S_ISDIR(mode)
+        if stat.S_ISLNK(mode):
+            raise UnpackError(f"{q} is a symbolic link; links are not accepted, include the file itself instead.")
+        if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: the archiver recorded no type
+            raise UnpackError(f"{q} is a special file (FIFO, device or socket); only files and folders are accepted.")
+        path = _check_path(raw, is_dir, limits)
+        if size > limits.max_file_bytes:
+            raise UnpackError(f"{q} is {_human(size)} uncompressed; the limit is {_human(limits.max_file_bytes)}.")
+        total += size
+        if total > limits.max_total_bytes:
+            raise UnpackError(f"The submission is larger than {_human(limits.max_total_bytes)} in total "
+                              f"(uncompressed); the limit was passed at {q}.")
+        if packed is not None and size > _RATIO_FLOOR_BYTES and size / max(packed, 1) > limits.max_compression_ratio:
+            raise UnpackError(f"{q} has a suspicious compression ratio of {size / max(packed, 1):.0f}:1 (the "
+                              f"limit is {limits.max_compression_ratio:.0f}:1) and looks like a zip bomb.")
+        members.append(_Member(path, is_dir, size, origin))
+    return members
+
+
+def _sort_out(members: list[_Member]) -> tuple[list[_Member], list[str]]:
+    """Reject duplicates and file/folder clashes (one would clobber the other); split off OS clutter."""
+    files: set[str] = set()
+    dirs: set[str] = set()
+    kept: list[_Member] = []
+    ignored: set[str] = set()
+    for m in members:
+        parts = m.path.split("/")
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + m.is_dir))
+        if not m.is_dir and m.path in files:
+            raise UnpackError(f"{_q(m.path)} appears more than once in the archive; keep only one copy.")
+        files.update([] if m.is_dir else [m.path])
+        junk_dir = next((i for i, p in enumerate(parts) if p in _JUNK_DIRS and (m.is_dir or i < len(parts) - 1)), None)
+        if junk_dir is not None:  # list the folder once, not every file in it
+            ignored.add("/".join(parts[: junk_dir + 1]) + "/")
+        elif not m.is_dir and (parts[-1] in _JUNK_FILES or parts[-1].endswith(".pyc")):
+            ignored.add(m.path)
+        else:
+            kept.append(m)
+    if clash := sorted(files & dirs):
+        raise UnpackError(f"{_q(clash[0])} is both a file and a folder in the archive. {_REUPLOAD}")
+    return kept, sorted(ignored)
+
+
+def _choose_root(files: list[str], marker: str | None) -> tuple[str, list[str]]:
+    """Return the folder ("" for the top) that holds the submission, and a note saying why."""
+    if marker and (marker := marker.strip("/")) in files:
+        return "", []
+    if marker:
+        places = sorted(f[: -len(marker) - 1] for f in files if f.endswith("/" + marker))
+        if len(places) > 1:
+            raise UnpackError(f"Found {_q(marker)} in several places: {_listing([p + '/' + marker for p in places])}; "
+                              "keep only one copy of your submission in the archive.")
+        if places:
+            return places[0], [f"found {_q(marker)} inside {_q(places[0] + '/')} and used that folder as the "
+                               "submission root"]
+        # Marker absent: fall through, so the other required files are still looked for sensibly.
+    tops = {f.split("/", 1)[0] for f in files}
+    if len(tops) == 1 and all("/" in f for f in files):
+        top = tops.pop()
+        return top, [f"unwrapped the single top-level folder {_q(top + '/')}"]
+    return "", []
+
+
+def _guarded(q: str, action: Callable[[], _T]) -> _T:
+    """Run one read from the archive, turning damaged-data errors into a student-readable message."""
+    try:
+        return action()
+    except _ZIP_ERRORS as exc:
+        raise UnpackError(f"The zip archive is damaged: {q} cannot be read (bad checksum or truncated data). "
+                          f"{_REUPLOAD}", staff_detail=f"{type(exc).__name__}: {exc}") from exc
+
+
+def _copy_limited(read: Callable[[int], bytes], out: IO[bytes], declared: int, q: str) -> None:
+    """Copy exactly ``declared`` bytes. Declared sizes already passed every limit, so refusing to
+    write past them enforces the per-file and total limits even when a header lies."""
+    written = 0
+    while chunk := read(min(_CHUNK, declared - written + 1)):  # +1: notice any byte beyond the declared size
+        written += len(chunk)
+        if written > declared:
+            raise UnpackError(f"{q} holds more data than its declared size of {declared} bytes; rejected as unsafe.")
+        out.write(chunk)
+    if written < declared:
+        raise UnpackError(f"The submission is damaged: {q} is shorter than its declared size. {_REUPLOAD}")
+
+
+def _open_dirs(root_fd: int, parts: list[str]) -> int:
+    """Open (creating as needed) the folder root/parts..., never following a link; return its fd."""
+    fd = os.dup(root_fd)
+    try:
+        for part in parts:
+            with suppress(FileExistsError):  # made for an earlier member; O_NOFOLLOW below refuses a link
+                os.mkdir(part, 0o755, dir_fd=fd)
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+            os.fchmod(fd, 0o755)  # mkdir's mode is filtered by the umask
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _extract(root_fd: int, m: _Member, zf: zipfile.ZipFile | None) -> None:
+    q, (*dirs, name) = _q(m.path), m.path.split("/")
+    if m.is_dir:
+        os.close(_open_dirs(root_fd, [*dirs, name] if m.path else []))
+        return
+    with ExitStack() as stack:
+        if isinstance(m.origin, zipfile.ZipInfo):
+            info, archive = m.origin, zf
+            assert archive is not None
+            src = stack.enter_context(_guarded(q, lambda: archive.open(info)))
+            read: Callable[[int], bytes] = lambda n: _guarded(q, lambda: src.read(n))  # noqa: E731
+        else:
+            changed = UnpackError(f"{q} changed while the submission was being copied; upload it again.")
+            try:  # ELOOP here means the file was swapped for a link since it was checked
+                src = stack.enter_context(os.fdopen(os.open(m.origin[0], _READ_FLAGS), "rb"))
+            except OSError as exc:
+                raise changed from exc
+            st = os.fstat(src.fileno())  # the file that was checked, not one swapped in since
+            if (st.st_dev, st.st_ino) != m.origin[1:] or not stat.S_ISREG(st.st_mode):
+                raise changed
+            read = src.read
+        parent = _open_dirs(root_fd, dirs)
+        try:
+            fd = os.open(name, _NEW_FILE_FLAGS, 0o644, dir_fd=parent)
+        finally:
+            os.close(parent)
+        out = stack.enter_context(os.fdopen(fd, "wb"))
+        os.fchmod(fd, 0o644)  # the mode given to open() is filtered by the umask
+        _copy_limited(read, out, m.size, q)
+
+
+def _finish(members: list[_Member], dest: Path, marker: str | None,
+            zf: zipfile.ZipFile | None = None) -> UnpackedSubmission:
+    kept, ignored = _sort_out(members)
+    all_files = sorted(m.path for m in kept if not m.is_dir)
+    prefix, notes = _choose_root(all_files, marker)  # may still reject, so before touching dest
+    if created := not os.path.lexists(dest):
+        dest.mkdir(parents=True, mode=0o755)
+    elif dest.is_symlink() or not dest.is_dir() or any(dest.iterdir()):  # a caller bug, not the student's
+        raise ValueError(f"unpack destination {dest} must be an empty folder or not exist")
+    root_fd = os.open(dest, _DIR_FLAGS)
+    try:
+        if created:
+            os.fchmod(root_fd, 0o755)  # mkdir's mode is filtered by the umask
+        for m in kept:
+            _extract(root_fd, m, zf)
+    except BaseException:
+        for child in dest.iterdir():  # only what we made: real folders and files (links were never followed)
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        if created:
+            dest.rmdir()
+        raise
+    finally:
+        os.close(root_fd)
+    inside = [f for f in all_files if not prefix or f.startswith(prefix + "/")]
+    if outside := sorted(set(all_files) - set(inside)):
+        notes.append(f"{len(outside)} file(s) outside {_q(prefix + '/')} are not part of the graded submission: "
+                     f"{_listing(outside)}")
+    if ignored:
+        notes.append(f"ignored {len(ignored)} junk item(s): {_listing(ignored)}")
+    if not inside:
+        notes.append("the submission contains no files")
+    files = [f[len(prefix) + 1:] if prefix else f for f in inside]
+    return UnpackedSubmission(root=dest / prefix if prefix else dest, files=files, ignored=ignored, notes=notes)
+
+
+def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *,
+                      root_marker: str | None = None) -> UnpackedSubmission:
+    """Validate every member of ``source`` (a zip file or a folder), then copy it into ``dest``.
+
+    ``dest`` must be an empty folder or not exist (ValueError otherwise). ``root_marker`` (e.g.
+    ``"src/run.py"``) picks the submission root when the student zipped a wrapper folder.
+    Raises UnpackError, leaving ``dest`` empty or absent, if anything is unacceptable.
+    """
+    source, dest = Path(source), Path(dest)
+    mode = os.lstat(source).st_mode
+    if stat.S_ISDIR(mode):
+        return _finish(_collect(_dir_entries(source), limits), dest, root_marker)
+    if not stat.S_ISREG(mode):
+        raise UnpackError(f"The submission {_q(source.name)} is neither a zip archive nor a folder.")
+    with open(source, "rb") as fh:  # one open file: what is checked is what is extracted
+        if not zipfile.is_zipfile(fh):
+            fh.seek(0)
+            if fh.read(4) == b"PK\x03\x04":  # starts like a zip but has no directory at the end: cut short
+                raise UnpackError(f"The uploaded file {_q(source.name)} is a damaged or incomplete zip archive "
+                                  f"(was the upload interrupted?). {_REUPLOAD}")
+            raise UnpackError(f"The uploaded file {_q(source.name)} is not a zip archive. Please upload a .zip "
+                              "file (formats such as .tar.gz, .rar or .7z are not accepted).")
+        fh.seek(0)
+        with _guarded(_q(source.name), lambda: zipfile.ZipFile(fh)) as zf:
+            return _finish(_collect(_zip_entries(zf), limits), dest, root_marker, zf)
+
+
+def find_missing(unpacked: UnpackedSubmission, required: list[str]) -> list[str]:
+    """The required names (sorted) that no file matches; glob patterns match relative paths."""
+    have = set(unpacked.files)
+    globbed = [n for n in required if any(ch in n for ch in "*?[")]
+    missing = {n for n in globbed if not any(fnmatch.fnmatchcase(f, n) for f in unpacked.files)}
+    missing |= {n for n in required if n not in globbed and n.removeprefix("./") not in have}
+    return sorted(missing)

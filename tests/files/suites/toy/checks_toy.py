@@ -1,0 +1,29 @@
+"""Checks that bracket an attacked check with honest ones."""
+
+from pathlib import Path
+
+from grader.authoring import check, fail
+from grader.sandbox.client import Student
+
+
+@check(name="honest add", number="1", points=1, timeout=30)
+def honest_add(student: Student) -> None:
+    result = student.module("good").add(2, 3)
+    if result != 5:
+        fail(f"add(2, 3) should be 5, got {result!r}")
+
+
+@check(name="attacked", number="2", points=1, timeout=5)
+def attacked(student: Student, data: Path) -> None:
+    secret = (data / "secret.txt").read_text()
+    result = student.module("evil").answer(7)
+    if not isinstance(result, int) or isinstance(result, bool) or result != 49:
+        fail(f"answer(7) should be 49, got a {type(result).__name__}")
+    assert secret  # hidden data stays on this side; only a verdict crosses back
+
+
+@check(name="honest multiply", number="3", points=1, timeout=30)
+def honest_multiply(student: Student) -> None:
+    result = student.module("good").mul(3, 4)
+    if result != 12:
+        fail(f"mul(3, 4) should be 12, got {result!r}")

@@ -1,0 +1,275 @@
+"""Tests for grader.engine.unpack: every archive is built here, in tmp_path, with zipfile."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from grader.engine.unpack import UnpackLimits, _copy_limited, find_missing, unpack_submission
+from grader.errors import UnpackError
+
+LIMITS = UnpackLimits()
+
+
+def build_zip(path: Path, members: Sequence[tuple[str | zipfile.ZipInfo, bytes]],
+              compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return path
+
+
+def patch_header(path: Path, field: str, value: int, *, or_bits: bool = False) -> None:
+    """Overwrite one field in the (first) local and central headers; offsets are from the zip spec."""
+    offsets = {"flags": (6, 8, 2), "size": (22, 24, 4)}[field]
+    data = bytearray(path.read_bytes())
+    for sig, off in ((b"PK\x03\x04", offsets[0]), (b"PK\x01\x02", offsets[1])):
+        at, width = data.find(sig) + off, offsets[2]
+        old = int.from_bytes(data[at:at + width], "little")
+        data[at:at + width] = ((old | value) if or_bits else value).to_bytes(width, "little")
+    path.write_bytes(bytes(data))
+
+
+def rejected(tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = LIMITS,
+             dest: Path | None = None, **kw: str) -> str:
+    """Unpack must fail with ``phrase`` in the message and leave nothing in dest."""
+    dest = dest or tmp_path / "out"
+    with pytest.raises(UnpackError) as info:
+        unpack_submission(source, dest, limits, **kw)
+    message = info.value.student_message
+    assert phrase in message, message
+    assert not dest.exists() or list(dest.iterdir()) == []
+    return message
+
+
+def test_flat_archive_unpacks_with_safe_modes(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("run.py", b"print(1)\n"), ("data/x.csv", b"a,b\n")])
+    out = unpack_submission(src, tmp_path / "out", LIMITS)
+    assert out.root == tmp_path / "out"
+    assert out.files == ["data/x.csv", "run.py"]
+    assert out.ignored == [] and out.notes == []
+    assert (out.root / "run.py").read_bytes() == b"print(1)\n"
+    assert stat.S_IMODE((out.root / "run.py").stat().st_mode) == 0o644
+    assert stat.S_IMODE((out.root / "data").stat().st_mode) == 0o755
+
+
+def test_single_wrapper_folder_is_unwrapped_and_junk_ignored(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [
+        ("a5/", b""), ("a5/run.py", b"x"), ("a5/data/x.csv", b"y"), ("__MACOSX/a5/._run.py", b"junk"),
+        ("a5/.DS_Store", b"junk"), ("a5/__pycache__/m.cpython-311.pyc", b"junk"), ("a5/m.pyc", b"junk"),
+        ("Thumbs.db", b"junk"),
+    ])
+    out = unpack_submission(src, tmp_path / "out", LIMITS)
+    assert out.root == tmp_path / "out" / "a5"
+    assert out.files == ["data/x.csv", "run.py"]
+    assert out.ignored == ["Thumbs.db", "__MACOSX/", "a5/.DS_Store", "a5/__pycache__/", "a5/m.pyc"]
+    assert "unwrapped the single top-level folder 'a5/'" in out.notes
+    assert not (tmp_path / "out" / "__MACOSX").exists() and not (out.root / "m.pyc").exists()
+
+
+def test_marker_under_nested_wrapper_picks_root(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("sub/a5/src/run.py", b"x"), ("sub/a5/README.md", b"y"),
+                                         ("notes.txt", b"z")])
+    out = unpack_submission(src, tmp_path / "out", LIMITS, root_marker="src/run.py")
+    assert out.root == tmp_path / "out" / "sub" / "a5"
+    assert out.files == ["README.md", "src/run.py"]
+    assert "found 'src/run.py' inside 'sub/a5/' and used that folder as the submission root" in out.notes
+    assert any("'notes.txt'" in n and "not part of the graded submission" in n for n in out.notes)
+
+
+def test_marker_at_top_keeps_top_even_with_one_folder(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("src/run.py", b"x"), ("src/util.py", b"y")])
+    out = unpack_submission(src, tmp_path / "out", LIMITS, root_marker="src/run.py")
+    assert out.root == tmp_path / "out" and out.files == ["src/run.py", "src/util.py"]
+
+
+def test_marker_in_several_places_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("a/src/run.py", b"x"), ("b/src/run.py", b"y")])
+    msg = rejected(tmp_path, src, "in several places", root_marker="src/run.py")
+    assert "'a/src/run.py'" in msg and "'b/src/run.py'" in msg
+
+
+def test_find_missing_with_globs(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("run.py", b"x"), ("data/a.csv", b"y")])
+    out = unpack_submission(src, tmp_path / "out", LIMITS)
+    required = ["run.py", "report.pdf", "*.ipynb", "data/*.csv", "./run.py"]
+    assert find_missing(out, required) == ["*.ipynb", "report.pdf"]
+
+
+@pytest.mark.parametrize(("name", "phrase"), [
+    ("../x", "contains a '..' component"), ("a/../../x", "contains a '..' component"),
+    ("/etc/x", "is an absolute path"), ("C:/x", "starts with a drive letter"),
+    ("a\\..\\x", "contains a backslash"),
+])
+def test_escaping_paths_are_rejected(tmp_path: Path, name: str, phrase: str) -> None:
+    src = build_zip(tmp_path / "s.zip", [("ok.py", b"x"), (name, b"evil")])
+    assert repr(name) in rejected(tmp_path, src, phrase)
+
+
+def _info(name: str, mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = mode << 16
+    return info
+
+
+def test_symlink_member_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [(_info("link", stat.S_IFLNK | 0o777), b"/etc/passwd")])
+    rejected(tmp_path, src, "'link' is a symbolic link")
+
+
+def test_fifo_member_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [(_info("pipe", stat.S_IFIFO | 0o644), b"")])
+    rejected(tmp_path, src, "'pipe' is a special file")
+
+
+def test_encrypted_member_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("secret.py", b"x" * 100)])
+    patch_header(src, "flags", 0x1, or_bits=True)
+    rejected(tmp_path, src, "'secret.py' is encrypted")
+
+
+@pytest.mark.parametrize(("members", "limits", "phrase"), [
+    ([(f"f{i}.py", b"x") for i in range(4)], UnpackLimits(max_entries=3), "at most 3 files and folders"),
+    ([("a", b"x" * 600), ("b", b"x" * 600)], UnpackLimits(max_total_bytes=1000), "in total"),
+    ([("big.bin", b"x" * 600)], UnpackLimits(max_file_bytes=500), "'big.bin' is 600 bytes uncompressed"),
+    ([("a/b/c/d.py", b"x")], UnpackLimits(max_path_depth=3), "'a/b/c/d.py' is nested 4 levels deep"),
+    ([("n" * 300 + ".py", b"x")], LIMITS, "name of 303 bytes; the limit is 255 bytes"),
+])
+def test_limits_are_enforced(tmp_path: Path, members: list[tuple[str, bytes]], limits: UnpackLimits,
+                             phrase: str) -> None:
+    rejected(tmp_path, build_zip(tmp_path / "s.zip", members), phrase, limits)
+
+
+def test_ratio_bomb_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("zeros.npy", bytes(4 * 1024 * 1024))])
+    rejected(tmp_path, src, "'zeros.npy' has a suspicious compression ratio")
+
+
+def test_well_compressed_small_file_is_fine(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("blank.csv", bytes(512 * 1024))])
+    assert unpack_submission(src, tmp_path / "out", LIMITS).files == ["blank.csv"]
+
+
+def test_tar_renamed_zip_is_not_a_zip(tmp_path: Path) -> None:
+    src = tmp_path / "s.zip"
+    with tarfile.open(src, "w") as tar:
+        data = b"print(1)\n"
+        info = tarfile.TarInfo("run.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    rejected(tmp_path, src, "'s.zip' is not a zip archive")
+
+
+def test_text_renamed_zip_is_not_a_zip(tmp_path: Path) -> None:
+    src = tmp_path / "s.zip"
+    src.write_text("def main(): pass\n")
+    rejected(tmp_path, src, "is not a zip archive")
+
+
+def test_truncated_zip_is_damaged(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("run.py", os.urandom(5000))])
+    src.write_bytes(src.read_bytes()[:3000])
+    rejected(tmp_path, src, "damaged or incomplete zip archive")
+
+
+def test_bad_crc_is_damaged_and_partial_output_removed(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("good.py", b"fine"), ("bad.py", b"A" * 1000)], zipfile.ZIP_STORED)
+    data = src.read_bytes()
+    src.write_bytes(data.replace(b"A" * 1000, b"A" * 999 + b"B"))
+    dest = tmp_path / "existing"
+    dest.mkdir()
+    rejected(tmp_path, src, "The zip archive is damaged: 'bad.py' cannot be read", dest=dest)
+    assert dest.is_dir()  # a folder we were given stays, emptied
+
+
+def test_lying_header_size_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("data.bin", b"A" * 100_000)])
+    patch_header(src, "size", 1000)  # claims 1000 bytes; the stream holds 100 000
+    rejected(tmp_path, src, "'data.bin' cannot be read")
+
+
+def test_stream_longer_than_declared_stops_writing() -> None:
+    out = io.BytesIO()
+    with pytest.raises(UnpackError, match="holds more data than its declared size of 10 bytes"):
+        _copy_limited(io.BytesIO(b"x" * 1000).read, out, 10, "'f'")
+    assert len(out.getvalue()) <= 10
+
+
+def test_duplicate_names_are_rejected(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        src = build_zip(tmp_path / "s.zip", [("run.py", b"a"), ("run.py", b"b")])
+    rejected(tmp_path, src, "'run.py' appears more than once")
+
+
+def test_duplicate_after_normalisation_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("a/b.py", b"a"), ("a/./b.py", b"b")])
+    rejected(tmp_path, src, "'a/b.py' appears more than once")
+
+
+def test_case_variants_are_fine(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("Run.py", b"a"), ("run.py", b"b")])
+    assert unpack_submission(src, tmp_path / "out", LIMITS).files == ["Run.py", "run.py"]
+
+
+def test_file_and_folder_with_same_path_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("a", b"file"), ("a/b.py", b"x")])
+    rejected(tmp_path, src, "'a' is both a file and a folder")
+
+
+def test_control_character_in_name_is_rejected_and_escaped(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("evil\x1b[2J.py", b"x")])
+    msg = rejected(tmp_path, src, "not printable")
+    assert "\x1b" not in msg and "\\x1b" in msg
+
+
+def test_nul_byte_in_name_is_rejected(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("run@.py", b"x")])
+    src.write_bytes(src.read_bytes().replace(b"run@.py", b"run\x00.py"))  # zipfile cannot write a NUL
+    rejected(tmp_path, src, "has a NUL byte in its name")
+
+
+def test_cp437_name_without_utf8_flag_is_accepted(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("caf@.py", b"x")])
+    src.write_bytes(src.read_bytes().replace(b"caf@.py", b"caf\x82.py"))  # 0x82 is 'é' in cp437
+    assert unpack_submission(src, tmp_path / "out", LIMITS).files == ["café.py"]
+
+
+def test_directory_source_is_copied(tmp_path: Path) -> None:
+    src = tmp_path / "sub" / "a5"
+    (src / "data").mkdir(parents=True)
+    (src / "run.py").write_text("x")
+    (src / "data" / "x.csv").write_text("y")
+    out = unpack_submission(tmp_path / "sub", tmp_path / "out", LIMITS)
+    assert out.root == tmp_path / "out" / "a5" and out.files == ["data/x.csv", "run.py"]
+    assert (out.root / "data" / "x.csv").read_text() == "y"
+
+
+def test_directory_source_with_symlink_is_rejected(tmp_path: Path) -> None:
+    src = tmp_path / "sub"
+    (src / "a").mkdir(parents=True)
+    (src / "a" / "run.py").write_text("x")
+    (src / "a" / "passwd").symlink_to("/etc/passwd")
+    rejected(tmp_path, src, "'a/passwd' is a symbolic link")
+
+
+def test_directory_source_with_fifo_is_rejected(tmp_path: Path) -> None:
+    src = tmp_path / "sub"
+    src.mkdir()
+    os.mkfifo(src / "pipe")
+    rejected(tmp_path, src, "'pipe' is a special file")
+
+
+def test_non_empty_dest_is_a_caller_error(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("run.py", b"x")])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep").write_text("mine")
+    with pytest.raises(ValueError, match="must be an empty folder"):
+        unpack_submission(src, tmp_path / "out", LIMITS)
+    assert (tmp_path / "out" / "keep").read_text() == "mine"

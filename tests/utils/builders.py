@@ -1,0 +1,67 @@
+"""Builders for submissions, suites and settings used across the test tiers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import textwrap
+import tomllib
+import zipfile
+from pathlib import Path
+
+from grader.config import PROJECT_ROOT, Settings
+
+REFERENCE = PROJECT_ROOT / "reference_solutions" / "cs224n_a5"
+TOY_SUITES = PROJECT_ROOT / "tests" / "files" / "suites"
+
+
+def traversable_dir(prefix: str) -> Path:
+    """A fresh folder under /tmp that a sandbox's own uid can reach (pytest's tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o711)
+    return path
+
+
+def make_submission(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (relative path -> text, dedented) under ``root`` and return it."""
+    for rel, text in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text), encoding="utf-8")
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def make_zip(folder: Path, dest: Path, wrapper: str = "") -> Path:
+    """Zip ``folder``'s files into ``dest`` (optionally under one wrapper folder)."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{wrapper}{path.relative_to(folder)}")
+    return dest
+
+
+def apply_mutant(name: str, dest: Path) -> Path:
+    """Copy the CS224N reference to ``dest`` and apply the mutant's exact-once replacements."""
+    spec = tomllib.loads((REFERENCE / "mutants" / f"{name}.toml").read_text(encoding="utf-8"))
+    shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("mutants", "__pycache__", "README.md"))
+    target = dest / spec["file"]
+    text = target.read_text(encoding="utf-8")
+    for edit in spec["replace"]:
+        count = text.count(edit["old"])
+        assert count == 1, f"mutant {name}: the text to replace occurs {count} times in {spec['file']}"
+        text = text.replace(edit["old"], edit["new"])
+    target.write_text(text, encoding="utf-8")
+    os.chmod(dest, 0o755)
+    return dest
+
+
+def mutant_names() -> list[str]:
+    return sorted(p.stem for p in (REFERENCE / "mutants").glob("*.toml"))
+
+
+def settings_for(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for tests: real bwrap, the repository's suites unless overridden, state under ``data_dir``."""
+    return Settings(env="test", data_dir=data_dir, **overrides)  # type: ignore[arg-type]
