@@ -14,6 +14,8 @@ import torch
 from grader.authoring import Feedback, StudentCodeError, assert_shape, check, fail
 from grader.sandbox.client import Student
 
+from . import formulations
+
 VOCAB, BLOCK, EMBD = 256, 128, 256
 VANILLA_PARAMS = 3_323_392
 
@@ -173,3 +175,34 @@ def vanilla_gpt(student: Student, seed: int) -> None:
     leak = _causality(gpt, seed, 48, [0, 5, 11, 23, 30, 46])
     if leak:
         fail(f"The vanilla GPT sees the future: {leak}.")
+
+
+@check(name="Perceiver: blocks compute an accepted formulation", number="2.7", points=0, tags=["part g"], timeout=90)
+def accepted_formulation(student: Student, seed: int, feedback: Feedback) -> None:
+    """With your own weights, each block matches one accepted variant (residuals and LayerNorm on keys/values are free)."""
+    m, n_head = 32, 8
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 48, EMBD, generator=gen)
+    down = _build(student, "DownProjectBlock", m, seed)
+    up = _build(student, "UpProjectBlock", m, seed)
+    down_state, up_state = down.state_dict(), up.state_dict()
+    if not (formulations.has_standard_layout(down_state) and formulations.has_standard_layout(up_state) and "C" in down_state):
+        feedback.note("Your blocks use non-standard submodule names, so they were not compared with the accepted formulations.")
+        feedback.warn_staff("perceiver blocks not compared: non-standard submodule names; review by hand")
+        return
+    y = down(x)
+    name, diff = formulations.closest(formulations.down_variants(down_state, x, n_head), y)
+    if diff > 1e-4:
+        fail(
+            "DownProjectBlock's output matches none of the accepted formulations (cross-attention with ln1(C) as the "
+            "query and the input as keys/values, then the MLP on ln2 of the attention result). "
+            f"Closest: {name or 'none'} (max difference {diff:.3g}). This diagnostic is worth 0 points."
+        )
+    assert isinstance(y, torch.Tensor)
+    name, diff = formulations.closest(formulations.up_variants(up_state, y, x, n_head), up(y, x))
+    if diff > 1e-4:
+        fail(
+            "UpProjectBlock's output matches none of the accepted formulations (cross-attention with the input "
+            "as the query and ln1(y) as keys/values, then the MLP on ln2). "
+            f"Closest: {name or 'none'} (max difference {diff:.3g}). This diagnostic is worth 0 points."
+        )
