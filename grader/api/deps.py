@@ -1,0 +1,92 @@
+"""Dependencies (A2): settings, store, queue, manifests and the caller, as annotated aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from celery import Celery
+from fastapi import Depends, Form, Header, HTTPException, Query, Request, status
+
+from grader.config import Settings
+from grader.engine.manifest import SuiteManifest
+from grader.store.records import Role, Token
+from grader.store.submissions import Store
+from grader.store.tokens import resolve_token
+
+
+@dataclass
+class Services:
+    """What the app holds for its lifetime (built by ``create_app``)."""
+
+    settings: Settings
+    store: Store
+    queue: Celery
+    manifests: dict[str, SuiteManifest]
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_store(services: ServicesDep) -> Store:
+    return services.store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def current_user(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query(description="Token in the URL, for per-student links.")] = None,
+) -> Token:
+    """The caller, from ``Authorization: Bearer <token>`` (or ``?token=``); 401 otherwise."""
+    raw = token or ""
+    if authorization and authorization.lower().startswith("bearer "):
+        raw = authorization[7:].strip()
+    user = resolve_token(services.store, raw)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing or invalid token", {"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[Token, Depends(current_user)]
+
+
+def upload_user(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Form(description="Token, for HTML forms that cannot set headers.")] = None,
+) -> Token:
+    return current_user(services, authorization, token)
+
+
+UploadUser = Annotated[Token, Depends(upload_user)]
+
+
+def require_staff(user: CurrentUser) -> Token:
+    if user.role != Role.ta:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only TAs may do this")
+    return user
+
+
+StaffUser = Annotated[Token, Depends(require_staff)]
+
+
+def get_manifest(assignment_id: str, services: ServicesDep) -> SuiteManifest:
+    manifest = services.manifests.get(assignment_id)
+    if manifest is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown assignment '{assignment_id}'")
+    return manifest
+
+
+ManifestDep = Annotated[SuiteManifest, Depends(get_manifest)]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

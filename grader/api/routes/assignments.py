@@ -1,0 +1,77 @@
+"""Assignments: listing, per-assignment submissions, regrade-all and the grades CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from grader.api.deps import CurrentUser, ManifestDep, ServicesDep, StaffUser, now
+from grader.api.queueing import enqueue
+from grader.api.schemas import AssignmentPublic, RegradeResult, SubmissionList, SubmissionSummary
+from grader.engine.manifest import SuiteManifest
+from grader.store.records import Role, Submission
+
+router = APIRouter(prefix="/assignments", tags=["assignments"])
+
+
+def assignment_public(m: SuiteManifest) -> AssignmentPublic:
+    closes = m.closes_at
+    return AssignmentPublic(
+        id=m.id, title=m.title, description=m.description, due_date=m.due_date, closes_at=closes,
+        open=closes is None or now() < (closes if closes.tzinfo else closes.replace(tzinfo=now().tzinfo)),
+        points=m.total_points, queue=m.resources.queue, files_required=m.files.required, files_optional=m.files.optional,
+    )  # fmt: skip
+
+
+def summary(sub: Submission) -> SubmissionSummary:
+    return SubmissionSummary.model_validate(sub.model_dump(include=set(SubmissionSummary.model_fields)))
+
+
+@router.get("", response_model=list[AssignmentPublic])
+def list_assignments(services: ServicesDep, user: CurrentUser) -> list[AssignmentPublic]:
+    """Every installed assignment with its due date, points and expected files."""
+    return [assignment_public(m) for m in services.manifests.values()]
+
+
+@router.get("/{assignment_id}/submissions", response_model=SubmissionList)
+def list_submissions(manifest: ManifestDep, services: ServicesDep, user: CurrentUser) -> SubmissionList:
+    """TAs and CI: all submissions and each student's latest. Students: their own."""
+    if user.role == Role.student:
+        return SubmissionList(submissions=[summary(s) for s in services.store.submissions(manifest.id, user.subject)])
+    latest = services.store.latest_per_student(manifest.id)
+    return SubmissionList(
+        submissions=[summary(s) for s in services.store.submissions(manifest.id)],
+        latest_per_student={student: sub.id for student, sub in latest.items()},
+    )
+
+
+@router.post("/{assignment_id}/regrade", response_model=RegradeResult, status_code=202)
+def regrade_all(manifest: ManifestDep, services: ServicesDep, user: StaffUser) -> RegradeResult:
+    """Re-queue every student's latest submission (TA)."""
+    latest = services.store.latest_per_student(manifest.id)
+    for sub in latest.values():
+        enqueue(services, sub, manifest)
+    return RegradeResult(queued=[s.id for s in latest.values()])
+
+
+@router.get("/{assignment_id}/grades.csv", response_class=Response)
+def grades_csv(manifest: ManifestDep, services: ServicesDep, user: StaffUser) -> Response:
+    """One row per student (roster and submitters), their latest submission's score (TA)."""
+    latest = services.store.latest_per_student(manifest.id)
+    students = sorted(services.store.roster(manifest.id) | {s for s, sub in latest.items() if sub.role == Role.student})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student_id", "score", "max_score", "state", "late", "submitted_at", "submission_id"])
+    for student in students:
+        sub = latest.get(student)
+        if sub is None:
+            writer.writerow([student, "", manifest.total_points or "", "missing", "", "", ""])
+        else:
+            writer.writerow([student, "" if sub.score is None else f"{sub.score:g}",
+                             "" if sub.max_score is None else f"{sub.max_score:g}", sub.state.value,
+                             str(sub.late).lower(), sub.received_at.isoformat(), sub.id])  # fmt: skip
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{manifest.id}-grades.csv"'})  # fmt: skip

@@ -1,0 +1,114 @@
+"""Submissions: upload, status with the report filtered for the caller, regrade one."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, UploadFile, status
+
+from grader.api.deps import CurrentUser, ManifestDep, ServicesDep, StaffUser, UploadUser, now
+from grader.api.queueing import enqueue
+from grader.api.routes.assignments import assignment_public
+from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps
+from grader.api.views import student_report
+from grader.engine.report import GradeReport
+from grader.engine.unpack import UnpackLimits, unpack_submission
+from grader.errors import UnpackError
+from grader.store.blobs import BlobStore, BlobTooLarge
+from grader.store.records import Role, Submission, Token
+
+router = APIRouter(tags=["submissions"])
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=now().tzinfo)
+
+
+@router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202)
+def upload(
+    manifest: ManifestDep, services: ServicesDep, user: UploadUser, file: Annotated[UploadFile, File(description="The submission zip.")]
+) -> SubmissionAccepted:
+    """Store the zip, validate it, and queue it for grading."""
+    settings, store = services.settings, services.store
+    received = now()
+    if user.role == Role.student:
+        roster = store.roster(manifest.id)
+        if user.subject not in roster:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"You are not on the roster of '{manifest.id}'")
+    if not assignment_public(manifest).open:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{manifest.id}' is closed to submissions")
+    if user.role == Role.student:
+        wait = store.rate_limit(manifest.id, user.subject, settings.rate_limit_count, settings.rate_limit_window_seconds)
+        if wait is not None:
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                                f"Too many submissions: at most {settings.rate_limit_count} per "
+                                f"{settings.rate_limit_window_seconds:g} s", {"Retry-After": str(int(wait) + 1)})  # fmt: skip
+    try:
+        sha, size = BlobStore(settings.blobs).put(file.file, settings.upload_max_bytes)
+    except BlobTooLarge:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {settings.upload_max_bytes} bytes") from None
+    _validate_zip(BlobStore(settings.blobs).path(sha), file.filename or "submission.zip", manifest.files.root_marker, settings.scratch_dir)
+    late = manifest.due_date is not None and received > _aware(manifest.due_date)
+    sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
+                     filename=Path(file.filename or "submission.zip").name, size_bytes=size, received_at=received,
+                     late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
+    store.add_submission(sub)
+    enqueue(services, sub, manifest)
+    return SubmissionAccepted(id=sub.id, state=store.get(sub.id).state, status_url=f"/api/v1/submissions/{sub.id}", late=late)  # type: ignore[union-attr]
+
+
+def _validate_zip(blob: Path, name: str, marker: str | None, scratch: Path) -> None:
+    """Reject a broken or hostile archive before it is queued (the same checks the worker applies)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="check-", dir=scratch) as tmp:
+        source = Path(tmp) / (Path(name).name or "submission.zip")
+        shutil.copyfile(blob, source)
+        try:
+            unpack_submission(source, Path(tmp) / "out", UnpackLimits(), root_marker=marker)
+        except UnpackError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.student_message) from None
+
+
+def _visible(sub: Submission | None, user: Token) -> Submission:
+    # A student asking for someone else's submission gets the same answer as for a missing one.
+    if sub is None or (user.role == Role.student and sub.student != user.subject):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Submission not found")
+    return sub
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
+def get_submission(submission_id: str, services: ServicesDep, user: CurrentUser) -> SubmissionPublic:
+    """State, phase timestamps, live progress and the report filtered for the caller."""
+    sub = _visible(services.store.get(submission_id), user)
+    raw = services.store.report(sub.id)
+    report: object = None
+    if raw is not None:
+        full = GradeReport.model_validate_json(raw)
+        manifest = services.manifests.get(sub.assignment)
+        if user.role == Role.student:
+            report = student_report(full, manifest, now()) if manifest else None
+        else:
+            report = full
+    return SubmissionPublic(
+        id=sub.id, assignment=sub.assignment, student=sub.student, state=sub.state, late=sub.late, filename=sub.filename,
+        size_bytes=sub.size_bytes, error=sub.error, attempts=sub.attempts,
+        timestamps=Timestamps(received=sub.received_at, queued=sub.queued_at, started=sub.started_at, finished=sub.finished_at),
+        progress=Progress(done=sub.progress_done, total=sub.progress_total, current=sub.progress_current,
+                          queue_position=services.store.queue_position(sub) if sub.state == "queued" else None),
+        report=report,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@router.post("/submissions/{submission_id}/regrade", response_model=SubmissionAccepted, status_code=202)
+def regrade(submission_id: str, services: ServicesDep, user: StaffUser) -> SubmissionAccepted:
+    """Grade this submission again with the current suite (TA)."""
+    sub = _visible(services.store.get(submission_id), user)
+    manifest = services.manifests.get(sub.assignment)
+    if manifest is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{sub.assignment}' is no longer installed")
+    enqueue(services, sub, manifest)
+    return SubmissionAccepted(id=sub.id, state=services.store.get(sub.id).state, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)  # type: ignore[union-attr]

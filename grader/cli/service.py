@@ -1,0 +1,126 @@
+"""``grader serve`` (everything on one machine), ``grader api`` and ``grader worker`` (the parts)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from grader.cli import app
+from grader.cli.grading import load_settings
+from grader.config import Settings
+from grader.store.redis_server import EmbeddedRedis
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def redis_url_for(settings: Settings) -> Iterator[str]:
+    """``REDIS_URL`` if set; otherwise the embedded server (started, or joined if already running)."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    embedded = EmbeddedRedis(settings.data_dir / "redis")
+    try:
+        yield embedded.url
+    finally:
+        embedded.shutdown()
+
+
+def _require_redis_url(settings: Settings) -> str:
+    if not settings.redis_url:
+        console.print("[red]error:[/red] set REDIS_URL (or use `grader serve`, which starts an embedded Redis)")
+        raise typer.Exit(2)
+    return settings.redis_url
+
+
+@app.command("api")
+def api_command(
+    host: Annotated[str | None, typer.Option(help="Listen address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default from settings).")] = None,
+) -> None:
+    """Run the HTTP API under uvicorn against REDIS_URL."""
+    import uvicorn
+
+    from grader.api.app import create_app
+
+    settings = load_settings()
+    app_ = create_app(settings, _require_redis_url(settings))
+    uvicorn.run(app_, host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+
+
+@app.command("worker")
+def worker_command(
+    queues: Annotated[str | None, typer.Option(help="Comma-separated queues, e.g. cpu,gpu.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Grading jobs at once.")] = None,
+) -> None:
+    """Run a Celery worker that grades submissions from REDIS_URL's queues."""
+    from grader.worker.celery_app import make_celery
+    from grader.worker.tasks import register_tasks
+
+    settings = load_settings()
+    url = _require_redis_url(settings)
+    celery = make_celery(settings, url)
+    register_tasks(celery, settings, url)
+    names = queues or settings.worker_queues
+    celery.worker_main(["worker", "--queues", names, "--concurrency", str(concurrency or settings.worker_concurrency),
+                        "--hostname", f"grader-{names.replace(',', '-')}-{os.getpid()}@%h", "--loglevel", "INFO",
+                        "--without-gossip", "--without-mingle"])  # fmt: skip
+
+
+def _stop(children: list[subprocess.Popen[bytes]], grace_seconds: float = 15) -> None:
+    """SIGTERM every child's process group, then SIGKILL what is left after the grace period."""
+    for child in children:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+@app.command("serve")
+def serve_command(
+    port: Annotated[int | None, typer.Option(help="API port (default from settings).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Grading jobs at once in the worker.")] = None,
+) -> None:
+    """Run the whole service on this machine: Redis (embedded unless REDIS_URL), a worker and the API."""
+    settings = load_settings()
+    with redis_url_for(settings) as url:
+        env = {**os.environ, "REDIS_URL": url}
+        base = [sys.executable, "-m", "grader"]
+        worker_args = ["worker", "--queues", settings.worker_queues]
+        if concurrency:
+            worker_args += ["--concurrency", str(concurrency)]
+        # Own process groups, so one Ctrl-C reaches us once and we stop the parts in order.
+        children = [
+            subprocess.Popen(base + worker_args, env=env, start_new_session=True),
+            subprocess.Popen(base + ["api", "--port", str(port or settings.api_port)], env=env, start_new_session=True),
+        ]
+        stopping = False
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        console.print(f"grader: API on http://{settings.api_host}:{port or settings.api_port}  (Ctrl-C stops everything)")
+        while not stopping and all(c.poll() is None for c in children):
+            time.sleep(0.2)
+        console.print("grader: stopping")
+        _stop(children)
+    if not stopping:
+        raise typer.Exit(1)  # a part died on its own

@@ -1,0 +1,1 @@
+"""Persistence: Redis (records, indexes, tokens) and the blob directory (uploaded zips by sha256)."""

@@ -1,0 +1,56 @@
+"""What the store keeps, as pydantic models (one per Redis record)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Role(StrEnum):
+    student = "student"
+    ta = "ta"
+    ci = "ci"
+
+
+class SubmissionState(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    error = "error"
+
+
+class Submission(BaseModel):
+    """One upload and the state of its grading; the report itself lives under its own key."""
+
+    id: str
+    assignment: str
+    student: str = Field(description="Who submitted: a student id, or a TA's/CI token's name.")
+    role: Role
+    blob_sha256: str
+    filename: str
+    size_bytes: int
+    state: SubmissionState = SubmissionState.queued
+    queue: str = "cpu"
+    received_at: datetime
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    late: bool = False
+    attempts: int = Field(0, description="Grading runs started for the current run_id (poison guard).")
+    run_id: str = Field(description="Identifies the current grading request; a regrade issues a new one.")
+    progress_done: int = 0
+    progress_total: int = 0
+    progress_current: str = ""
+    error: str = ""
+    score: float | None = None
+    max_score: float | None = None
+
+
+class Token(BaseModel):
+    """A hashed API token's meaning: who it is and what it may do."""
+
+    role: Role
+    subject: str = Field(description="Student id for students; a label for TA and CI tokens.")
+    created_at: datetime

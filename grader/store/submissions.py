@@ -1,0 +1,166 @@
+"""Redis persistence: the only module that knows key names. Nothing expires by default.
+
+Keys (prefix ``grader:``):
+- ``sub:<id>``                   hash, one JSON-encoded field per ``Submission`` field
+- ``report:<id>``                the engine's JSON report (written once per grading run)
+- ``asg:<aid>:subs``             sorted set of submission ids by received time
+- ``asg:<aid>:by:<student>``     the same, per submitter
+- ``asg:<aid>:submitters``       set of submitter ids
+- ``queue:<queue>``              sorted set of waiting submission ids (queue positions)
+- ``token:<sha256>``             hash of a ``Token``
+- ``roster:<aid>``               set of student ids
+- ``rate:<aid>:<student>``       sorted set of recent upload times (rate limit window)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from grader.store.records import Submission, SubmissionState, Token
+
+P = "grader:"
+
+
+def _dump(model: Submission | Token) -> dict[str, str]:
+    return {k: json.dumps(v) for k, v in model.model_dump(mode="json").items()}
+
+
+class Store:
+    """Records, indexes, tokens and rate limits on one Redis connection."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+
+    # -- submissions ---------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def add_submission(self, sub: Submission) -> None:
+        ts = sub.received_at.timestamp()
+        with self.r.pipeline() as pipe:
+            pipe.hset(f"{P}sub:{sub.id}", mapping=_dump(sub))
+            pipe.zadd(f"{P}asg:{sub.assignment}:subs", {sub.id: ts})
+            pipe.zadd(f"{P}asg:{sub.assignment}:by:{sub.student}", {sub.id: ts})
+            pipe.sadd(f"{P}asg:{sub.assignment}:submitters", sub.student)
+            pipe.execute()
+
+    def get(self, sub_id: str) -> Submission | None:
+        raw = self.r.hgetall(f"{P}sub:{sub_id}")
+        return Submission.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None  # type: ignore[union-attr]
+
+    def update(self, sub_id: str, **fields: Any) -> None:
+        values = Submission.model_validate({**self._require(sub_id).model_dump(), **fields})
+        changed = {k: v for k, v in _dump(values).items() if k in fields}
+        self.r.hset(f"{P}sub:{sub_id}", mapping=changed)
+
+    def _require(self, sub_id: str) -> Submission:
+        sub = self.get(sub_id)
+        if sub is None:
+            raise KeyError(sub_id)
+        return sub
+
+    def mark_queued(self, sub_id: str, run_id: str, queue: str, when: datetime) -> None:
+        """A (re)grading request: new run id, attempts reset, position in the queue recorded."""
+        self.update(sub_id, state=SubmissionState.queued, run_id=run_id, queue=queue, queued_at=when,
+                    started_at=None, finished_at=None, attempts=0, progress_done=0, progress_current="", error="")  # fmt: skip
+        self.r.zadd(f"{P}queue:{queue}", {sub_id: when.timestamp()})
+
+    def queue_position(self, sub: Submission) -> int | None:
+        rank = self.r.zrank(f"{P}queue:{sub.queue}", sub.id)
+        return None if rank is None else int(rank) + 1  # type: ignore[arg-type]
+
+    def start_attempt(self, sub_id: str, when: datetime) -> int:
+        """Count one more grading attempt and mark the submission running; returns the count."""
+        attempts = int(self.r.hincrby(f"{P}sub:{sub_id}", "attempts", 1))  # type: ignore[arg-type]
+        self.update(sub_id, state=SubmissionState.running, started_at=when, progress_done=0, progress_current="")
+        self.r.zrem(f"{P}queue:{self._require(sub_id).queue}", sub_id)
+        return attempts
+
+    def finish(self, sub_id: str, run_id: str, state: SubmissionState, when: datetime, *,
+               report_json: str | None = None, score: float | None = None, max_score: float | None = None,
+               error: str = "") -> bool:  # fmt: skip
+        """Write the outcome if ``run_id`` is still current (a regrade supersedes older runs).
+
+        The check and the write are one transaction (WATCH), so a stale run can never overwrite a
+        newer one and a redelivered task replaces its own ``running`` state instead of adding a report.
+        """
+        key = f"{P}sub:{sub_id}"
+        with self.r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    current = pipe.hget(key, "run_id")
+                    if current is None or json.loads(current) != run_id:
+                        pipe.unwatch()
+                        return False
+                    pipe.multi()
+                    fields = {"state": state, "finished_at": when.isoformat(), "error": error,
+                              "score": score, "max_score": max_score, "progress_current": ""}  # fmt: skip
+                    pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
+                    if report_json is not None:
+                        pipe.set(f"{P}report:{sub_id}", report_json)
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+
+    def progress(self, sub_id: str, done: int, total: int, current: str) -> None:
+        self.r.hset(f"{P}sub:{sub_id}", mapping={"progress_done": json.dumps(done), "progress_total": json.dumps(total),
+                                                "progress_current": json.dumps(current)})  # fmt: skip
+
+    def report(self, sub_id: str) -> str | None:
+        value = self.r.get(f"{P}report:{sub_id}")
+        return str(value) if value is not None else None
+
+    def submissions(self, assignment: str, student: str | None = None) -> list[Submission]:
+        """Newest first; all of an assignment's, or one submitter's."""
+        key = f"{P}asg:{assignment}:by:{student}" if student else f"{P}asg:{assignment}:subs"
+        ids = self.r.zrevrange(key, 0, -1)
+        return [s for s in (self.get(i) for i in ids) if s is not None]  # type: ignore[union-attr]
+
+    def latest_per_student(self, assignment: str) -> dict[str, Submission]:
+        latest: dict[str, Submission] = {}
+        for sub in self.submissions(assignment):
+            latest.setdefault(sub.student, sub)
+        return latest
+
+    # -- tokens, roster, rate limits -----------------------------------------------------
+
+    def save_token(self, digest: str, token: Token) -> None:
+        self.r.hset(f"{P}token:{digest}", mapping=_dump(token))
+
+    def token(self, digest: str) -> Token | None:
+        raw = self.r.hgetall(f"{P}token:{digest}")
+        return Token.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None  # type: ignore[union-attr]
+
+    def add_to_roster(self, assignment: str, students: list[str]) -> None:
+        if students:
+            self.r.sadd(f"{P}roster:{assignment}", *students)
+
+    def roster(self, assignment: str) -> set[str]:
+        return set(self.r.smembers(f"{P}roster:{assignment}"))  # type: ignore[arg-type]
+
+    def rate_limit(self, assignment: str, student: str, count: int, window_seconds: float) -> float | None:
+        """Record an upload; return seconds to wait if it exceeds ``count`` per window, else None."""
+        key = f"{P}rate:{assignment}:{student}"
+        now = time.time()
+        with self.r.pipeline() as pipe:
+            pipe.zremrangebyscore(key, 0, now - window_seconds)
+            pipe.zrange(key, 0, -1, withscores=True)
+            _, recent = pipe.execute()
+        if len(recent) >= count:
+            oldest = min(score for _, score in recent)
+            return max(1.0, oldest + window_seconds - now)
+        self.r.zadd(key, {uuid.uuid4().hex: now})
+        self.r.expire(key, int(window_seconds) + 1)  # bookkeeping only, never data
+        return None
+
+    def ping(self) -> bool:
+        return bool(self.r.ping())

@@ -1,0 +1,1 @@
+"""Queue plumbing: the Celery app and thin tasks that call the engine."""

@@ -1,0 +1,90 @@
+"""Thin tasks (C1): load the job, call the engine, write the report. No grading logic here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+
+from grader.authoring.checks import CheckSpec
+from grader.config import Settings
+from grader.engine.report import TestReport
+from grader.engine.runner import grade
+from grader.engine.suites import load_assignment
+from grader.store.blobs import BlobStore
+from grader.store.records import SubmissionState
+from grader.store.redis_server import connect
+from grader.store.submissions import Store
+from grader.worker.celery_app import TASK_GRADE
+
+log = logging.getLogger(__name__)
+
+
+class _StoreProgress:
+    """Publishes each check's start and end to the submission's record (live progress)."""
+
+    def __init__(self, store: Store, sub_id: str) -> None:
+        self.store, self.sub_id = store, sub_id
+
+    def check_started(self, spec: CheckSpec, index: int, total: int) -> None:
+        self.store.progress(self.sub_id, index, total, f"{spec.number} {spec.name}")
+
+    def check_finished(self, result: TestReport, index: int, total: int) -> None:
+        self.store.progress(self.sub_id, index + 1, total, "")
+
+
+def grade_job(settings: Settings, store: Store, sub_id: str, run_id: str) -> str:
+    """Grade one submission for one run; returns what happened (for logs and tests)."""
+    sub = store.get(sub_id)
+    if sub is None or sub.run_id != run_id:
+        return "stale"  # superseded by a regrade, or unknown: nothing to do
+    if sub.state in (SubmissionState.done, SubmissionState.error):
+        return "already finished"  # a duplicate delivery of a run that completed
+    now = datetime.now(UTC)
+    attempts = store.start_attempt(sub_id, now)
+    if attempts > settings.max_attempts:
+        store.finish(sub_id, run_id, SubmissionState.error, now, error=(
+            f"This submission stopped the grader {attempts - 1} times and was not graded. "
+            "Staff have been notified; please check for code that exhausts memory or kills processes."))  # fmt: skip
+        return "poison"
+    suite = load_assignment(settings.suites_dir, sub.assignment)
+    blob = BlobStore(settings.blobs).path(sub.blob_sha256)
+    try:
+        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="upload-", dir=settings.scratch_dir) as tmp:
+            # The engine names the archive in its messages: give it the student's own file name.
+            source = Path(tmp) / (Path(sub.filename).name or "submission.zip")
+            shutil.copyfile(blob, source)
+            report = grade(suite, source, settings, progress=_StoreProgress(store, sub_id))
+    except SoftTimeLimitExceeded:
+        store.finish(sub_id, run_id, SubmissionState.error, datetime.now(UTC),
+                     error="Grading took longer than this assignment allows and was stopped.")  # fmt: skip
+        return "timeout"
+    store.finish(sub_id, run_id, SubmissionState.done, datetime.now(UTC), report_json=report.model_dump_json(),
+                 score=report.score, max_score=report.max_score)  # fmt: skip
+    return "graded"
+
+
+def register_tasks(app: Celery, settings: Settings, redis_url: str) -> None:
+    """Register the grading task on ``app`` (done by the worker process)."""
+    stores: dict[int, Store] = {}
+
+    def store() -> Store:
+        # One connection per process: prefork children must not share the parent's socket.
+        pid = os.getpid()
+        if pid not in stores:
+            stores.clear()
+            stores[pid] = Store(connect(redis_url))
+        return stores[pid]
+
+    @app.task(name=TASK_GRADE)  # type: ignore[misc]
+    def grade_submission(sub_id: str, run_id: str) -> str:
+        outcome = grade_job(settings, store(), sub_id, run_id)
+        log.info("submission %s run %s: %s", sub_id, run_id, outcome)
+        return outcome

@@ -1,0 +1,169 @@
+"""The service over real HTTP: uploads, roles, visibility, limits, regrades, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import zipfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.utils.builders import REFERENCE
+from tests.utils.service import GRADER, Service, wait_state
+
+pytestmark = [pytest.mark.bwrap, pytest.mark.service]
+
+GOOD = "import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep(0)\n"
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def people(service: Service) -> dict[str, str]:
+    tokens = service.students("visibility", "alice", "bob", "carol")
+    tokens.update(service.students("cs224n-a5", "alice"))
+    return {**tokens, "ta": service.token("ta", "ta-1"), "ci": service.token("ci", "ci-1")}
+
+
+def client(service: Service, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=service.url, headers=headers, timeout=60)
+
+
+def upload(c: httpx.Client, assignment: str, data: bytes, name: str = "submission.zip") -> httpx.Response:
+    return c.post(f"/api/v1/assignments/{assignment}/submissions", files={"file": (name, data, "application/zip")})
+
+
+@pytest.fixture(scope="module")
+def graded(service: Service, people: dict[str, str]) -> Iterator[dict[str, str]]:
+    """alice and bob each have one graded 'visibility' submission."""
+    ids = {}
+    for who in ("alice", "bob"):
+        with client(service, people[who]) as c:
+            r = upload(c, "visibility", zip_of({"good.py": GOOD}))
+            assert r.status_code == 202, r.text
+            ids[who] = r.json()["id"]
+    with client(service, people["ta"]) as c:
+        for sub_id in ids.values():
+            assert wait_state(c, sub_id)["state"] == "done"
+    yield ids
+
+
+def test_health_and_openapi(service: Service) -> None:
+    assert httpx.get(f"{service.url}/healthz").json()["redis"] is True
+    paths = httpx.get(f"{service.url}/openapi.json").json()["paths"]
+    assert "/api/v1/assignments/{assignment_id}/submissions" in paths
+
+
+def test_reference_through_grader_submit_gets_the_same_score_as_grader_grade(service: Service, people: dict[str, str]) -> None:
+    out = subprocess.run([GRADER, "submit", str(REFERENCE), "--assignment", "cs224n-a5", "--server", service.url,
+                          "--token", people["ci"], "--wait", "--expect-full-marks", "--json"],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["state"] == "done" and body["report"]["score"] == body["report"]["max_score"] == 10
+    assert body["timestamps"]["finished"] and body["progress"]["done"] == body["progress"]["total"] == 16
+
+
+def test_student_sees_own_report_without_hidden_checks_or_total(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+    with client(service, people["alice"]) as c:
+        body = c.get(f"/api/v1/submissions/{graded['alice']}").json()
+    report = body["report"]
+    assert [t["number"] for t in report["tests"]] == ["1", "4"]
+    assert report["score"] is None and report["withheld_checks"] == 2
+    assert "staff_output" not in json.dumps(report)
+
+
+def test_ta_sees_every_check_and_the_total(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+    with client(service, people["ta"]) as c:
+        report = c.get(f"/api/v1/submissions/{graded['alice']}").json()["report"]
+    assert [t["number"] for t in report["tests"]] == ["1", "2", "3", "4"]
+    assert report["score"] == 4 and "staff_output" in report
+
+
+def test_student_cannot_read_another_students_submission(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+    with client(service, people["bob"]) as c:
+        r = c.get(f"/api/v1/submissions/{graded['alice']}")
+        assert r.status_code == 404 and r.json()["detail"] == "Submission not found"
+        own = c.get("/api/v1/assignments/visibility/submissions").json()
+    assert [s["id"] for s in own["submissions"]] == [graded["bob"]]
+    assert own["latest_per_student"] == {}
+
+
+def test_ta_lists_everything_with_latest_per_student(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+    with client(service, people["ta"]) as c:
+        listing = c.get("/api/v1/assignments/visibility/submissions").json()
+    assert listing["latest_per_student"]["alice"] == graded["alice"]
+    assert listing["latest_per_student"]["bob"] == graded["bob"]
+
+
+def test_ta_regrades_one_and_all(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+    with client(service, people["ta"]) as c:
+        before = c.get(f"/api/v1/submissions/{graded['alice']}").json()["timestamps"]["finished"]
+        assert c.post(f"/api/v1/submissions/{graded['alice']}/regrade").status_code == 202
+        after = wait_state(c, graded["alice"])
+        assert after["state"] == "done" and after["timestamps"]["finished"] != before
+        r = c.post("/api/v1/assignments/visibility/regrade")
+        assert r.status_code == 202 and set(r.json()["queued"]) >= set(graded.values())
+        for sub_id in r.json()["queued"]:
+            assert wait_state(c, sub_id)["report"]["score"] == 4
+    with client(service, people["alice"]) as c:
+        assert c.post(f"/api/v1/submissions/{graded['alice']}/regrade").status_code == 403
+
+
+def test_grades_csv_has_one_row_per_student(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+    with client(service, people["ta"]) as c:
+        r = c.get("/api/v1/assignments/visibility/grades.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    assert rows["alice"]["score"] == "4" and rows["bob"]["score"] == "4"
+    assert rows["carol"]["state"] == "missing"
+    with client(service, people["alice"]) as c:
+        assert c.get("/api/v1/assignments/visibility/grades.csv").status_code == 403
+
+
+def test_student_is_rate_limited(service: Service, people: dict[str, str]) -> None:
+    with client(service, people["carol"]) as c:
+        codes = [upload(c, "visibility", zip_of({"good.py": GOOD})).status_code for _ in range(5)]
+        last = upload(c, "visibility", zip_of({"good.py": GOOD}))
+    assert codes[:4] == [202] * 4 and codes[4] == 429
+    assert last.status_code == 429 and int(last.headers["Retry-After"]) > 0
+    assert last.json()["detail"] == "Too many submissions: at most 4 per 3600 s"
+
+
+@pytest.mark.parametrize(
+    ("who", "assignment", "data", "status", "detail"),
+    [
+        (None, "visibility", b"x", 401, "Missing or invalid token"),
+        ("bad", "visibility", b"x", 401, "Missing or invalid token"),
+        ("ta", "nope", b"x", 404, "Unknown assignment 'nope'"),
+        ("ta", "visibility", b"not a zip at all", 422, "is not a zip archive"),
+        ("ta", "visibility", b"\0" * (6 * 1024**2), 413, "Upload larger than 5242880 bytes"),
+        ("bob", "cs224n-a5", b"x", 403, "You are not on the roster of 'cs224n-a5'"),
+    ],
+    ids=["no-token", "bad-token", "unknown-assignment", "not-a-zip", "too-large", "not-on-roster"],
+)
+def test_upload_errors_are_clear(service: Service, people: dict[str, str], who: str | None, assignment: str, data: bytes, status: int, detail: str) -> None:
+    token = people.get(who, who) if who else None
+    with client(service, token) as c:
+        r = upload(c, assignment, data)
+    assert r.status_code == status
+    assert detail in r.json()["detail"]
+
+
+def test_broken_submission_is_graded_with_a_message(service: Service, people: dict[str, str]) -> None:
+    with client(service, people["ta"]) as c:
+        r = upload(c, "visibility", zip_of({"good.py": "def add(a, b):\n    raise ValueError('nope')\n\ndef pause():\n    pass\n"}))
+        body = wait_state(c, r.json()["id"])
+    assert body["state"] == "done" and body["report"]["score"] == 1  # only the slow check, which needs no add()
+    assert "ValueError: nope" in body["report"]["tests"][0]["output"]
