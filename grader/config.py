@@ -5,6 +5,7 @@ Everything below the entry points receives these values; nothing else calls ``os
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -76,6 +77,12 @@ class Settings(BaseSettings):
     @property
     def queues(self) -> list[str]:
         return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """The environment for the service's own child processes (``grader serve``'s worker and API):
+    the operator's, so they read the same settings, plus ``overrides``."""
+    return {**os.environ, **overrides}
 
 
 @lru_cache

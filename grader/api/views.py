@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from grader.api.schemas import ReportPublic, TestPublic
 from grader.authoring.checks import Visibility
 from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport, TestReport
-from grader.api.schemas import ReportPublic, TestPublic
 
 
 def _aware(when: datetime) -> datetime:

@@ -37,8 +37,10 @@ def assert_dtype(actual: Any, expected: Any, *, what: str = "output") -> None:
 def assert_equal(actual: Any, expected: Any, *, what: str = "value") -> None:
     """Exact equality (tensors elementwise), reporting the first difference."""
     if _is_tensor(expected) or _is_tensor(actual):
-        if not (_is_tensor(actual) and _is_tensor(expected)):
+        if not _is_tensor(actual):
             fail(f"{what}: expected a tensor, got {type(actual).__name__}")
+        if not _is_tensor(expected):
+            fail(f"{what}: expected {expected!r} ({type(expected).__name__}), got a tensor")
         assert_shape(actual, tuple(expected.shape), what=what)
         diff = (actual != expected).nonzero()
         if len(diff):
@@ -59,13 +61,16 @@ def assert_close(actual: Any, expected: Any, *, atol: float = 1e-5, rtol: float 
     if not actual.dtype.is_floating_point:
         fail(f"{what}: expected a floating-point tensor, got torch.{str(actual.dtype).removeprefix('torch.')}")
     a, e = actual.double(), expected.double()
-    if not torch.isfinite(a).all():
+    if not torch.isfinite(a).all() and torch.isfinite(e).all():
         fail(f"{what}: contains NaN or infinite values")
-    err = (a - e).abs() - (atol + rtol * e.abs())
-    if (err > 0).any():
-        flat = int(err.reshape(-1).argmax())
+    # Non-finite expected values must be matched exactly (NaN by NaN, inf by inf of the same sign).
+    ok = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if not ok.all():
+        bad = (~ok).reshape(-1)
+        err = torch.where(bad, (a - e).abs().nan_to_num(nan=float("inf")).reshape(-1), torch.zeros_like(bad, dtype=a.dtype))
+        flat = int(err.argmax())
         where = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), tuple(a.shape)))
-        diff = float((a - e).abs().max())
+        diff = float(err.max())
         fail(
             f"{what}: max abs difference {diff:.3g} (at index {where}: expected {float(e[where]):.6g}, "
             f"got {float(a[where]):.6g}); tolerance atol={atol:g}, rtol={rtol:g}"

@@ -9,6 +9,7 @@ other exception is a bug in the suite and is reported to staff, never blamed on 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -84,9 +85,9 @@ def check(
     tags: tuple[str, ...] | list[str] = (),
 ) -> Callable[[F], F]:
     """Declare a check. ``timeout`` (seconds) bounds everything the check does in the sandbox."""
-    if points < 0:
-        raise ValueError(f"check {name!r}: points must be >= 0")
-    if timeout <= 0:
+    if not math.isfinite(points) or points < 0:
+        raise ValueError(f"check {name!r}: points must be a finite number >= 0")
+    if not math.isfinite(timeout) or timeout <= 0:
         raise ValueError(f"check {name!r}: timeout must be > 0")
 
     def decorate(func: F) -> F:

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from rich.console import Console
 
 from grader.cli import app
 from grader.cli.grading import load_settings
-from grader.config import Settings
+from grader.config import Settings, child_environment
 from grader.store.redis_server import EmbeddedRedis
 
 console = Console(stderr=True)
@@ -99,7 +99,7 @@ def serve_command(
     """Run the whole service on this machine: Redis (embedded unless REDIS_URL), a worker and the API."""
     settings = load_settings()
     with redis_url_for(settings) as url:
-        env = {**os.environ, "REDIS_URL": url}
+        env = child_environment(REDIS_URL=url)
         base = [sys.executable, "-m", "grader"]
         worker_args = ["worker", "--queues", settings.worker_queues]
         if concurrency:

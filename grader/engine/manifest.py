@@ -7,9 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grader.errors import ManifestError
+from grader.sandbox.limits import SandboxLimits
 
 
 class _Strict(BaseModel):
@@ -30,6 +31,12 @@ class Resources(_Strict):
     queue: Literal["cpu", "gpu"] = Field("cpu", description="The worker queue that grades this assignment.")
     limits: dict[str, Any] = Field(default_factory=dict, description="Overrides of SandboxLimits fields (units in the field names).")
     total_timeout_seconds: float = Field(1800, gt=0, description="Whole-run limit; checks finished by then keep their results.")
+
+    @field_validator("limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        SandboxLimits().merged(value)  # typos and bad values fail when the suite loads, not mid-grading
+        return value
 
 
 class SuiteManifest(_Strict):
@@ -55,5 +62,5 @@ def load_manifest(path: Path) -> SuiteManifest:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return SuiteManifest.model_validate(data)
-    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ManifestError(f"invalid suite manifest {path}", str(exc)) from exc

@@ -56,14 +56,16 @@ def load_suite(path: Path) -> Suite:
     # The suite folder becomes a package of its own, so check modules can share helpers with
     # relative imports (``from .corpora import ...``) without clashing with another suite's names.
     package = f"grader_suite_{manifest.id.replace('-', '_')}"
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]  # a reload (or another folder with this id) must not reuse old modules
     module = types.ModuleType(package)
     module.__path__ = [str(path)]
     sys.modules[package] = module
     for file in files:
         try:
             checks.extend(collect_checks(vars(importlib.import_module(f"{package}.{file.stem}"))))
-        except ImportError as exc:
-            raise SuiteError(f"cannot load check module {file}: {exc}") from exc
+        except Exception as exc:  # any error in staff code at import is the suite's, never the student's
+            raise SuiteError(f"cannot load check module {file}: {type(exc).__name__}: {exc}") from exc
     checks.sort(key=lambda c: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in c.number.split(".")])
     validate_points(checks, manifest.total_points)
     return Suite(manifest, tuple(checks), path)

@@ -4,7 +4,7 @@ Threat model (what the sandbox covers / does not cover).
 
 Covered, by construction:
 - Hidden checks, hidden data and the suites never enter the sandbox's mount namespace: it sees a
-  read-only ``/usr``, the Python environment, the agent's own three files, the submission (read-only,
+  read-only ``/usr``, the Python environment, the agent's own six files (``launcher.AGENT_FILES``), the submission (read-only,
   copied to a size-limited tmpfs before any student code runs) and a private ``/tmp``.
 - No network: a new network namespace, and a seccomp filter that refuses every socket family but
   ``AF_UNIX`` (so not even 127.0.0.1 inside the namespace), plus ``io_uring``.

@@ -52,7 +52,8 @@ class SandboxSession:
                 f"{exc.student_message}\n{output}",
             ) from None
         if not isinstance(info, dict):
-            self._fail("the sandbox answered its greeting with garbage")
+            self.process.kill("killed after answering its greeting with garbage")
+            raise ProtocolViolation("The sandbox answered its greeting with garbage (was the agent tampered with?).")
         self.info = info
         return self.process
 

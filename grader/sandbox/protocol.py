@@ -78,8 +78,8 @@ class Encoder:
             return value
         if isinstance(value, int):
             return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else {"$float": repr(value)}
+        if isinstance(value, float):  # np.float64 too: it subclasses float
+            return float(value) if math.isfinite(value) else {"$float": repr(float(value))}
         if isinstance(value, Handle):
             return {"$handle": value.id, "type": value.type_name}
         if isinstance(value, tuple):
@@ -120,19 +120,19 @@ def _as_tensor(value: Any) -> Any:
     module = type(value).__module__
     if module.startswith("torch") and type(value).__name__ in ("Tensor", "Parameter"):
         return value
-    if module == "numpy" and type(value).__name__ == "ndarray":
+    if module == "numpy" and type(value).__name__ == "ndarray" and value.dtype.kind in "fiub":
         import torch
 
-        if value.dtype.kind in "fiub":
-            return torch.from_numpy(value.copy())
-    return None
+        return torch.from_numpy(value.copy())
+    return None  # other arrays (strings, objects, complex) travel as handles
 
 
 def _as_scalar(value: Any) -> Any:
     """Numpy scalars become Python scalars; torch dtypes and devices become strings."""
     module = type(value).__module__
-    if module == "numpy" and hasattr(value, "item"):
-        return value.item()
+    if module == "numpy" and type(value).__name__ != "ndarray" and hasattr(value, "item"):
+        item = value.item()
+        return item if isinstance(item, (bool, int, float, str)) else None
     if module == "torch" and type(value).__name__ in ("dtype", "device", "Size"):
         return tuple(value) if type(value).__name__ == "Size" else str(value)
     return None
@@ -187,6 +187,8 @@ class Decoder:
         numel = math.prod(shape)
         if numel > self.caps.tensor_elements:
             raise FrameError(f"tensor of {numel} elements exceeds the cap of {self.caps.tensor_elements}")
+        if any(d > self.caps.tensor_elements for d in shape):  # empty, yet too big for torch to shape
+            raise FrameError("tensor with an invalid shape")
         offset, nbytes = _int(header.get("offset")), _int(header.get("nbytes"))
         itemsize = torch.empty((), dtype=dtype).element_size()
         if nbytes != numel * itemsize or offset < 0 or offset + nbytes > len(self.blob):
@@ -242,12 +244,17 @@ def read_frame(
     blob = _read_exact(fd, blob_len, deadline)
     try:
         body = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also: too-deep nesting, integers of too many digits
         raise FrameError(f"reply is not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(body, dict):
         raise FrameError("reply is not a JSON object")
     dec = Decoder(blob, caps, from_handle)
-    return {str(k): dec.decode(v) for k, v in body.items()}
+    try:
+        return {str(k): dec.decode(v) for k, v in body.items()}
+    except (ValueError, TypeError, RuntimeError, OverflowError, RecursionError) as exc:
+        if isinstance(exc, FrameError):
+            raise
+        raise FrameError(f"reply could not be decoded ({exc.__class__.__name__})") from None
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
