@@ -48,7 +48,7 @@ def roster_import(
         store.add_to_roster(assignment, students)
         issued = [(s, issue_token(store, Role.student, s)) for s in students if s not in known]
     target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
-    writer = csv.writer(target)
+    writer = csv.writer(target, lineterminator="\n")
     writer.writerow(["student_id", "token"])
     writer.writerows(issued)
     if out:

@@ -79,10 +79,11 @@ def submit_command(
         sys.stdout.write(json.dumps(sub, indent=2) + "\n")
     else:
         _print(sub)
-    report = sub.get("report") or {}
+    report: dict[str, Any] = sub.get("report") or {}
     if sub["state"] != "done":
         raise typer.Exit(1)
-    if expect_full_marks and (report.get("score") is None or report.get("score") < report.get("max_score")):
+    score = report.get("score")
+    if expect_full_marks and (score is None or score < report.get("max_score")):
         console.print(f"[red]expected full marks, got {report.get('score')} / {report.get('max_score')}[/red]")
         raise typer.Exit(1)
 

@@ -83,7 +83,7 @@ def _grade_in(
     try:
         unpacked = unpack_submission(source, scratch / "submission", UnpackLimits(), root_marker=manifest.files.root_marker)
     except SubmissionError as exc:
-        tests = [_not_run(spec, f"Not graded: {exc.student_message}") for spec in suite.checks]
+        tests: list[TestReport] = [_not_run(spec, f"Not graded: {exc.student_message}") for spec in suite.checks]
         return _finish(base, tests, started, timings, status=ReportStatus.submission_error, output=exc.student_message)
     timings.unpack = time.monotonic() - started
     missing = find_missing(unpacked, manifest.files.required)
@@ -91,7 +91,7 @@ def _grade_in(
     spec = SandboxSpec(unpacked.root, tuple(manifest.python_path), limits, gpu=manifest.resources.queue == "gpu")
     session = SandboxSession(launcher, spec, settings.timeouts)
     total_deadline = started + min(manifest.resources.total_timeout_seconds, settings.timeouts.total)
-    tests: list[TestReport] = []
+    tests = []
     try:
         t = time.monotonic()
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
+from typing import Any, cast
 
 from grader.errors import ProtocolViolation, SandboxDied, SandboxTimeout, StudentCodeError
 from grader.sandbox import protocol
@@ -154,6 +154,9 @@ class RemoteObject:
     """
 
     __slots__ = ("_session", "_handle", "_generation")
+    _session: SandboxSession
+    _handle: protocol.Handle
+    _generation: int
 
     def __init__(self, session: SandboxSession, handle: protocol.Handle, generation: int) -> None:
         object.__setattr__(self, "_session", session)
@@ -239,7 +242,7 @@ class RemoteObject:
         norms = value.get("param_grad_norms") if isinstance(value, dict) else None
         if not isinstance(norms, dict) or not all(v is None or isinstance(v, float) for v in norms.values()):
             raise ProtocolViolation("the gradient probe came back malformed")
-        return value
+        return cast("dict[str, Any]", value)  # a dict: ``norms`` above is None otherwise
 
     def release(self) -> None:
         """Let the sandbox forget this object."""

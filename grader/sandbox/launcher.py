@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from grader.errors import ConfigurationError
 from grader.sandbox.limits import SandboxLimits
@@ -194,7 +194,17 @@ def _rlimit_prefix(limits: SandboxLimits, extra_pids: int = 0) -> list[str]:
     ]
 
 
-def _popen(cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = (), **kw: object) -> subprocess.Popen[bytes]:
+class _RunAs(TypedDict, total=False):
+    """The identity a sandbox runs as, when the grader (as root) gives it a uid of its own."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def _popen(
+    cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = (), **kw: Unpack[_RunAs]
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - the command is built from our own fixed parts
         cmd,
         stdin=subprocess.PIPE,
@@ -204,7 +214,7 @@ def _popen(cmd: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = (), 
         pass_fds=pass_fds,
         start_new_session=True,
         close_fds=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -278,19 +288,28 @@ class BwrapLauncher:
         cmd += ["--seccomp", str(seccomp), "--chdir", INSIDE_HOME, "--"]
         cmd += _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec)
 
-        kwargs: dict[str, object] = {}
+        kwargs: _RunAs = {}
         extra_pids = 0
-        needed = [Path(sys.prefix), Path(sys.base_prefix), PACKAGE_ROOT / "grader", spec.submission_dir]
-        if os.geteuid() == 0 and self.host_uid_base is not None and all(map(_world_traversable, needed)):
+        if os.geteuid() == 0:
+            if self.host_uid_base is None:
+                raise ConfigurationError(
+                    "The grader runs as root with GRADER_SANDBOX_UID_BASE unset: root is exempt from the "
+                    "process limit, so a fork bomb would not be contained. Set a uid base or run as a non-root user."
+                )
+            blocked = [str(p) for p in (Path(sys.prefix), Path(sys.base_prefix), PACKAGE_ROOT / "grader",
+                                        spec.submission_dir) if not _world_traversable(p)]  # fmt: skip
+            if blocked:
+                raise ConfigurationError(
+                    "The grader runs as root, so each sandbox runs under a private uid, which cannot reach "
+                    f"{', '.join(blocked)}: give their parent folders o+x (scripts/bootstrap does this for the "
+                    "checkout) or run the grader as a non-root user."
+                )
             # A uid of its own makes RLIMIT_NPROC count this sandbox alone (root is exempt from it).
             uid = self.host_uid_base + secrets.randbelow(self.host_uid_span)
             kwargs = {"user": uid, "group": uid, "extra_groups": []}
         else:
             extra_pids = _count_own_processes()
-            notes.append(
-                "process limit shared with the grader's own uid (the grader is not root, or its "
-                "Python environment is not readable by other uids)"
-            )
+            notes.append("process limit shared with the grader's own uid (the grader does not run as root)")
         try:
             popen = _popen(_rlimit_prefix(limits, extra_pids) + cmd, {}, pass_fds=(seccomp,), **kwargs)
         finally:

@@ -18,16 +18,18 @@ import json
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from grader.store.records import Submission, SubmissionState, Token
 
 P = "grader:"
 
 
-def _dump(model: Submission | Token) -> dict[str, str]:
+def _dump(model: Submission | Token) -> dict[FieldT, EncodableT]:
+    """One JSON string per field, typed as ``hset``'s mapping (whose key type is invariant)."""
     return {k: json.dumps(v) for k, v in model.model_dump(mode="json").items()}
 
 
@@ -53,11 +55,11 @@ class Store:
 
     def get(self, sub_id: str) -> Submission | None:
         raw = self.r.hgetall(f"{P}sub:{sub_id}")
-        return Submission.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None  # type: ignore[union-attr]
+        return Submission.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None
 
     def update(self, sub_id: str, **fields: Any) -> None:
         values = Submission.model_validate({**self._require(sub_id).model_dump(), **fields})
-        changed = {k: v for k, v in _dump(values).items() if k in fields}
+        changed: dict[FieldT, EncodableT] = {k: v for k, v in _dump(values).items() if k in fields}
         self.r.hset(f"{P}sub:{sub_id}", mapping=changed)
 
     def _require(self, sub_id: str) -> Submission:
@@ -73,12 +75,12 @@ class Store:
         self.r.zadd(f"{P}queue:{queue}", {sub_id: when.timestamp()})
 
     def queue_position(self, sub: Submission) -> int | None:
-        rank = self.r.zrank(f"{P}queue:{sub.queue}", sub.id)
-        return None if rank is None else int(rank) + 1  # type: ignore[arg-type]
+        rank = cast("int | None", self.r.zrank(f"{P}queue:{sub.queue}", sub.id))  # no withscore: a rank or None
+        return None if rank is None else int(rank) + 1
 
     def start_attempt(self, sub_id: str, when: datetime) -> int:
         """Count one more grading attempt and mark the submission running; returns the count."""
-        attempts = int(self.r.hincrby(f"{P}sub:{sub_id}", "attempts", 1))  # type: ignore[arg-type]
+        attempts = int(self.r.hincrby(f"{P}sub:{sub_id}", "attempts", 1))
         self.update(sub_id, state=SubmissionState.running, started_at=when, progress_done=0, progress_current="")
         self.r.zrem(f"{P}queue:{self._require(sub_id).queue}", sub_id)
         return attempts
@@ -95,7 +97,7 @@ class Store:
         with self.r.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key)  # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.watch unannotated
                     current = pipe.hget(key, "run_id")
                     if current is None or json.loads(current) != run_id:
                         pipe.unwatch()
@@ -122,8 +124,9 @@ class Store:
     def submissions(self, assignment: str, student: str | None = None) -> list[Submission]:
         """Newest first; all of an assignment's, or one submitter's."""
         key = f"{P}asg:{assignment}:by:{student}" if student else f"{P}asg:{assignment}:subs"
-        ids = self.r.zrevrange(key, 0, -1)
-        return [s for s in (self.get(i) for i in ids) if s is not None]  # type: ignore[union-attr]
+        # decode_responses=True and no scores asked for: the reply is a list of str.
+        ids = cast("list[str]", self.r.zrevrange(key, 0, -1))
+        return [s for s in (self.get(i) for i in ids) if s is not None]
 
     def latest_per_student(self, assignment: str) -> dict[str, Submission]:
         latest: dict[str, Submission] = {}
@@ -138,14 +141,14 @@ class Store:
 
     def token(self, digest: str) -> Token | None:
         raw = self.r.hgetall(f"{P}token:{digest}")
-        return Token.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None  # type: ignore[union-attr]
+        return Token.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None
 
     def add_to_roster(self, assignment: str, students: list[str]) -> None:
         if students:
             self.r.sadd(f"{P}roster:{assignment}", *students)
 
     def roster(self, assignment: str) -> set[str]:
-        return set(self.r.smembers(f"{P}roster:{assignment}"))  # type: ignore[arg-type]
+        return set(cast("set[str]", self.r.smembers(f"{P}roster:{assignment}")))  # decode_responses=True: str members
 
     def rate_limit(self, assignment: str, student: str, count: int, window_seconds: float) -> float | None:
         """Record an upload; return seconds to wait if it exceeds ``count`` per window, else None."""
@@ -156,7 +159,7 @@ class Store:
             pipe.zrange(key, 0, -1, withscores=True)
             _, recent = pipe.execute()
         if len(recent) >= count:
-            oldest = min(score for _, score in recent)
+            oldest: float = min(score for _, score in recent)
             return max(1.0, oldest + window_seconds - now)
         self.r.zadd(key, {uuid.uuid4().hex: now})
         self.r.expire(key, int(window_seconds) + 1)  # bookkeeping only, never data

@@ -53,9 +53,9 @@ def grade_job(settings: Settings, store: Store, sub_id: str, run_id: str) -> str
             f"This submission stopped the grader {attempts - 1} times and was not graded. "
             "Staff have been notified; please check for code that exhausts memory or kills processes."))  # fmt: skip
         return "poison"
-    suite = load_assignment(settings.suites_dir, sub.assignment)
-    blob = BlobStore(settings.blobs).path(sub.blob_sha256)
     try:
+        suite = load_assignment(settings.suites_dir, sub.assignment)
+        blob = BlobStore(settings.blobs).path(sub.blob_sha256)
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="upload-", dir=settings.scratch_dir) as tmp:
             # The engine names the archive in its messages: give it the student's own file name.
@@ -66,6 +66,13 @@ def grade_job(settings: Settings, store: Store, sub_id: str, run_id: str) -> str
         store.finish(sub_id, run_id, SubmissionState.error, datetime.now(UTC),
                      error="Grading took longer than this assignment allows and was stopped.")  # fmt: skip
         return "timeout"
+    except Exception:
+        # Ours, not the student's (a broken suite, a misconfigured worker): record it so the submission
+        # does not stay "running", and keep the traceback for staff in the worker's log.
+        log.exception("grading %s failed", sub_id)
+        store.finish(sub_id, run_id, SubmissionState.error, datetime.now(UTC),
+                     error="The grader failed on this submission (not your code's fault); staff can regrade it.")  # fmt: skip
+        return "grader error"
     store.finish(sub_id, run_id, SubmissionState.done, datetime.now(UTC), report_json=report.model_dump_json(),
                  score=report.score, max_score=report.max_score)  # fmt: skip
     return "graded"
@@ -83,7 +90,7 @@ def register_tasks(app: Celery, settings: Settings, redis_url: str) -> None:
             stores[pid] = Store(connect(redis_url))
         return stores[pid]
 
-    @app.task(name=TASK_GRADE)  # type: ignore[misc]
+    @app.task(name=TASK_GRADE)  # type: ignore[untyped-decorator]  # Celery's task decorator is untyped
     def grade_submission(sub_id: str, run_id: str) -> str:
         outcome = grade_job(settings, store(), sub_id, run_id)
         log.info("submission %s run %s: %s", sub_id, run_id, outcome)

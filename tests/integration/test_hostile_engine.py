@@ -15,6 +15,7 @@ import pytest
 from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import load_suite
+from grader.errors import ConfigurationError
 from tests.utils.builders import TOY_SUITES, make_submission, settings_for, traversable_dir
 
 pytestmark = pytest.mark.bwrap
@@ -161,3 +162,20 @@ def test_missing_required_file_is_named_and_the_rest_is_graded(workspace: Path) 
     assert "Missing required file(s): good.py" in report.output
     assert [t.result for t in report.tests] == ["failed", "passed", "failed"]
     assert "No module named 'good'" in report.tests[0].output
+
+
+def test_global_timeout_keeps_every_finished_check(workspace: Path) -> None:
+    submission = make_submission(workspace / "submission", {"good.py": GOOD, "evil.py": "import time\ndef answer(x):\n    time.sleep(30)\n"})
+    settings = settings_for(workspace / "var", suites_dir=TOY_SUITES, timeouts={"total": 4})
+    report = grade(load_suite(TOY_SUITES / "toy"), submission, settings)
+    results = [t.result for t in report.tests]
+    assert results == ["passed", "timeout", "not_run"], [t.output for t in report.tests]
+    assert "overall time limit" in report.tests[2].output
+    assert report.score == 1
+
+
+def test_grading_is_refused_without_bubblewrap(workspace: Path) -> None:
+    submission = make_submission(workspace / "submission", {"good.py": GOOD})
+    settings = settings_for(workspace / "var", suites_dir=TOY_SUITES, bwrap_path="/nonexistent/bwrap")
+    with pytest.raises(ConfigurationError, match="bubblewrap"):
+        grade(load_suite(TOY_SUITES / "toy"), submission, settings)

@@ -99,7 +99,7 @@ def get_submission(submission_id: str, services: ServicesDep, user: CurrentUser)
         timestamps=Timestamps(received=sub.received_at, queued=sub.queued_at, started=sub.started_at, finished=sub.finished_at),
         progress=Progress(done=sub.progress_done, total=sub.progress_total, current=sub.progress_current,
                           queue_position=services.store.queue_position(sub) if sub.state == "queued" else None),
-        report=report,  # type: ignore[arg-type]
+        report=report,
     )  # fmt: skip
 
 

@@ -192,6 +192,14 @@ def _prepare_workdir(source: str, workdir: str, python_path: list[str]) -> None:
     sys.path[:0] = [os.path.join(workdir, p) for p in python_path]
 
 
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a student may have replaced or closed the streams
+            pass
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="grader-agent")
     parser.add_argument("--source", required=True)
@@ -218,6 +226,7 @@ def main(argv: list[str]) -> None:
         except (protocol.FrameError, LookupError) as exc:
             request = {"op": "invalid", "error": str(exc)}
         reply = agent.handle(request)
+        _flush_output()  # what a call printed is captured before its reply, even if it is killed next
         try:
             frame = protocol.encode_frame(reply, to_handle=agent.to_handle)
         except (TypeError, ValueError) as exc:
