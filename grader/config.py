@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     rate_limit_count: int = Field(20, gt=0, description="Uploads a student may make per assignment per window.")
     rate_limit_window_seconds: float = Field(3600, gt=0, description="The rate-limit window, seconds.")
     max_attempts: int = Field(3, ge=1, description="Grading runs of one request before it is declared poison (error).")
+    run_lock_seconds: int = Field(
+        15, ge=3, description="Lifetime of a grading run's lock, refreshed by a heartbeat every third of it; a dead worker's lock lapses after it."
+    )
     visibility_timeout_seconds: float = Field(
         7200, gt=0, description="Seconds before the broker re-delivers an unacknowledged job (a lost worker's); must exceed the longest grading."
     )

@@ -9,6 +9,7 @@ from grader.api.deps import Services
 from grader.api.routes import assignments, health, submissions
 from grader.config import Settings
 from grader.engine.manifest import load_manifest
+from grader.store.blobs import BlobStore
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
 from grader.worker.celery_app import make_celery
@@ -20,6 +21,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     for path in sorted(settings.suites_dir.glob("*/suite.toml")):
         manifest = load_manifest(path)
         manifests[manifest.id] = manifest
+    # An API process killed mid-upload leaves a temp file behind (never a blob, never a record).
+    BlobStore(settings.blobs).remove_partial()
     app = FastAPI(title="grader", version=grader.__version__, description="Autograder for ML course assignments.")
     app.state.services = Services(settings, Store(connect(redis_url)), make_celery(settings, redis_url), manifests)
     app.include_router(health.router)

@@ -263,10 +263,10 @@ class BwrapLauncher:
             args += ["--ro-bind", str(PACKAGE_ROOT / rel), f"{INSIDE_AGENT_ROOT}/{rel}"]
         return args
 
-    def start(self, spec: SandboxSpec) -> SandboxProcess:
+    def command(self, spec: SandboxSpec, seccomp_fd: int) -> list[str]:
+        """The bwrap command line. The tmpfs mounts come first: a bind made before them would be hidden
+        when its path lies under one of them (a checkout under /tmp, say)."""
         limits = spec.limits
-        notes: list[str] = []
-        seccomp = filter_fd()
         cmd = [
             self.bwrap,
             "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
@@ -277,17 +277,22 @@ class BwrapLauncher:
         ]  # fmt: skip
         for key, value in _sandbox_env(limits, INSIDE_HOME).items():
             cmd += ["--setenv", key, value]
-        cmd += self._binds()
+        cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
+        cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", INSIDE_HOME]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
+        cmd += self._binds()
         if spec.gpu:
             for dev in sorted(Path("/dev").glob("nvidia*")):
                 cmd += ["--dev-bind", str(dev), str(dev)]
-        cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
-        cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", INSIDE_HOME]
         cmd += ["--ro-bind", str(spec.submission_dir), INSIDE_SOURCE]
-        cmd += ["--seccomp", str(seccomp), "--chdir", INSIDE_HOME, "--"]
-        cmd += _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec)
+        cmd += ["--seccomp", str(seccomp_fd), "--chdir", INSIDE_HOME, "--"]
+        return cmd + _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec)
 
+    def start(self, spec: SandboxSpec) -> SandboxProcess:
+        limits = spec.limits
+        notes: list[str] = []
+        seccomp = filter_fd()
+        cmd = self.command(spec, seccomp)
         kwargs: _RunAs = {}
         extra_pids = 0
         if os.geteuid() == 0:

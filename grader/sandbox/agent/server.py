@@ -229,8 +229,8 @@ def main(argv: list[str]) -> None:
         _flush_output()  # what a call printed is captured before its reply, even if it is killed next
         try:
             frame = protocol.encode_frame(reply, to_handle=agent.to_handle)
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - unsendable, too deep, or too big to copy (MemoryError)
             frame = protocol.encode_frame(
-                {"id": reply.get("id"), "ok": False, "error": _error("UnsendableResult", str(exc))}
+                {"id": reply.get("id"), "ok": False, "error": _error("UnsendableResult", f"{type(exc).__name__}: {exc}")}
             )
         protocol.write_frame(rpc_out, frame)

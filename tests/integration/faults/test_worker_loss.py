@@ -6,7 +6,6 @@ import io
 import os
 import shutil
 import signal
-import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from grader.store.submissions import Store
 from grader.store.tokens import issue_token
 from grader.worker.tasks import grade_job
 from tests.utils.builders import traversable_dir
-from tests.utils.service import GRADER, Service, free_port, leftovers, service_env, wait_healthy, wait_state
+from tests.utils.service import Service, free_port, leftovers, service_env, spawn, wait_healthy, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
@@ -43,17 +42,12 @@ def root() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([GRADER, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(root: Path) -> None:
     redis = EmbeddedRedis(root / "var" / "redis")
     env = service_env(root, REDIS_URL=redis.url, GRADER_VISIBILITY_TIMEOUT_SECONDS="3")
     port = free_port()
-    api = _spawn(["api", "--port", str(port)], env, root / "api.log")
-    worker = _spawn(["worker", "--queues", "cpu"], env, root / "worker-1.log")
+    api = spawn(["api", "--port", str(port)], env, root / "api.log")
+    worker = spawn(["worker", "--queues", "cpu"], env, root / "worker-1.log")
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, api)
@@ -69,7 +63,7 @@ def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(root: Path)
             os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool child, mid-check
             worker.wait()
             assert c.get(f"/api/v1/submissions/{sub_id}").json()["state"] == "running"  # stale, until redelivered
-            worker = _spawn(["worker", "--queues", "cpu"], env, root / "worker-2.log")
+            worker = spawn(["worker", "--queues", "cpu"], env, root / "worker-2.log")
             body = wait_state(c, sub_id, timeout=180)
         assert body["state"] == "done" and body["report"]["score"] == 4
         assert body["attempts"] == 2
