@@ -18,6 +18,8 @@ def assertion_message(exc: AssertionError) -> str:
 
 def student_code_message(exc: SandboxError) -> str:
     """What the student's code did, with their own traceback when there is one."""
+    if isinstance(exc, StudentCodeError) and exc.exc_type == "UnsendableResult":
+        return f"Your code returned a value that cannot be sent back to the grader ({exc.exc_message})."
     if isinstance(exc, StudentCodeError):
         text = f"Your code raised {exc.exc_type}: {exc.exc_message}"
         if exc.traceback.strip():

@@ -102,7 +102,7 @@ CODE_CASES = [
         "import glob\n"
         "def answer(x):\n"
         "    found = []\n"
-        "    for path in glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline') + glob.glob('/proc/*/root/**/secret*', recursive=True):\n"
+        "    for path in glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline') + glob.glob('/proc/*/root/work/**/secret.txt'):\n"
         "        try:\n"
         "            found.append(open(path, 'rb').read(4096).decode('latin-1'))\n"
         "        except OSError:\n"
@@ -160,8 +160,9 @@ CODE_CASES = [
     Case("os-exit-at-import", evil("import os\nos._exit(0)\n"), phrase="exited with status 0"),
     Case("sys-exit-mid-check", evil("import sys\ndef answer(x):\n    sys.exit(0)\n"), phrase="sys.exit(0) was called"),
     Case("os-exit-mid-check", evil("import os\ndef answer(x):\n    os._exit(0)\n"), phrase="exited with status 0"),
+    # The sandbox's init ignores signals from inside its namespace; the grader is not even visible.
     Case("signal-everything", evil("import os, signal\ndef answer(x):\n    os.kill(os.getppid(), signal.SIGKILL)\n    os.kill(-1, signal.SIGKILL)\n"),
-         phrase="sandbox"),
+         phrase="ProcessLookupError"),
     Case("daemon-outlives", evil(lambda c: (
         "import os\n"
         "def answer(x):\n"
@@ -195,8 +196,8 @@ CODE_CASES = [
         "            print('stopped:', exc)\n"
         "    return -1\n"), phrase="should be 49"),
     Case("gigabytes-of-stdout", evil("import sys\ndef answer(x):\n    for _ in range(4096):\n        sys.stdout.write('y' * 2**20)\n    return -1\n"),
-         phrase="answer(7)"),
-    Case("huge-tensor-returned", evil("import torch\ndef answer(x):\n    return torch.zeros(300_000_000)\n"), phrase="answer"),
+         phrase="did not finish in time"),
+    Case("huge-tensor-returned", evil("import torch\ndef answer(x):\n    return torch.zeros(300_000_000)\n"), phrase="cannot be sent back"),
     Case("nan-returned", evil("def answer(x):\n    return float('nan')\n"), phrase="got a float"),
     Case("inf-tensor-returned", evil("import torch\ndef answer(x):\n    return torch.full((3,), float('inf'))\n"), phrase="got a Tensor"),
     Case("wrong-dtype-returned", evil("import torch\ndef answer(x):\n    return torch.tensor(49, dtype=torch.int8)\n"), phrase="got a Tensor"),
@@ -211,7 +212,7 @@ ARCHIVE_CASES = [
     Case("hundred-thousand-files", _many_files, 422, "too many entries"),
     Case("encrypted-zip", _encrypted_zip, 422, "encrypted"),
     Case("not-a-zip", lambda c: b"#!/bin/sh\nrm -rf /\n", 422, "not a zip archive"),
-    Case("truncated-zip", lambda c: zip_bytes({"good.py": GOOD * 50})[:200], 422, "damaged"),
+    Case("truncated-zip", lambda c: (lambda z: z[: len(z) // 2])(zip_bytes({"good.py": GOOD, "evil.py": "x = 1\n" * 500})), 422, "damaged"),
     # Harmless oddities: graded like honest work.
     Case("non-utf8-file-name", _cp437_name, 202, "", score=3),
     Case("notebook-json-bomb", _json_bomb, 202, "", score=3),

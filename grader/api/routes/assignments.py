@@ -37,7 +37,7 @@ def list_assignments(services: ServicesDep, user: CurrentUser) -> list[Assignmen
 
 
 @router.get("/{assignment_id}/submissions", response_model=SubmissionList)
-def list_submissions(manifest: ManifestDep, services: ServicesDep, user: CurrentUser) -> SubmissionList:
+def list_submissions(user: CurrentUser, manifest: ManifestDep, services: ServicesDep) -> SubmissionList:
     """TAs and CI: all submissions and each student's latest. Students: their own."""
     if user.role == Role.student:
         return SubmissionList(submissions=[summary(s) for s in services.store.submissions(manifest.id, user.subject)])
@@ -49,7 +49,7 @@ def list_submissions(manifest: ManifestDep, services: ServicesDep, user: Current
 
 
 @router.post("/{assignment_id}/regrade", response_model=RegradeResult, status_code=202)
-def regrade_all(manifest: ManifestDep, services: ServicesDep, user: StaffUser) -> RegradeResult:
+def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep) -> RegradeResult:
     """Re-queue every student's latest submission (TA)."""
     latest = services.store.latest_per_student(manifest.id)
     for sub in latest.values():
@@ -58,7 +58,7 @@ def regrade_all(manifest: ManifestDep, services: ServicesDep, user: StaffUser) -
 
 
 @router.get("/{assignment_id}/grades.csv", response_class=Response)
-def grades_csv(manifest: ManifestDep, services: ServicesDep, user: StaffUser) -> Response:
+def grades_csv(user: StaffUser, manifest: ManifestDep, services: ServicesDep) -> Response:
     """One row per student (roster and submitters), their latest submission's score (TA)."""
     latest = services.store.latest_per_student(manifest.id)
     students = sorted(services.store.roster(manifest.id) | {s for s, sub in latest.items() if sub.role == Role.student})

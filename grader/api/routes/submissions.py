@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from datetime import datetime
@@ -30,7 +31,7 @@ def _aware(when: datetime) -> datetime:
 
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202)
 def upload(
-    manifest: ManifestDep, services: ServicesDep, user: UploadUser, file: Annotated[UploadFile, File(description="The submission zip.")]
+    user: UploadUser, manifest: ManifestDep, services: ServicesDep, file: Annotated[UploadFile, File(description="The submission zip.")]
 ) -> SubmissionAccepted:
     """Store the zip, validate it, and queue it for grading."""
     settings, store = services.settings, services.store
@@ -54,14 +55,24 @@ def upload(
     except BlobStoreFull:
         raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
-    _validate_zip(BlobStore(settings.blobs).path(sha), file.filename or "submission.zip", manifest.files.root_marker, settings.scratch_dir)
+    name = _archive_name(file.filename)
+    _validate_zip(BlobStore(settings.blobs).path(sha), name, manifest.files.root_marker, settings.scratch_dir)
     late = manifest.due_date is not None and received > _aware(manifest.due_date)
     sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
-                     filename=Path(file.filename or "submission.zip").name, size_bytes=size, received_at=received,
+                     filename=name, size_bytes=size, received_at=received,
                      late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
     store.add_submission(sub)
     enqueue(services, sub, manifest)
     return SubmissionAccepted(id=sub.id, state=store.get(sub.id).state, status_url=f"/api/v1/submissions/{sub.id}", late=late)  # type: ignore[union-attr]
+
+
+def _archive_name(filename: str | None) -> str:
+    """The client's file name without folders, as the archive is named on disk (here and in the worker) and
+    in messages; ``submission.zip`` when it cannot name a file: empty, ``..``, a NUL byte, over 255 bytes."""
+    name = Path(filename or "").name
+    if name in ("", "..") or "\0" in name or len(os.fsencode(name)) > 255:
+        return "submission.zip"
+    return name
 
 
 def _validate_zip(blob: Path, name: str, marker: str | None, scratch: Path) -> None:

@@ -145,13 +145,14 @@ def test_student_is_rate_limited(service: Service, people: dict[str, str]) -> No
     ("who", "assignment", "data", "status", "detail"),
     [
         (None, "visibility", b"x", 401, "Missing or invalid token"),
+        (None, "nope", b"x", 401, "Missing or invalid token"),  # no hint to strangers about which ids exist
         ("bad", "visibility", b"x", 401, "Missing or invalid token"),
         ("ta", "nope", b"x", 404, "Unknown assignment 'nope'"),
         ("ta", "visibility", b"not a zip at all", 422, "is not a zip archive"),
         ("ta", "visibility", b"\0" * (6 * 1024**2), 413, "Upload larger than 5242880 bytes"),
         ("bob", "cs224n-a5", b"x", 403, "You are not on the roster of 'cs224n-a5'"),
     ],
-    ids=["no-token", "bad-token", "unknown-assignment", "not-a-zip", "too-large", "not-on-roster"],
+    ids=["no-token", "no-token-unknown-assignment", "bad-token", "unknown-assignment", "not-a-zip", "too-large", "not-on-roster"],
 )
 def test_upload_errors_are_clear(service: Service, people: dict[str, str], who: str | None, assignment: str, data: bytes, status: int, detail: str) -> None:
     token = people.get(who, who) if who else None
@@ -167,3 +168,32 @@ def test_broken_submission_is_graded_with_a_message(service: Service, people: di
         body = wait_state(c, r.json()["id"])
     assert body["state"] == "done" and body["report"]["score"] == 1  # only the slow check, which needs no add()
     assert "ValueError: nope" in body["report"]["tests"][0]["output"]
+
+
+def raw_upload(c: httpx.Client, assignment: str, filename: bytes, data: bytes) -> httpx.Response:
+    """An upload whose file name goes on the wire byte for byte (httpx would escape a NUL, for one)."""
+    boundary = "grader-test-7d9c1e0b"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'.encode() + filename
+            + b'"\r\nContent-Type: application/zip\r\n\r\n' + data + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
+    return c.post(f"/api/v1/assignments/{assignment}/submissions", content=body,
+                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+
+
+@pytest.mark.parametrize("filename", [b"..", b"a/..", b"x\0y.zip", "\u00fc".encode() * 200],
+                         ids=["dot-dot", "folder-dot-dot", "nul-byte", "over-255-bytes"])  # fmt: skip
+def test_file_names_that_cannot_name_a_file_are_replaced(service: Service, people: dict[str, str], filename: bytes) -> None:
+    # Found by tests/fuzz: these names reached the scratch folder as is and the upload failed with a 500.
+    with client(service, people["ta"]) as c:
+        r = raw_upload(c, "visibility", filename, b"not a zip at all")
+    assert r.status_code == 422
+    assert r.json()["detail"] == ("The uploaded file 'submission.zip' is not a zip archive. Please upload a .zip file "
+                                  "(formats such as .tar.gz, .rar or .7z are not accepted).")  # fmt: skip
+
+
+def test_zip_named_dot_dot_is_graded_as_submission_zip(service: Service, people: dict[str, str]) -> None:
+    with client(service, people["ta"]) as c:
+        r = raw_upload(c, "visibility", b"..", zip_of({"good.py": GOOD}))
+        assert r.status_code == 202, r.text
+        body = wait_state(c, r.json()["id"])
+    assert body["filename"] == "submission.zip"
+    assert body["state"] == "done" and body["report"]["score"] == 4

@@ -16,7 +16,8 @@ def honest_add(student: Student) -> None:
 @check(name="attacked", number="2", points=1, timeout=5)
 def attacked(student: Student, data: Path) -> None:
     secret = (data / "secret.txt").read_text()
-    result = student.module("evil").answer(7)
+    # call_method is one round trip: a forged reply is a wrong value, never a crash of this check.
+    result = student.module("evil").call_method("answer", 7)
     if not isinstance(result, int) or isinstance(result, bool) or result != 49:
         fail(f"answer(7) should be 49, got a {type(result).__name__}")
     assert secret  # hidden data stays on this side; only a verdict crosses back
