@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     limits: SandboxLimits = Field(default_factory=SandboxLimits, description="Default sandbox limits; manifests may override.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Default RPC deadlines, seconds.")
 
+    hf_home: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("HF_HOME", "GRADER_HF_HOME"),
+        description="Hugging Face cache with the models cache-gated checks need; mounted read-only into sandboxes.",
+    )
+
     # The service.
     redis_url: str | None = Field(
         None,

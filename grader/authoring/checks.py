@@ -66,6 +66,7 @@ class CheckSpec:
     timeout_seconds: float
     tags: tuple[str, ...]
     params: tuple[str, ...]
+    models: tuple[str, ...] = ()
 
     @property
     def description(self) -> str:
@@ -83,8 +84,14 @@ def check(
     visibility: str = "visible",
     timeout: float = 60.0,
     tags: tuple[str, ...] | list[str] = (),
+    models: tuple[str, ...] | list[str] = (),
 ) -> Callable[[F], F]:
-    """Declare a check. ``timeout`` (seconds) bounds everything the check does in the sandbox."""
+    """Declare a check. ``timeout`` (seconds) bounds everything the check does in the sandbox.
+
+    ``models`` names Hugging Face models (e.g. ``"deepset/bert-base-cased-squad2"``) the check loads
+    from the operator's read-only model cache; without them in the cache the check is reported as not
+    run, never as passed.
+    """
     if not math.isfinite(points) or points < 0:
         raise ValueError(f"check {name!r}: points must be a finite number >= 0")
     if not math.isfinite(timeout) or timeout <= 0:
@@ -106,6 +113,7 @@ def check(
             timeout_seconds=float(timeout),
             tags=tuple(tags),
             params=params,
+            models=tuple(models),
         )
         return func
 

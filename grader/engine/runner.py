@@ -23,6 +23,7 @@ import grader
 from grader.authoring.checks import CheckSpec, Credit, Feedback
 from grader.config import Settings
 from grader.engine.messages import assertion_message, student_code_message
+from grader.engine.models import missing_models
 from grader.engine.report import CheckResult, GradeReport, PhaseTimings, ReportStatus, SandboxRecord, TestReport
 from grader.engine.scoring import earned
 from grader.engine.suites import Suite
@@ -88,7 +89,8 @@ def _grade_in(
     timings.unpack = time.monotonic() - started
     missing = find_missing(unpacked, manifest.files.required)
 
-    spec = SandboxSpec(unpacked.root, tuple(manifest.python_path), limits, gpu=manifest.resources.queue == "gpu")
+    spec = SandboxSpec(unpacked.root, tuple(manifest.python_path), limits, gpu=manifest.resources.queue == "gpu",
+                       model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None)  # fmt: skip
     session = SandboxSession(launcher, spec, settings.timeouts)
     total_deadline = started + min(manifest.resources.total_timeout_seconds, settings.timeouts.total)
     tests = []
@@ -104,8 +106,12 @@ def _grade_in(
         for index, check in enumerate(suite.checks):
             if progress:
                 progress.check_started(check, index, len(suite.checks))
+            missing_cache = missing_models(check, settings.hf_home)
             if time.monotonic() >= total_deadline:
                 result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.")
+            elif missing_cache:
+                result = _not_run(check, f"Not run: this check needs the model(s) {', '.join(missing_cache)}, which this "
+                                         "grader's model cache does not have; staff can see this and regrade later.")  # fmt: skip
             else:
                 result = run_check(check, inject, session, total_deadline)
             tests.append(result)

@@ -48,6 +48,7 @@ class SandboxSpec:
     python_path: tuple[str, ...] = ()
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     gpu: bool = False
+    model_cache: Path | None = None  # a Hugging Face cache, mounted read-only at the same path
 
 
 class OutputCapture:
@@ -277,6 +278,8 @@ class BwrapLauncher:
         ]  # fmt: skip
         for key, value in _sandbox_env(limits, INSIDE_HOME).items():
             cmd += ["--setenv", key, value]
+        if spec.model_cache is not None:
+            cmd += ["--setenv", "HF_HOME", str(spec.model_cache)]
         cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
         cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", INSIDE_HOME]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
@@ -284,6 +287,8 @@ class BwrapLauncher:
         if spec.gpu:
             for dev in sorted(Path("/dev").glob("nvidia*")):
                 cmd += ["--dev-bind", str(dev), str(dev)]
+        if spec.model_cache is not None:
+            cmd += ["--ro-bind", str(spec.model_cache), str(spec.model_cache)]
         cmd += ["--ro-bind", str(spec.submission_dir), INSIDE_SOURCE]
         cmd += ["--seccomp", str(seccomp_fd), "--chdir", INSIDE_HOME, "--"]
         return cmd + _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec)
@@ -301,8 +306,8 @@ class BwrapLauncher:
                     "The grader runs as root with GRADER_SANDBOX_UID_BASE unset: root is exempt from the "
                     "process limit, so a fork bomb would not be contained. Set a uid base or run as a non-root user."
                 )
-            blocked = [str(p) for p in (Path(sys.prefix), Path(sys.base_prefix), PACKAGE_ROOT / "grader",
-                                        spec.submission_dir) if not _world_traversable(p)]  # fmt: skip
+            needed = [Path(sys.prefix), Path(sys.base_prefix), PACKAGE_ROOT / "grader", spec.submission_dir]
+            blocked = [str(p) for p in needed + ([spec.model_cache] if spec.model_cache else []) if not _world_traversable(p)]
             if blocked:
                 raise ConfigurationError(
                     "The grader runs as root, so each sandbox runs under a private uid, which cannot reach "
