@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="Hugging Face cache with the models cache-gated checks need; mounted read-only into sandboxes.",
     )
 
+    cuda_visible_devices: str | None = Field(
+        None,
+        validation_alias=AliasChoices("CUDA_VISIBLE_DEVICES", "GRADER_CUDA_VISIBLE_DEVICES"),
+        description="The GPUs this worker owns; passed to GPU sandboxes so student code uses only them.",
+    )
+
     # The service.
     redis_url: str | None = Field(
         None,

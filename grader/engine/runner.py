@@ -90,7 +90,8 @@ def _grade_in(
     missing = find_missing(unpacked, manifest.files.required)
 
     spec = SandboxSpec(unpacked.root, tuple(manifest.python_path), limits, gpu=manifest.resources.queue == "gpu",
-                       model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None)  # fmt: skip
+                       model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None,
+                       cuda_visible_devices=settings.cuda_visible_devices)  # fmt: skip
     session = SandboxSession(launcher, spec, settings.timeouts)
     total_deadline = started + min(manifest.resources.total_timeout_seconds, settings.timeouts.total)
     tests = []

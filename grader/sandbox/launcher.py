@@ -49,6 +49,7 @@ class SandboxSpec:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     gpu: bool = False
     model_cache: Path | None = None  # a Hugging Face cache, mounted read-only at the same path
+    cuda_visible_devices: str | None = None  # the worker's GPUs, for a GPU sandbox
 
 
 class OutputCapture:
@@ -280,6 +281,8 @@ class BwrapLauncher:
             cmd += ["--setenv", key, value]
         if spec.model_cache is not None:
             cmd += ["--setenv", "HF_HOME", str(spec.model_cache)]
+        if spec.gpu and spec.cuda_visible_devices is not None:
+            cmd += ["--setenv", "CUDA_VISIBLE_DEVICES", spec.cuda_visible_devices]
         cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
         cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", INSIDE_HOME]
         cmd += ["--proc", "/proc", "--dev", "/dev"]

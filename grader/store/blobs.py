@@ -48,6 +48,8 @@ class BlobStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+                # Readable by the group, so the API and workers may run under different uids of one group.
+                os.fchmod(out.fileno(), 0o640)
             sha = digest.hexdigest()
             final = self.path(sha)
             final.parent.mkdir(exist_ok=True)

@@ -17,9 +17,7 @@ nothing). Afterwards the service must still be healthy and still grade a normal 
 """
 from __future__ import annotations
 
-import io
 import shutil
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 
@@ -31,7 +29,7 @@ from hypothesis import strategies as st
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.utils.builders import traversable_dir
+from tests.utils.builders import traversable_dir, zip_of
 from tests.utils.service import Service, leftovers, service_env, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
@@ -47,14 +45,6 @@ EXPECTED_OPERATIONS = {
 # File names are built from pieces that mean something to a path or a file system, and random bytes.
 NAME_PARTS = [b"..", b".", b"/", b"\\", b"\x00", b"a", b" ", "\u00fc".encode(), b"\xff", b"x" * 100, b".zip", b"%00", b"'"]
 GOOD = "import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep(0)\n"
-
-
-def zip_of(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buffer.getvalue()
 
 
 def upload(c: httpx.Client, assignment: str, data: bytes) -> httpx.Response:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.utils.builders import zip_of
+
 GOOD = "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n"
 
 
@@ -40,16 +42,8 @@ class Case:
     staff_must_not_contain: tuple[str, ...] = field(default_factory=tuple)
 
 
-def zip_bytes(files: dict[str, str | bytes], flag_utf8: bool = True) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def evil(source: str | Callable[[Context], str]) -> Callable[[Context], bytes]:
-    return lambda ctx: zip_bytes({"good.py": GOOD, "evil.py": source(ctx) if callable(source) else source})
+    return lambda ctx: zip_of({"good.py": GOOD, "evil.py": source(ctx) if callable(source) else source})
 
 
 def _symlink_zip(ctx: Context) -> bytes:
@@ -63,7 +57,7 @@ def _symlink_zip(ctx: Context) -> bytes:
 
 
 def _encrypted_zip(ctx: Context) -> bytes:
-    data = bytearray(zip_bytes({"good.py": GOOD}))
+    data = bytearray(zip_of({"good.py": GOOD}))
     # Set the "encrypted" flag in the local header and the central directory entry.
     local = data.find(b"PK\x03\x04")
     central = data.find(b"PK\x01\x02")
@@ -82,7 +76,7 @@ def _many_files(ctx: Context) -> bytes:
 
 
 def _cp437_name(ctx: Context) -> bytes:
-    data = bytearray(zip_bytes({"good.py": GOOD, "evil.py": "def answer(x):\n    return x * x\n", "cafX.txt": "hi"}))
+    data = bytearray(zip_of({"good.py": GOOD, "evil.py": "def answer(x):\n    return x * x\n", "cafX.txt": "hi"}))
     # Rewrite the name in both headers to a byte that is not UTF-8 (0x82 is 'é' in cp437, the
     # encoding zip members without the UTF-8 flag are read in).
     return bytes(data.replace(b"cafX.txt", b"caf\x82.txt"))
@@ -90,7 +84,7 @@ def _cp437_name(ctx: Context) -> bytes:
 
 def _json_bomb(ctx: Context) -> bytes:
     notebook = '{"cells": ' + "[" * 50_000 + "]" * 50_000 + ', "nbformat": 4}'
-    return zip_bytes({"good.py": GOOD, "evil.py": "def answer(x):\n    return x * x\n", "bomb.ipynb": notebook})
+    return zip_of({"good.py": GOOD, "evil.py": "def answer(x):\n    return x * x\n", "bomb.ipynb": notebook})
 
 
 CODE_CASES = [
@@ -205,14 +199,14 @@ CODE_CASES = [
 ]
 
 ARCHIVE_CASES = [
-    Case("zip-slip", lambda c: zip_bytes({"good.py": GOOD, "../../evil.py": "x = 1\n"}), 422, "'..' component"),
-    Case("absolute-path", lambda c: zip_bytes({"good.py": GOOD, "/etc/evil.py": "x = 1\n"}), 422, "absolute path"),
+    Case("zip-slip", lambda c: zip_of({"good.py": GOOD, "../../evil.py": "x = 1\n"}), 422, "'..' component"),
+    Case("absolute-path", lambda c: zip_of({"good.py": GOOD, "/etc/evil.py": "x = 1\n"}), 422, "absolute path"),
     Case("symlink-to-hidden-data", _symlink_zip, 422, "symbolic link"),
-    Case("zip-bomb", lambda c: zip_bytes({"good.py": GOOD, "bomb.bin": b"\0" * (64 * 2**20)}), 422, "zip bomb"),
+    Case("zip-bomb", lambda c: zip_of({"good.py": GOOD, "bomb.bin": b"\0" * (64 * 2**20)}), 422, "zip bomb"),
     Case("hundred-thousand-files", _many_files, 422, "too many entries"),
     Case("encrypted-zip", _encrypted_zip, 422, "encrypted"),
     Case("not-a-zip", lambda c: b"#!/bin/sh\nrm -rf /\n", 422, "not a zip archive"),
-    Case("truncated-zip", lambda c: (lambda z: z[: len(z) // 2])(zip_bytes({"good.py": GOOD, "evil.py": "x = 1\n" * 500})), 422, "damaged"),
+    Case("truncated-zip", lambda c: (lambda z: z[: len(z) // 2])(zip_of({"good.py": GOOD, "evil.py": "x = 1\n" * 500})), 422, "damaged"),
     # Harmless oddities: graded like honest work.
     Case("non-utf8-file-name", _cp437_name, 202, "", score=3),
     Case("notebook-json-bomb", _json_bomb, 202, "", score=3),

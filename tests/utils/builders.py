@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -32,6 +33,20 @@ def make_submission(root: Path, files: dict[str, str]) -> Path:
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return root
+
+
+def zip_of(files: dict[str, str | bytes]) -> bytes:
+    """A zip, in memory, of ``files`` (archive name -> content)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def visibility_zip(pause_seconds: float = 0) -> bytes:
+    """An honest submission for the 'visibility' test suite (4/4); ``pause()`` sleeps as long as asked."""
+    return zip_of({"good.py": f"import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep({pause_seconds})\n"})
 
 
 def make_zip(folder: Path, dest: Path, wrapper: str = "") -> Path:

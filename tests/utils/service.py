@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,3 +166,43 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)
         process.wait(timeout=60)
+
+
+@dataclass
+class Parts:
+    """``grader api`` and ``grader worker`` run separately against one Redis, with a TA token."""
+
+    root: Path
+    env: dict[str, str]
+    port: int
+    api: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+
+
+@contextmanager
+def service_parts(root: Path, redis_url: str, **env: str) -> Iterator[Parts]:
+    """Start the API and one worker against ``redis_url``; stop both (SIGTERM) afterwards."""
+    from grader.store.records import Role
+    from grader.store.redis_server import connect
+    from grader.store.submissions import Store
+    from grader.store.tokens import issue_token
+
+    full_env = service_env(root, REDIS_URL=redis_url, **env)
+    port = free_port()
+    api = spawn(["api", "--port", str(port)], full_env, root / "api.log")
+    worker = spawn(["worker", "--queues", "cpu"], full_env, root / "worker.log")
+    parts = Parts(root, full_env, port, api, worker, issue_token(Store(connect(redis_url)), Role.ta, "ta"))
+    try:
+        wait_healthy(parts.url, api)
+        yield parts
+    finally:
+        stop(parts.api)
+        stop(parts.worker)

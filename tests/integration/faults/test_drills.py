@@ -3,12 +3,10 @@ a job delivered twice. Each ends with nothing lost and nothing half-written."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import signal
 import subprocess
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,22 +14,23 @@ import httpx
 import pytest
 
 from grader.config import Settings
-from grader.store.records import Role
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
-from grader.store.tokens import issue_token
 from grader.worker.celery_app import TASK_GRADE, make_celery
-from tests.utils.builders import traversable_dir
-from tests.utils.service import GRADER, RedisServer, free_port, service_env, spawn, stop, wait_healthy, wait_state
+from tests.utils.builders import traversable_dir, visibility_zip
+from tests.utils.service import (
+    GRADER,
+    RedisServer,
+    free_port,
+    service_env,
+    service_parts,
+    spawn,
+    stop,
+    wait_healthy,
+    wait_state,
+)
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
-
-
-def toy_zip(pause_seconds: float = 0) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("good.py", f"import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep({pause_seconds})\n")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -47,76 +46,51 @@ def upload(c: httpx.Client, data: bytes) -> httpx.Response:
 
 def test_redis_restart_keeps_everything(root: Path) -> None:
     redis = RedisServer(root).start()
-    env = service_env(root, REDIS_URL=redis.url)
-    port = free_port()
-    api = spawn(["api", "--port", str(port)], env, root / "api.log")
-    worker = spawn(["worker", "--queues", "cpu"], env, root / "worker.log")
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, api)
-        token = issue_token(Store(connect(redis.url)), Role.ta, "ta")
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-            first = wait_state(c, upload(c, toy_zip()).json()["id"])
+        with service_parts(root, redis.url) as parts, parts.client() as c:
+            first = wait_state(c, upload(c, visibility_zip()).json()["id"])
             redis.stop()
             assert c.get("/healthz").status_code == 503  # says so, and does not crash
             redis.start()
-            wait_healthy(url, api)
+            wait_healthy(parts.url, parts.api)
             assert c.get(f"/api/v1/submissions/{first['id']}").json() == first  # kept by the append-only file
-            second = wait_state(c, upload(c, toy_zip()).json()["id"], timeout=180)  # the worker reconnected
+            second = wait_state(c, upload(c, visibility_zip()).json()["id"], timeout=180)  # the worker reconnected
         assert second["state"] == "done" and second["report"]["score"] == 4
     finally:
-        stop(api)
-        stop(worker)
         redis.stop()
 
 
 def test_api_killed_during_an_upload_leaves_nothing_half_written(root: Path) -> None:
     redis = RedisServer(root).start()
-    env = service_env(root, REDIS_URL=redis.url)
-    port = free_port()
-    api = spawn(["api", "--port", str(port)], env, root / "api.log")
-    worker = spawn(["worker", "--queues", "cpu"], env, root / "worker.log")
-    url = f"http://127.0.0.1:{port}"
     blobs = root / "var" / "blobs"
     try:
-        wait_healthy(url, api)
-        token = issue_token(Store(connect(redis.url)), Role.ta, "ta")
-        killed = False
+        with service_parts(root, redis.url) as parts:
 
-        def slow_body() -> Iterator[bytes]:
-            nonlocal killed
-            for i in range(40):
-                yield b"\0" * 256 * 1024
-                time.sleep(0.05)
-                if i == 10 and not killed:
-                    stop(api, signal.SIGKILL)
-                    killed = True
+            def body() -> Iterator[bytes]:
+                yield b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="s.zip"\r\nContent-Type: application/zip\r\n\r\n'
+                for i in range(40):
+                    yield b"\0" * 256 * 1024
+                    time.sleep(0.05)
+                    if i == 10:
+                        stop(parts.api, signal.SIGKILL)  # mid-upload
+                yield b"\r\n--xyz--\r\n"
 
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; boundary=xyz"}
-        prefix = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="s.zip"\r\nContent-Type: application/zip\r\n\r\n'
-
-        def body() -> Iterator[bytes]:
-            yield prefix
-            yield from slow_body()
-            yield b"\r\n--xyz--\r\n"
-
-        with pytest.raises(httpx.HTTPError):
-            httpx.post(f"{url}/api/v1/assignments/visibility/submissions", content=body(), headers=headers, timeout=30)
-        # The request body is spooled to an unlinked temp file, so the kill left nothing behind; a kill
-        # while the blob itself is being written leaves a '.upload-*' file, which start-up removes.
-        assert not blobs.exists() or [p for p in blobs.rglob("*")] == []
-        blobs.mkdir(parents=True, exist_ok=True)
-        (blobs / ".upload-interrupted").write_bytes(b"half")
-        api = spawn(["api", "--port", str(port)], env, root / "api-2.log")
-        wait_healthy(url, api)
-        assert not list(blobs.glob(".upload-*"))  # the interrupted temp file was cleaned at start-up
-        assert [p for p in blobs.rglob("*") if p.is_file()] == []  # no blob, so no record can point at one
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-            assert c.get("/api/v1/assignments/visibility/submissions").json()["submissions"] == []
-            assert wait_state(c, upload(c, toy_zip()).json()["id"])["report"]["score"] == 4  # retry works
+            headers = {"Authorization": f"Bearer {parts.token}", "Content-Type": "multipart/form-data; boundary=xyz"}
+            with pytest.raises(httpx.HTTPError):
+                httpx.post(f"{parts.url}/api/v1/assignments/visibility/submissions", content=body(), headers=headers, timeout=30)
+            # The request body is spooled to an unlinked temp file, so the kill left nothing behind; a kill
+            # while the blob itself is being written leaves a '.upload-*' file, which start-up removes.
+            assert not blobs.exists() or [p for p in blobs.rglob("*")] == []
+            blobs.mkdir(parents=True, exist_ok=True)
+            (blobs / ".upload-interrupted").write_bytes(b"half")
+            parts.api = spawn(["api", "--port", str(parts.port)], parts.env, root / "api-2.log")
+            wait_healthy(parts.url, parts.api)
+            assert not list(blobs.glob(".upload-*"))  # the interrupted temp file was cleaned at start-up
+            assert [p for p in blobs.rglob("*") if p.is_file()] == []  # no blob, so no record can point at one
+            with parts.client() as c:
+                assert c.get("/api/v1/assignments/visibility/submissions").json()["submissions"] == []
+                assert wait_state(c, upload(c, visibility_zip()).json()["id"])["report"]["score"] == 4  # retry works
     finally:
-        stop(api)
-        stop(worker)
         redis.stop()
 
 
@@ -136,7 +110,7 @@ def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(root: Path) -
         out = subprocess.run([GRADER, "token", "create", "--role", "ta"], env=env, capture_output=True, text=True, timeout=120)
         token = out.stdout.strip()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-            first = wait_state(c, upload(c, toy_zip()).json()["id"])
+            first = wait_state(c, upload(c, visibility_zip()).json()["id"])
             r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("big.zip", b"PK" + b"\1" * (3 * 2**20), "application/zip")})
             assert r.status_code == 507, r.text
             assert r.json()["detail"] == "The server's storage is full; your upload was not saved. Please try again later."
@@ -151,29 +125,20 @@ def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(root: Path) -
 
 def test_duplicate_delivery_grades_once(root: Path) -> None:
     redis = RedisServer(root).start()
-    env = service_env(root, REDIS_URL=redis.url, GRADER_WORKER_CONCURRENCY="2")
-    port = free_port()
-    api = spawn(["api", "--port", str(port)], env, root / "api.log")
-    worker = spawn(["worker", "--queues", "cpu"], env, root / "worker.log")
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, api)
-        store = Store(connect(redis.url))
-        token = issue_token(store, Role.ta, "ta")
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-            sub_id = upload(c, toy_zip(pause_seconds=4)).json()["id"]
+        with service_parts(root, redis.url, GRADER_WORKER_CONCURRENCY="2") as parts, parts.client() as c:
+            store = Store(connect(redis.url))
+            sub_id = upload(c, visibility_zip(pause_seconds=4)).json()["id"]
             run_id = store.get(sub_id).run_id  # type: ignore[union-attr]
             # The broker hands the same job out a second time while the first is being graded.
             make_celery(Settings(env="test"), redis.url).send_task(TASK_GRADE, args=[sub_id, run_id], queue="cpu")
             body = wait_state(c, sub_id, timeout=180)
-        assert body["state"] == "done" and body["report"]["score"] == 4
-        assert body["attempts"] == 1  # graded once; the duplicate found the run locked, then finished
-        assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
-        deadline = time.monotonic() + 60
-        while "already finished" not in (root / "worker.log").read_text():
-            assert time.monotonic() < deadline, "the duplicate delivery was never seen to be a no-op"
-            time.sleep(0.5)
+            assert body["state"] == "done" and body["report"]["score"] == 4
+            assert body["attempts"] == 1  # graded once; the duplicate found the run locked, then finished
+            assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
+            deadline = time.monotonic() + 60
+            while "already finished" not in (root / "worker.log").read_text():
+                assert time.monotonic() < deadline, "the duplicate delivery was never seen to be a no-op"
+                time.sleep(0.5)
     finally:
-        stop(api)
-        stop(worker)
         redis.stop()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import os
 import shutil
 import signal
 import time
-import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,20 +16,11 @@ from grader.config import Settings
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.redis_server import EmbeddedRedis, connect
 from grader.store.submissions import Store
-from grader.store.tokens import issue_token
 from grader.worker.tasks import grade_job
-from tests.utils.builders import traversable_dir
-from tests.utils.service import Service, free_port, leftovers, service_env, spawn, wait_healthy, wait_state
+from tests.utils.builders import traversable_dir, visibility_zip
+from tests.utils.service import Service, free_port, leftovers, service_env, service_parts, spawn, stop, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
-
-
-def slow_zip(seconds: float) -> bytes:
-    good = f"import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep({seconds})\n"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("good.py", good)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -44,36 +32,24 @@ def root() -> Iterator[Path]:
 
 def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(root: Path) -> None:
     redis = EmbeddedRedis(root / "var" / "redis")
-    env = service_env(root, REDIS_URL=redis.url, GRADER_VISIBILITY_TIMEOUT_SECONDS="3")
-    port = free_port()
-    api = spawn(["api", "--port", str(port)], env, root / "api.log")
-    worker = spawn(["worker", "--queues", "cpu"], env, root / "worker-1.log")
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, api)
-        store = Store(connect(redis.url))
-        token = issue_token(store, Role.ta, "ta")
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-            r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", slow_zip(6), "application/zip")})
+        with service_parts(root, redis.url, GRADER_VISIBILITY_TIMEOUT_SECONDS="3") as parts, parts.client() as c:
+            r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(6), "application/zip")})
             sub_id = r.json()["id"]
             deadline = time.monotonic() + 120
             while "slow" not in c.get(f"/api/v1/submissions/{sub_id}").json()["progress"]["current"]:
                 assert time.monotonic() < deadline, "grading never reached the slow check"
                 time.sleep(0.2)
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool child, mid-check
-            worker.wait()
+            stop(parts.worker, signal.SIGKILL)  # the worker and its pool child, mid-check
             assert c.get(f"/api/v1/submissions/{sub_id}").json()["state"] == "running"  # stale, until redelivered
-            worker = spawn(["worker", "--queues", "cpu"], env, root / "worker-2.log")
+            parts.worker = spawn(["worker", "--queues", "cpu"], parts.env, root / "worker-2.log")
             body = wait_state(c, sub_id, timeout=180)
-        assert body["state"] == "done" and body["report"]["score"] == 4
-        assert body["attempts"] == 2
-        assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
-        assert [s.id for s in store.submissions("visibility")] == [sub_id]
+            store = Store(connect(redis.url))
+            assert body["state"] == "done" and body["report"]["score"] == 4
+            assert body["attempts"] == 2
+            assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
+            assert [s.id for s in store.submissions("visibility")] == [sub_id]
     finally:
-        for proc in (api, worker):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
         redis.shutdown()
 
 
@@ -81,7 +57,7 @@ def test_restarting_the_service_keeps_submissions_and_reports(root: Path) -> Non
     service = Service(root, service_env(root)).start()
     token = service.token("ta")
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-        r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", slow_zip(0), "application/zip")})
+        r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(), "application/zip")})
         sub_id = r.json()["id"]
         before = wait_state(c, sub_id)
     service.stop()

@@ -6,26 +6,17 @@ import csv
 import io
 import json
 import subprocess
-import zipfile
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.utils.builders import REFERENCE
+from tests.utils.builders import REFERENCE, zip_of
 from tests.utils.service import GRADER, Service, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service]
 
 GOOD = "import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep(0)\n"
-
-
-def zip_of(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
