@@ -13,7 +13,6 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 
 from grader.config import PROJECT_ROOT
 from tests.deploy.deploy_files import DOCKER_DIR
-from tests.utils.builders import TOY_SUITES, make_submission, traversable_dir
+from tests.utils.builders import TOY_SUITES, make_submission
 
 PROFILE = DOCKER_DIR / "seccomp-bwrap.json"
 RUNNER = Path(__file__).with_name("seccomp_exec.py")
@@ -98,11 +97,6 @@ def test_denied_calls_fail_with_eperm_and_unshare_works() -> None:
     assert results["unshare"] == (0, 0)
 
 
-@pytest.fixture
-def workspace() -> Iterator[Path]:
-    root = traversable_dir("grader-test-seccomp-")
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def grade_toy(root: Path, profile_path: Path) -> dict[str, Any]:

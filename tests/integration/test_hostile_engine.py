@@ -6,8 +6,6 @@ of the suite's hidden data appears anywhere in it.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import load_suite
 from grader.errors import ConfigurationError
-from tests.utils.builders import TOY_SUITES, make_submission, settings_for, traversable_dir
+from tests.utils.builders import TOY_SUITES, make_submission, settings_for
 
 pytestmark = pytest.mark.bwrap
 
@@ -24,11 +22,6 @@ GOOD = "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n"
 SECRET = (TOY_SUITES / "toy" / "data" / "secret.txt").read_text().strip()
 
 
-@pytest.fixture
-def workspace() -> Iterator[Path]:
-    root = traversable_dir("grader-test-engine-")
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def grade_evil(workspace: Path, evil: str) -> GradeReport:

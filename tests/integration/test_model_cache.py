@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.engine.runner import grade
 from grader.engine.suites import load_suite
-from tests.utils.builders import TOY_SUITES, make_submission, settings_for, traversable_dir
+from tests.utils.builders import TOY_SUITES, make_submission, settings_for
 from tests.utils.service import GRADER
 
 pytestmark = pytest.mark.bwrap
@@ -34,11 +32,6 @@ def load_config(model_id):
 '''
 
 
-@pytest.fixture
-def workspace() -> Iterator[Path]:
-    root = traversable_dir("grader-test-models-")
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def model_cache(root: Path) -> Path:

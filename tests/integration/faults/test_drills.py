@@ -3,7 +3,6 @@ a job delivered twice. Each ends with nothing lost and nothing half-written."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ from grader.config import Settings
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
 from grader.worker.celery_app import TASK_GRADE, make_celery
-from tests.utils.builders import traversable_dir, visibility_zip
+from tests.utils.builders import visibility_zip
 from tests.utils.service import (
     GRADER,
     RedisServer,
@@ -33,21 +32,16 @@ from tests.utils.service import (
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 
-@pytest.fixture
-def root() -> Iterator[Path]:
-    path = traversable_dir("grader-test-drill-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def upload(c: httpx.Client, data: bytes) -> httpx.Response:
     return c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", data, "application/zip")})
 
 
-def test_redis_restart_keeps_everything(root: Path) -> None:
-    redis = RedisServer(root).start()
+def test_redis_restart_keeps_everything(workspace: Path) -> None:
+    redis = RedisServer(workspace).start()
     try:
-        with service_parts(root, redis.url) as parts, parts.client() as c:
+        with service_parts(workspace, redis.url) as parts, parts.client() as c:
             first = wait_state(c, upload(c, visibility_zip()).json()["id"])
             redis.stop()
             assert c.get("/healthz").status_code == 503  # says so, and does not crash
@@ -60,11 +54,11 @@ def test_redis_restart_keeps_everything(root: Path) -> None:
         redis.stop()
 
 
-def test_api_killed_during_an_upload_leaves_nothing_half_written(root: Path) -> None:
-    redis = RedisServer(root).start()
-    blobs = root / "var" / "blobs"
+def test_api_killed_during_an_upload_leaves_nothing_half_written(workspace: Path) -> None:
+    redis = RedisServer(workspace).start()
+    blobs = workspace / "var" / "blobs"
     try:
-        with service_parts(root, redis.url) as parts:
+        with service_parts(workspace, redis.url) as parts:
 
             def body() -> Iterator[bytes]:
                 yield b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="s.zip"\r\nContent-Type: application/zip\r\n\r\n'
@@ -83,7 +77,7 @@ def test_api_killed_during_an_upload_leaves_nothing_half_written(root: Path) -> 
             assert not blobs.exists() or [p for p in blobs.rglob("*")] == []
             blobs.mkdir(parents=True, exist_ok=True)
             (blobs / ".upload-interrupted").write_bytes(b"half")
-            parts.api = spawn(["api", "--port", str(parts.port)], parts.env, root / "api-2.log")
+            parts.api = spawn(["api", "--port", str(parts.port)], parts.env, workspace / "api-2.log")
             wait_healthy(parts.url, parts.api)
             assert not list(blobs.glob(".upload-*"))  # the interrupted temp file was cleaned at start-up
             assert [p for p in blobs.rglob("*") if p.is_file()] == []  # no blob, so no record can point at one
@@ -94,13 +88,13 @@ def test_api_killed_during_an_upload_leaves_nothing_half_written(root: Path) -> 
         redis.stop()
 
 
-def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(root: Path) -> None:
+def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(workspace: Path) -> None:
     # The whole service runs in a mount namespace whose blob folder is a 1 MiB tmpfs: a real ENOSPC.
-    blob_dir = root / "smallblobs"
+    blob_dir = workspace / "smallblobs"
     blob_dir.mkdir()
-    env = service_env(root, GRADER_BLOB_DIR=str(blob_dir))
+    env = service_env(workspace, GRADER_BLOB_DIR=str(blob_dir))
     port = free_port()
-    with (root / "serve.log").open("ab") as log:
+    with (workspace / "serve.log").open("ab") as log:
         serve = subprocess.Popen(["bwrap", "--dev-bind", "/", "/", "--size", str(2**20), "--tmpfs", str(blob_dir), "--",
                                   GRADER, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)  # fmt: skip
@@ -123,10 +117,10 @@ def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(root: Path) -
         stop(serve, signal.SIGINT)
 
 
-def test_duplicate_delivery_grades_once(root: Path) -> None:
-    redis = RedisServer(root).start()
+def test_duplicate_delivery_grades_once(workspace: Path) -> None:
+    redis = RedisServer(workspace).start()
     try:
-        with service_parts(root, redis.url, GRADER_WORKER_CONCURRENCY="2") as parts, parts.client() as c:
+        with service_parts(workspace, redis.url, GRADER_WORKER_CONCURRENCY="2") as parts, parts.client() as c:
             store = Store(connect(redis.url))
             sub_id = upload(c, visibility_zip(pause_seconds=4)).json()["id"]
             run_id = store.get(sub_id).run_id  # type: ignore[union-attr]
@@ -137,7 +131,7 @@ def test_duplicate_delivery_grades_once(root: Path) -> None:
             assert body["attempts"] == 1  # graded once; the duplicate found the run locked, then finished
             assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
             deadline = time.monotonic() + 60
-            while "already finished" not in (root / "worker.log").read_text():
+            while "already finished" not in (workspace / "worker.log").read_text():
                 assert time.monotonic() < deadline, "the duplicate delivery was never seen to be a no-op"
                 time.sleep(0.5)
     finally:

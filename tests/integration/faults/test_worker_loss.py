@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,23 +15,18 @@ from grader.store.records import Role, Submission, SubmissionState
 from grader.store.redis_server import EmbeddedRedis, connect
 from grader.store.submissions import Store
 from grader.worker.tasks import grade_job
-from tests.utils.builders import traversable_dir, visibility_zip
+from tests.utils.builders import visibility_zip
 from tests.utils.service import Service, free_port, leftovers, service_env, service_parts, spawn, stop, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 
-@pytest.fixture
-def root() -> Iterator[Path]:
-    path = traversable_dir("grader-test-faults-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
-def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(root: Path) -> None:
-    redis = EmbeddedRedis(root / "var" / "redis")
+def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(workspace: Path) -> None:
+    redis = EmbeddedRedis(workspace / "var" / "redis")
     try:
-        with service_parts(root, redis.url, GRADER_VISIBILITY_TIMEOUT_SECONDS="3") as parts, parts.client() as c:
+        with service_parts(workspace, redis.url, GRADER_VISIBILITY_TIMEOUT_SECONDS="3") as parts, parts.client() as c:
             r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(6), "application/zip")})
             sub_id = r.json()["id"]
             deadline = time.monotonic() + 120
@@ -42,7 +35,7 @@ def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(root: Path)
                 time.sleep(0.2)
             stop(parts.worker, signal.SIGKILL)  # the worker and its pool child, mid-check
             assert c.get(f"/api/v1/submissions/{sub_id}").json()["state"] == "running"  # stale, until redelivered
-            parts.worker = spawn(["worker", "--queues", "cpu"], parts.env, root / "worker-2.log")
+            parts.worker = spawn(["worker", "--queues", "cpu"], parts.env, workspace / "worker-2.log")
             body = wait_state(c, sub_id, timeout=180)
             store = Store(connect(redis.url))
             assert body["state"] == "done" and body["report"]["score"] == 4
@@ -53,15 +46,15 @@ def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(root: Path)
         redis.shutdown()
 
 
-def test_restarting_the_service_keeps_submissions_and_reports(root: Path) -> None:
-    service = Service(root, service_env(root)).start()
+def test_restarting_the_service_keeps_submissions_and_reports(workspace: Path) -> None:
+    service = Service(workspace, service_env(workspace)).start()
     token = service.token("ta")
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
         r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(), "application/zip")})
         sub_id = r.json()["id"]
         before = wait_state(c, sub_id)
     service.stop()
-    assert leftovers(root) == []
+    assert leftovers(workspace) == []
     service.port = free_port()
     service.start()
     try:
@@ -72,13 +65,13 @@ def test_restarting_the_service_keeps_submissions_and_reports(root: Path) -> Non
         assert listing["latest_per_student"] == {"staff": sub_id}
     finally:
         service.stop()
-    assert leftovers(root) == []
+    assert leftovers(workspace) == []
 
 
-def test_poison_submission_ends_as_error_after_bounded_attempts(root: Path) -> None:
-    redis = EmbeddedRedis(root / "var" / "redis")
+def test_poison_submission_ends_as_error_after_bounded_attempts(workspace: Path) -> None:
+    redis = EmbeddedRedis(workspace / "var" / "redis")
     try:
-        settings = Settings(env="test", data_dir=root / "var", max_attempts=2)
+        settings = Settings(env="test", data_dir=workspace / "var", max_attempts=2)
         store = Store(connect(redis.url))
         sub = Submission(id="p1", assignment="visibility", student="s", role=Role.student, blob_sha256="0" * 64,
                          filename="s.zip", size_bytes=1, received_at=datetime.now(UTC), run_id="r1")  # fmt: skip
