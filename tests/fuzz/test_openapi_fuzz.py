@@ -17,7 +17,6 @@ nothing). Afterwards the service must still be healthy and still grade a normal 
 """
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 
@@ -29,8 +28,8 @@ from hypothesis import strategies as st
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.utils.builders import traversable_dir, zip_of
-from tests.utils.service import Service, leftovers, service_env, wait_state
+from tests.utils.builders import zip_of
+from tests.utils.service import Service, running_service, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
@@ -53,15 +52,10 @@ def upload(c: httpx.Client, assignment: str, data: bytes) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[Service]:
-    root = traversable_dir("grader-test-fuzz-")
     # The fuzzer uploads far more than a student could: a rate limit it can reach would turn
     # every later upload into a 429 and hide whatever the upload path does wrong.
-    env = service_env(root, GRADER_RATE_LIMIT_COUNT="1000000", GRADER_UPLOAD_MAX_BYTES=str(5 * 1024**2))
-    svc = Service(root, env).start()
-    yield svc
-    svc.stop()
-    assert leftovers(root) == []
-    shutil.rmtree(root, ignore_errors=True)
+    with running_service("grader-test-fuzz-", GRADER_RATE_LIMIT_COUNT="1000000", GRADER_UPLOAD_MAX_BYTES=str(5 * 1024**2)) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ is exactly what the honest part earns, and the report (or the upload's error) sa
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ import pytest
 
 from grader.config import PROJECT_ROOT
 from tests.hostile.corpus import ARCHIVE_CASES, CODE_CASES, HONEST, Case, Context, redis_socket_of
-from tests.utils.builders import TOY_SUITES, traversable_dir
-from tests.utils.service import Service, leftovers, service_env, wait_state
+from tests.utils.builders import TOY_SUITES
+from tests.utils.service import Service, running_service, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
@@ -37,28 +36,23 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def graded() -> Iterator[tuple[Service, dict[str, Outcome], list[dict]]]:  # type: ignore[type-arg]
-    root = traversable_dir("grader-test-hostile-")
-    service = Service(root, service_env(root, GRADER_WORKER_CONCURRENCY="2")).start()
-    ctx = Context(api_port=service.port, redis_socket=redis_socket_of(root / "var"), secret_path=SECRET_PATH,
-                  suites_dir=PROJECT_ROOT / "test_suites", marker=f"{os.getpid()}.31337")  # fmt: skip
-    token = service.token("ta")
-    outcomes: dict[str, Outcome] = {}
-    honest_ids = []
-    with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
-        for i, case in enumerate(CASES):
-            r = c.post("/api/v1/assignments/toy/submissions", files={"file": (f"{case.name}.zip", case.build(ctx), "application/zip")})
-            outcomes[case.name] = Outcome(case, r, None)
-            if i % 10 == 0:  # honest students submitting at the same time as the attackers
-                honest_ids.append(c.post("/api/v1/assignments/toy/submissions",
-                                         files={"file": ("honest.zip", HONEST.build(ctx), "application/zip")}).json()["id"])  # fmt: skip
-        for outcome in outcomes.values():
-            if outcome.upload.status_code == 202:
-                outcome.body = wait_state(c, outcome.upload.json()["id"], timeout=600)
-        honest = [wait_state(c, sub_id, timeout=600) for sub_id in honest_ids]
-    yield service, outcomes, honest
-    service.stop()
-    assert leftovers(root) == []
-    shutil.rmtree(root, ignore_errors=True)
+    with running_service("grader-test-hostile-", GRADER_WORKER_CONCURRENCY="2") as service:
+        ctx = Context(api_port=service.port, redis_socket=redis_socket_of(service.root / "var"), secret_path=SECRET_PATH,
+                      suites_dir=PROJECT_ROOT / "test_suites", marker=f"{os.getpid()}.31337")  # fmt: skip
+        outcomes: dict[str, Outcome] = {}
+        honest_ids = []
+        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {service.token('ta')}"}, timeout=120) as c:
+            for i, case in enumerate(CASES):
+                r = c.post("/api/v1/assignments/toy/submissions", files={"file": (f"{case.name}.zip", case.build(ctx), "application/zip")})
+                outcomes[case.name] = Outcome(case, r, None)
+                if i % 10 == 0:  # honest students submitting at the same time as the attackers
+                    honest_ids.append(c.post("/api/v1/assignments/toy/submissions",
+                                             files={"file": ("honest.zip", HONEST.build(ctx), "application/zip")}).json()["id"])  # fmt: skip
+            for outcome in outcomes.values():
+                if outcome.upload.status_code == 202:
+                    outcome.body = wait_state(c, outcome.upload.json()["id"], timeout=600)
+            honest = [wait_state(c, sub_id, timeout=600) for sub_id in honest_ids]
+        yield service, outcomes, honest
 
 
 def test_corpus_is_large_enough() -> None:

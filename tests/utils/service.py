@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -206,3 +207,18 @@ def service_parts(root: Path, redis_url: str, **env: str) -> Iterator[Parts]:
     finally:
         stop(parts.api)
         stop(parts.worker)
+
+
+@contextmanager
+def running_service(prefix: str, **env: str) -> Iterator[Service]:
+    """``grader serve`` in a fresh world-traversable folder; stopped with Ctrl-C, leaving no process."""
+    from tests.utils.builders import traversable_dir
+
+    root = traversable_dir(prefix)
+    service = Service(root, service_env(root, **env)).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+    assert leftovers(root) == []
+    shutil.rmtree(root, ignore_errors=True)
