@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     run_lock_seconds: int = Field(
         15, ge=3, description="Lifetime of a grading run's lock, refreshed by a heartbeat every third of it; a dead worker's lock lapses after it."
     )
+    janitor_interval_seconds: float = Field(
+        10, gt=0, description="How often a worker looks for gradings abandoned by a dead worker (lapsed run lock), seconds."
+    )
     visibility_timeout_seconds: float = Field(
         7200, gt=0, description="Seconds before the broker re-delivers an unacknowledged job (a lost worker's); must exceed the longest grading."
     )

@@ -64,13 +64,18 @@ def worker_command(
     concurrency: Annotated[int | None, typer.Option(help="Grading jobs at once.")] = None,
 ) -> None:
     """Run a Celery worker that grades submissions from REDIS_URL's queues."""
+    from grader.store.redis_server import connect
+    from grader.store.submissions import Store
     from grader.worker.celery_app import make_celery
+    from grader.worker.janitor import start_janitor
     from grader.worker.tasks import register_tasks
 
     settings = load_settings()
     url = _require_redis_url(settings)
     celery = make_celery(settings, url)
     register_tasks(celery, settings, url)
+    # In the main process only: the pool's children are forked from it and do not inherit threads.
+    start_janitor(settings, Store(connect(url)), celery)
     names = queues or settings.worker_queues
     celery.worker_main(["worker", "--queues", names, "--concurrency", str(concurrency or settings.worker_concurrency),
                         "--hostname", f"grader-{names.replace(',', '-')}-{os.getpid()}@%h", "--loglevel", "INFO",

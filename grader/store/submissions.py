@@ -10,6 +10,8 @@ Keys (prefix ``grader:``):
 - ``token:<sha256>``             hash of a ``Token``
 - ``roster:<aid>``               set of student ids
 - ``rate:<aid>:<student>``       sorted set of recent upload times (rate limit window)
+- ``running``                    set of submissions being graded (the janitor's worklist)
+- ``lock:<id>``                  the run lock of a grading in progress, kept alive by a heartbeat
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Store:
         attempts = int(self.r.hincrby(f"{P}sub:{sub_id}", "attempts", 1))
         self.update(sub_id, state=SubmissionState.running, started_at=when, progress_done=0, progress_current="")
         self.r.zrem(f"{P}queue:{self._require(sub_id).queue}", sub_id)
+        self.r.sadd(f"{P}running", sub_id)
         return attempts
 
     def finish(self, sub_id: str, run_id: str, state: SubmissionState, when: datetime, *,
@@ -108,6 +111,7 @@ class Store:
                     pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
                     if report_json is not None:
                         pipe.set(f"{P}report:{sub_id}", report_json)
+                    pipe.srem(f"{P}running", sub_id)
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -179,6 +183,27 @@ class Store:
 
     def release_run_lock(self, sub_id: str, holder: str) -> None:
         self.r.eval(self._RELEASE, 1, f"{P}lock:{sub_id}", holder)
+
+    def abandoned(self, older_than: datetime) -> list[Submission]:
+        """Submissions marked running whose run lock has lapsed (their worker died) since ``older_than``."""
+        found = []
+        for sub_id in cast(set[str], self.r.smembers(f"{P}running")):
+            sub = self.get(sub_id)
+            if sub is None or sub.state != SubmissionState.running:
+                self.r.srem(f"{P}running", sub_id)
+            elif not self.r.exists(f"{P}lock:{sub_id}") and sub.started_at and sub.started_at < older_than:
+                found.append(sub)
+        return found
+
+    def requeue_abandoned(self, sub_id: str, when: datetime) -> None:
+        """Back to ``queued`` for the same run (attempts kept: a job that kills its worker stays poison)."""
+        self.update(sub_id, state=SubmissionState.queued, queued_at=when, progress_current="")
+        self.r.zadd(f"{P}queue:{self._require(sub_id).queue}", {sub_id: when.timestamp()})
+        self.r.srem(f"{P}running", sub_id)
+
+    def claim_janitor_round(self, holder: str, seconds: int) -> bool:
+        """At most one janitor (of however many workers) acts per round."""
+        return bool(self.r.set(f"{P}janitor", holder, nx=True, ex=seconds))
 
     def ping(self) -> bool:
         return bool(self.r.ping())

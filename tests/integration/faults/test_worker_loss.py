@@ -23,10 +23,18 @@ pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 
 
-def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(workspace: Path) -> None:
+@pytest.mark.parametrize(
+    "recovery",
+    [
+        {"GRADER_VISIBILITY_TIMEOUT_SECONDS": "3"},  # the broker redelivers the unacknowledged job
+        {"GRADER_RUN_LOCK_SECONDS": "3", "GRADER_JANITOR_INTERVAL_SECONDS": "1"},  # the janitor sees the lapsed lock
+    ],
+    ids=["broker-redelivery", "janitor"],
+)
+def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(workspace: Path, recovery: dict[str, str]) -> None:
     redis = EmbeddedRedis(workspace / "var" / "redis")
     try:
-        with service_parts(workspace, redis.url, GRADER_VISIBILITY_TIMEOUT_SECONDS="3") as parts, parts.client() as c:
+        with service_parts(workspace, redis.url, **recovery) as parts, parts.client() as c:
             r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(6), "application/zip")})
             sub_id = r.json()["id"]
             deadline = time.monotonic() + 120

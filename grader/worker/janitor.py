@@ -1,0 +1,51 @@
+"""The janitor (rq's abandoned-job idea, C4): put back on the queue what a dead worker was grading.
+
+A worker killed mid-grade leaves its job unacknowledged; the broker would redeliver it only after its
+visibility timeout (hours, since it must exceed the longest grading). A grading whose run lock has
+lapsed (no heartbeat for a lock lifetime) has lost its worker, so the janitor re-sends it at once.
+A duplicate that the broker delivers later is harmless: the run lock and the run id make it a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from celery import Celery
+
+from grader.config import Settings
+from grader.store.submissions import Store
+from grader.worker.celery_app import TASK_GRADE
+
+log = logging.getLogger(__name__)
+
+
+def sweep(store: Store, celery: Celery, lock_seconds: int, now: datetime) -> list[str]:
+    """Re-queue every abandoned grading; returns their ids."""
+    requeued = []
+    for sub in store.abandoned(now - timedelta(seconds=2 * lock_seconds)):
+        store.requeue_abandoned(sub.id, now)
+        celery.send_task(TASK_GRADE, args=[sub.id, sub.run_id], queue=sub.queue)
+        log.warning("re-queued submission %s: its worker stopped while grading it", sub.id)
+        requeued.append(sub.id)
+    return requeued
+
+
+def start_janitor(settings: Settings, store: Store, celery: Celery) -> threading.Event:
+    """Run sweeps in a daemon thread (one janitor per round across all workers); set the event to stop."""
+    stop = threading.Event()
+    holder = uuid.uuid4().hex
+    interval = settings.janitor_interval_seconds
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                if store.claim_janitor_round(holder, max(1, int(interval))):
+                    sweep(store, celery, settings.run_lock_seconds, datetime.now(UTC))
+            except Exception:  # noqa: BLE001 - Redis may be restarting; the next round tries again
+                log.exception("janitor round failed")
+
+    threading.Thread(target=loop, name="grader-janitor", daemon=True).start()
+    return stop
