@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from grader.api.schemas import ReportPublic, TestPublic
 from grader.authoring.checks import Visibility
 from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport, TestReport
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def visible_to_students(test: TestReport, manifest: SuiteManifest, now: datetime) -> bool:
@@ -20,7 +16,7 @@ def visible_to_students(test: TestReport, manifest: SuiteManifest, now: datetime
         return True
     if test.visibility == Visibility.after_published:
         return manifest.published
-    return manifest.due_date is not None and now >= _aware(manifest.due_date)
+    return manifest.due_date is not None and now >= manifest.due_date
 
 
 def student_report(report: GradeReport, manifest: SuiteManifest, now: datetime) -> ReportPublic:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +55,12 @@ class SuiteManifest(_Strict):
     files: FilesSpec = Field(default_factory=FilesSpec, description="Required and optional files.")
     resources: Resources = Field(default_factory=Resources, description="Queue, sandbox limits, time limits.")
     thresholds: dict[str, float] = Field(default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'.")
+
+    @field_validator("due_date", "closes_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # A date written without a zone is UTC, so every comparison downstream is between aware datetimes.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def load_manifest(path: Path) -> SuiteManifest:

@@ -21,7 +21,7 @@ def assignment_public(m: SuiteManifest) -> AssignmentPublic:
     closes = m.closes_at
     return AssignmentPublic(
         id=m.id, title=m.title, description=m.description, due_date=m.due_date, closes_at=closes,
-        open=closes is None or now() < (closes if closes.tzinfo else closes.replace(tzinfo=now().tzinfo)),
+        open=closes is None or now() < closes,
         points=m.total_points, queue=m.resources.queue, files_required=m.files.required, files_optional=m.files.optional,
     )  # fmt: skip
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,13 +19,9 @@ from grader.engine.report import GradeReport
 from grader.engine.unpack import UnpackLimits, unpack_submission
 from grader.errors import UnpackError
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
-from grader.store.records import Role, Submission, Token
+from grader.store.records import Role, Submission, SubmissionState, Token
 
 router = APIRouter(tags=["submissions"])
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=now().tzinfo)
 
 
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202)
@@ -57,13 +52,13 @@ def upload(
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
     name = _archive_name(file.filename)
     _validate_zip(BlobStore(settings.blobs).path(sha), name, manifest.files.root_marker, settings.scratch_dir)
-    late = manifest.due_date is not None and received > _aware(manifest.due_date)
+    late = manifest.due_date is not None and received > manifest.due_date
     sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
                      filename=name, size_bytes=size, received_at=received,
                      late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
     store.add_submission(sub)
     enqueue(services, sub, manifest)
-    return SubmissionAccepted(id=sub.id, state=store.get(sub.id).state, status_url=f"/api/v1/submissions/{sub.id}", late=late)  # type: ignore[union-attr]
+    return _accepted(sub)
 
 
 def _archive_name(filename: str | None) -> str:
@@ -73,6 +68,11 @@ def _archive_name(filename: str | None) -> str:
     if name in ("", "..") or "\0" in name or len(os.fsencode(name)) > 255:
         return "submission.zip"
     return name
+
+
+def _accepted(sub: Submission) -> SubmissionAccepted:
+    # enqueue() either queued it or raised (503), so the state needs no second read from Redis.
+    return SubmissionAccepted(id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
 
 
 def _validate_zip(blob: Path, name: str, marker: str | None, scratch: Path) -> None:
@@ -125,4 +125,4 @@ def regrade(submission_id: str, services: ServicesDep, user: StaffUser) -> Submi
     if manifest is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{sub.assignment}' is no longer installed")
     enqueue(services, sub, manifest)
-    return SubmissionAccepted(id=sub.id, state=services.store.get(sub.id).state, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)  # type: ignore[union-attr]
+    return _accepted(sub)
