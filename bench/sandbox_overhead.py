@@ -90,8 +90,12 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {args.repeat} spawns, {args.calls} calls")
     print(f"{'measure':44} {'value':>12} {'baseline':>12} {'ratio':>8}")
     print(f"{'agent start (spawn + import torch), ms:':44}")
-    print(f"{'  bwrap sandbox vs same agent unsandboxed':44} {_median_ms(boxed):12.0f} {_median_ms(plain):12.0f} {_median_ms(boxed) / _median_ms(plain):8.2f}")
-    print(f"{'  bwrap sandbox vs bare python -c import torch':44} {_median_ms(boxed):12.0f} {_median_ms(bare):12.0f} {_median_ms(boxed) / _median_ms(bare):8.2f}")
+    print(
+        f"{'  bwrap sandbox vs same agent unsandboxed':44} {_median_ms(boxed):12.0f} {_median_ms(plain):12.0f} {_median_ms(boxed) / _median_ms(plain):8.2f}"
+    )
+    print(
+        f"{'  bwrap sandbox vs bare python -c import torch':44} {_median_ms(boxed):12.0f} {_median_ms(bare):12.0f} {_median_ms(boxed) / _median_ms(bare):8.2f}"
+    )
     print(f"{'  sandbox fixed cost over unsandboxed agent':44} {_median_ms(boxed) - _median_ms(plain):12.0f}")
     print(f"{'RPC round trip vs in-process call (us)':44} {rpc * 1e6:12.1f} {inproc * 1e6:12.3f} {rpc / inproc:8.0f}")
     print(f"{'tensor echo, 4 MiB each way (MiB/s)':44} {mib_per_s:12.0f}")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, NonNegativeInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grader.sandbox.limits import SandboxLimits, Timeouts
@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, description="Port the API listens on.")
     worker_concurrency: int = Field(1, ge=1, description="Grading jobs one worker runs at once.")
     worker_queues: str = Field("cpu,gpu", description="Comma-separated queues a worker consumes.")
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="Niceness added to grading processes (and so their sandboxes): on a shared machine the API answers first."
+    )
+    warm_pool: dict[str, NonNegativeInt] = Field(
+        default_factory=dict,
+        description="Warm sandboxes (torch already imported, no submission yet) each grading process keeps ready, "
+        'per queue, e.g. {"cpu": 1} (GRADER_WARM_POOL=\'{"cpu": 1}\' or GRADER_WARM_POOL__CPU=1); 0 or absent = off.',
+    )
     upload_max_bytes: int = Field(200 * 1024**2, gt=0, description="Largest accepted upload, bytes (CS224N A5 zips with three ~13 MB params files fit).")
     rate_limit_count: int = Field(20, gt=0, description="Uploads a student may make per assignment per window.")
     rate_limit_window_seconds: float = Field(3600, gt=0, description="The rate-limit window, seconds.")

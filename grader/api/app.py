@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import grader
+from grader.api import pages
 from grader.api.deps import Services
 from grader.api.routes import assignments, health, submissions
 from grader.config import Settings
@@ -29,4 +30,6 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(assignments.router, prefix="/api/v1")
     app.include_router(submissions.router, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app

@@ -9,13 +9,22 @@ from fastapi import HTTPException, status
 from grader.api.deps import Services, now
 from grader.engine.manifest import SuiteManifest
 from grader.store.records import Submission, SubmissionState
+from grader.store.submissions import Store
 from grader.worker.celery_app import TASK_GRADE
+
+
+def choose_queue(store: Store, manifest: SuiteManifest) -> str:
+    """The manifest's queue, or its fallback when no live worker consumes that queue (no GPU worker)."""
+    wanted, fallback = manifest.resources.queue, manifest.resources.fallback_queue
+    if fallback is not None and fallback != wanted and not store.has_consumer(wanted):
+        return fallback
+    return wanted
 
 
 def enqueue(services: Services, sub: Submission, manifest: SuiteManifest) -> str:
     """Issue a new run for ``sub`` and send it to the manifest's queue; 503 if the broker is down."""
     run_id = uuid.uuid4().hex
-    queue = manifest.resources.queue
+    queue = choose_queue(services.store, manifest)
     services.store.mark_queued(sub.id, run_id, queue, now())
     soft = manifest.resources.total_timeout_seconds + 120  # the engine's own limit fires first
     try:

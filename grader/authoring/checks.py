@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 #: Names a check may ask for; the engine injects them by name.
-INJECTABLE = frozenset({"student", "data", "files", "config", "seed", "rng", "feedback"})
+INJECTABLE = frozenset({"student", "data", "files", "config", "seed", "rng", "feedback", "model_cache"})
 
 
 class Visibility(StrEnum):
@@ -38,6 +38,11 @@ class Credit:
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:
             raise ValueError(f"Credit fraction must be within [0, 1], got {self.fraction}")
+
+
+class NotGradable(Exception):  # noqa: N818 - reads as what it reports, like StopIteration
+    """Raise to report a check as not run (pending for staff), never passed nor failed: the worker
+    lacks something the operator must provide (model weights, licensed data). The message says what."""
 
 
 @dataclass

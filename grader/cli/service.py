@@ -72,11 +72,15 @@ def worker_command(
 
     settings = load_settings()
     url = _require_redis_url(settings)
+    # Grading is throughput work; uploads and status pages are latency work. On one machine the API must
+    # not queue behind sandboxes for the CPU (bench/burst.py measures upload latency during a burst), so
+    # grading yields to it; GRADER_WORKER_NICE=0 keeps the old behaviour.
+    os.nice(settings.worker_nice)
     celery = make_celery(settings, url)
     register_tasks(celery, settings, url)
     # In the main process only: the pool's children are forked from it and do not inherit threads.
-    start_janitor(settings, Store(connect(url)), celery)
     names = queues or settings.worker_queues
+    start_janitor(settings, Store(connect(url)), celery, [q.strip() for q in names.split(",") if q.strip()])
     celery.worker_main(["worker", "--queues", names, "--concurrency", str(concurrency or settings.worker_concurrency),
                         "--hostname", f"grader-{names.replace(',', '-')}-{os.getpid()}@%h", "--loglevel", "INFO",
                         "--without-gossip", "--without-mingle"])  # fmt: skip
@@ -100,8 +104,9 @@ def _stop(children: list[subprocess.Popen[bytes]], grace_seconds: float = 15) ->
 def serve_command(
     port: Annotated[int | None, typer.Option(help="API port (default from settings).")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Grading jobs at once in the worker.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes to start (each with its own concurrency).")] = 1,
 ) -> None:
-    """Run the whole service on this machine: Redis (embedded unless REDIS_URL), a worker and the API."""
+    """Run the whole service on this machine: Redis (embedded unless REDIS_URL), workers and the API."""
     settings = load_settings()
     with redis_url_for(settings) as url:
         env = child_environment(REDIS_URL=url)
@@ -110,10 +115,10 @@ def serve_command(
         if concurrency:
             worker_args += ["--concurrency", str(concurrency)]
         # Own process groups, so one Ctrl-C reaches us once and we stop the parts in order.
-        children = [
-            subprocess.Popen(base + worker_args, env=env, start_new_session=True),
-            subprocess.Popen(base + ["api", "--port", str(port or settings.api_port)], env=env, start_new_session=True),
-        ]
+        children = [subprocess.Popen(base + worker_args, env=env, start_new_session=True) for _ in range(workers)]
+        children.append(
+            subprocess.Popen(base + ["api", "--port", str(port or settings.api_port)], env=env, start_new_session=True)
+        )
         stopping = False
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from grader.engine.notebooks_spec import NotebookSpec
 from grader.errors import ManifestError
 from grader.sandbox.limits import SandboxLimits
 
@@ -29,8 +30,14 @@ class Resources(_Strict):
     """Where and within which limits the suite runs."""
 
     queue: Literal["cpu", "gpu"] = Field("cpu", description="The worker queue that grades this assignment.")
+    fallback_queue: Literal["cpu", "gpu"] | None = Field(
+        None, description="Where to send a submission when no live worker consumes `queue` (e.g. 'cpu' for a suite that prefers a GPU but also runs on CPU)."
+    )
     limits: dict[str, Any] = Field(default_factory=dict, description="Overrides of SandboxLimits fields (units in the field names).")
     total_timeout_seconds: float = Field(1800, gt=0, description="Whole-run limit; checks finished by then keep their results.")
+    preload: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = Field(
+        default_factory=list, description="Modules a sandbox imports before the submission arrives (warm pool), e.g. ['transformers']; torch always is."
+    )
 
     @field_validator("limits")
     @classmethod
@@ -55,6 +62,7 @@ class SuiteManifest(_Strict):
     files: FilesSpec = Field(default_factory=FilesSpec, description="Required and optional files.")
     resources: Resources = Field(default_factory=Resources, description="Queue, sandbox limits, time limits.")
     thresholds: dict[str, float] = Field(default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'.")
+    notebooks: list[NotebookSpec] = Field(default_factory=list, description="Notebooks of the submission turned into modules of their definitions (see grader.engine.notebooks).")
 
     @field_validator("due_date", "closes_at")
     @classmethod

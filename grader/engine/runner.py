@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grader
-from grader.authoring.checks import CheckSpec, Credit, Feedback
+from grader.authoring.checks import CheckSpec, Credit, Feedback, NotGradable
 from grader.config import Settings
 from grader.engine.messages import assertion_message, student_code_message
 from grader.engine.models import missing_models
+from grader.engine.notebooks import ingest_notebooks
 from grader.engine.report import CheckResult, GradeReport, PhaseTimings, ReportStatus, SandboxRecord, TestReport
 from grader.engine.scoring import earned
 from grader.engine.suites import Suite
@@ -46,6 +47,16 @@ def make_launcher(settings: Settings) -> Launcher:
     if settings.sandbox_backend == "insecure-subprocess":
         return InsecureSubprocessLauncher()
     return BwrapLauncher(settings.bwrap_path, settings.sandbox_uid_base)
+
+
+def sandbox_spec(suite: Suite, settings: Settings, submission_dir: Path) -> SandboxSpec:
+    """The sandbox a submission of ``suite`` runs in (the warm pool builds the same one ahead of demand)."""
+    manifest = suite.manifest
+    return SandboxSpec(submission_dir, tuple(manifest.python_path), settings.limits.merged(manifest.resources.limits),
+                       gpu=manifest.resources.queue == "gpu",
+                       model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None,
+                       cuda_visible_devices=settings.cuda_visible_devices,
+                       preload=tuple(manifest.resources.preload))  # fmt: skip
 
 
 def grade(
@@ -88,10 +99,10 @@ def _grade_in(
         return _finish(base, tests, started, timings, status=ReportStatus.submission_error, output=exc.student_message)
     timings.unpack = time.monotonic() - started
     missing = find_missing(unpacked, manifest.files.required)
+    # Notebooks become modules before any sandbox starts; their notes say which cells were skipped.
+    notebook_notes = ingest_notebooks(unpacked.root, manifest.notebooks)
 
-    spec = SandboxSpec(unpacked.root, tuple(manifest.python_path), limits, gpu=manifest.resources.queue == "gpu",
-                       model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None,
-                       cuda_visible_devices=settings.cuda_visible_devices)  # fmt: skip
+    spec = sandbox_spec(suite, settings, unpacked.root)
     session = SandboxSession(launcher, spec, settings.timeouts)
     total_deadline = started + min(manifest.resources.total_timeout_seconds, settings.timeouts.total)
     tests = []
@@ -103,7 +114,7 @@ def _grade_in(
             pass  # each check retries and reports the failure in its own words
         timings.sandbox_start = time.monotonic() - t
         t = time.monotonic()
-        inject = _Injector(Student(session), suite, unpacked.root)
+        inject = _Injector(Student(session), suite, unpacked.root, settings.hf_home)
         for index, check in enumerate(suite.checks):
             if progress:
                 progress.check_started(check, index, len(suite.checks))
@@ -111,8 +122,9 @@ def _grade_in(
             if time.monotonic() >= total_deadline:
                 result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.")
             elif missing_cache:
-                result = _not_run(check, f"Not run: this check needs the model(s) {', '.join(missing_cache)}, which this "
-                                         "grader's model cache does not have; staff can see this and regrade later.")  # fmt: skip
+                result = _not_run(check, f"Not run, not gradable on this worker: needs model cache. This check needs the model(s) "
+                                         f"{', '.join(missing_cache)}, which this grader's model cache does not have; "
+                                         "it is pending: staff can see this and regrade later.")  # fmt: skip
             else:
                 result = run_check(check, inject, session, total_deadline)
             tests.append(result)
@@ -129,7 +141,7 @@ def _grade_in(
     base["sandbox_exit_reason"] = session.ended[-1]["exit_reason"] if session.ended else ""
     base["staff_output"] = session.output_so_far()
     base["files_missing"] = missing
-    base["unpack_notes"] = unpacked.notes
+    base["unpack_notes"] = unpacked.notes + notebook_notes
     output = "Missing required file(s): " + ", ".join(missing) if missing else ""
     return _finish(base, tests, started, timings, status=ReportStatus.graded, output=output)
 
@@ -137,8 +149,9 @@ def _grade_in(
 class _Injector:
     """Builds the keyword arguments a check asks for."""
 
-    def __init__(self, student: Student, suite: Suite, files: Path) -> None:
+    def __init__(self, student: Student, suite: Suite, files: Path, model_cache: Path | None = None) -> None:
         self.student, self.suite, self.files = student, suite, files
+        self.model_cache = model_cache if model_cache and model_cache.is_dir() else None
 
     def kwargs(self, spec: CheckSpec, feedback: Feedback) -> dict[str, Any]:
         seed = zlib.crc32(f"{self.suite.manifest.id}:{spec.name}".encode())
@@ -150,6 +163,7 @@ class _Injector:
             "seed": lambda: seed,
             "rng": lambda: random.Random(seed),
             "feedback": lambda: feedback,
+            "model_cache": lambda: self.model_cache,  # the operator's HF cache (read-only), or None
         }
         return {name: values[name]() for name in spec.params}
 
@@ -166,6 +180,8 @@ def run_check(spec: CheckSpec, inject: _Injector, session: SandboxSession, total
         result = CheckResult.passed if fraction >= 1.0 else CheckResult.partial if fraction > 0 else CheckResult.failed
     except AssertionError as exc:
         fraction, message, result = 0.0, assertion_message(exc), CheckResult.failed
+    except NotGradable as exc:
+        fraction, message, result = 0.0, f"Not run, not gradable on this worker: {exc}", CheckResult.not_run
     except SandboxTimeout as exc:
         fraction, result = 0.0, CheckResult.timeout
         message = f"{exc.student_message} This check's time limit is {spec.timeout_seconds:g} s."

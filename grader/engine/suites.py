@@ -46,6 +46,11 @@ def discover(suites_dir: Path) -> dict[str, Path]:
     return found
 
 
+def suite_package(assignment_id: str) -> str:
+    """The package name a suite's folder is imported under."""
+    return f"grader_suite_{assignment_id.replace('-', '_')}"
+
+
 def load_suite(path: Path) -> Suite:
     """Load one suite folder; the checks are sorted by their number."""
     manifest = load_manifest(path / "suite.toml")
@@ -55,7 +60,7 @@ def load_suite(path: Path) -> Suite:
         raise SuiteError(f"suite {manifest.id!r} has no check modules matching {manifest.check_files}")
     # The suite folder becomes a package of its own, so check modules can share helpers with
     # relative imports (``from .corpora import ...``) without clashing with another suite's names.
-    package = f"grader_suite_{manifest.id.replace('-', '_')}"
+    package = suite_package(manifest.id)
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
         del sys.modules[name]  # a reload (or another folder with this id) must not reuse old modules
     module = types.ModuleType(package)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import sys
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import grader
 from grader.config import PROJECT_ROOT
-from grader.engine.suites import discover, load_suite
+from grader.engine.suites import Suite, discover, load_suite, suite_package
 from grader.errors import GraderError
 from grader.export.scripts import RUN_AUTOGRADER, SETUP_SH, render
 
@@ -60,6 +61,22 @@ def _bundled(root: Path) -> list[tuple[Path, str]]:
         if path.is_file():
             found.append((path, rel.as_posix()))
     return found
+
+
+def _imported_from_siblings(suite: Suite, suites_dir: Path) -> list[tuple[Path, str]]:
+    """Files the loaded suite imported from another suite's folder (a helper package two assignments
+    share), as (path, name relative to the suites folder), so the bundle keeps the same layout."""
+    suites_root, own = suites_dir.resolve(), suite.path.resolve()
+    package = suite_package(suite.manifest.id)
+    found: set[tuple[Path, str]] = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) if name.startswith(package + ".") else None
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(suites_root) and not path.is_relative_to(own) and path.suffix == ".py":
+            found.add((path, path.relative_to(suites_root).as_posix()))
+    return sorted(found)
 
 
 def torch_requirement(pyproject: Path) -> str:
@@ -99,6 +116,7 @@ def build_autograder_zip(suites_dir: Path, assignment: str, out: Path, project_r
     }
     members.append(("export.json", (json.dumps(meta, indent=2) + "\n").encode(), 0o644))
     files = [(p, f"suites/{suite_path.name}/{rel}") for p, rel in _bundled(suite_path)]
+    files += [(p, f"suites/{rel}") for p, rel in _imported_from_siblings(suite, suites_dir)]
     files += [(project_root / name, f"project/{name}") for name in PROJECT_FILES]
     files += [(p, f"project/grader/{rel}") for p, rel in _bundled(project_root / "grader")]
     members += [(name, path.read_bytes(), stat.S_IMODE(path.stat().st_mode) | 0o400) for path, name in files]

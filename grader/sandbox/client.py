@@ -14,6 +14,7 @@ from grader.errors import ProtocolViolation, SandboxDied, SandboxTimeout, Studen
 from grader.sandbox import protocol
 from grader.sandbox.launcher import Launcher, SandboxProcess, SandboxSpec
 from grader.sandbox.limits import Timeouts
+from grader.sandbox.script_runs import MAX_READ_BYTES, ScriptRun, as_uint8, parse_read, parse_script_run
 
 
 class SandboxSession:
@@ -282,3 +283,36 @@ class Student:
     def restart(self) -> None:
         """Throw the current sandbox away; the next call starts a fresh one."""
         self._session.restart()
+
+    def run_script(
+        self,
+        path: str,
+        argv: list[str],
+        *,
+        intercept: str | None = None,
+        stop: bool = True,
+        stub_modules: list[str] | None = None,
+        cpu_torch_load: bool = False,
+    ) -> ScriptRun:
+        """Run the student's script ``path`` (e.g. ``"src/run.py"``) as ``__main__`` with ``argv``.
+
+        ``intercept`` names a callable (``"trainer.Trainer.train"``) replaced by a recorder for the run;
+        the recorder returns None, or stops the script when ``stop``. ``stub_modules`` get a no-op
+        stand-in when they cannot be imported; ``cpu_torch_load`` maps ``torch.load`` to the CPU
+        where there is no GPU. The script runs in the work copy, from its root.
+        """
+        value = self._session.call("run_script", path=path, argv=list(argv), intercept=intercept, stop=stop,
+                                   stub_modules=list(stub_modules or []), cpu_torch_load=cpu_torch_load)  # fmt: skip
+        return parse_script_run(value)
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        """Put a file into the sandbox's work copy (replacing the submission's copy), e.g. public data."""
+        payload = data if isinstance(data, str) else as_uint8(data)
+        written = self._session.call("write_file", path=path, data=payload)
+        expected = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+        if written != expected:
+            raise ProtocolViolation(f"writing {path} into the sandbox stored {written!r} bytes instead of {expected}")
+
+    def read_file(self, path: str, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
+        """The first ``max_bytes`` bytes of a file in the work copy, or None if there is no such file."""
+        return parse_read(self._session.call("read_file", path=path, max_bytes=max_bytes), max_bytes)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypedDict, Unpack
@@ -31,6 +32,7 @@ AGENT_FILES = (
     "grader/sandbox/agent/__init__.py",
     "grader/sandbox/agent/__main__.py",
     "grader/sandbox/agent/server.py",
+    "grader/sandbox/agent/scripts.py",
 )
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 INSIDE_AGENT_ROOT = "/opt/grader"
@@ -50,6 +52,8 @@ class SandboxSpec:
     gpu: bool = False
     model_cache: Path | None = None  # a Hugging Face cache, mounted read-only at the same path
     cuda_visible_devices: str | None = None  # the worker's GPUs, for a GPU sandbox
+    preload: tuple[str, ...] = ()  # modules the agent imports before its greeting (a suite's [resources] preload)
+    deferred: bool = False  # a warm-pool sandbox: the agent waits for a "start" request before copying the submission
 
 
 class OutputCapture:
@@ -94,6 +98,7 @@ class SandboxProcess:
         self.output = OutputCapture(os.dup(popen.stderr.fileno()), limits.output_bytes)
         popen.stderr.close()
         self.kill_reason: str | None = None
+        self.on_close: list[Callable[[], None]] = []  # e.g. the warm pool removing this sandbox's host folder
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -117,6 +122,8 @@ class SandboxProcess:
                     stream.close()
                 except OSError:
                     pass
+        while self.on_close:
+            self.on_close.pop()()
 
     def exit_reason(self) -> str:
         """Why the sandbox ended, in words a student can act on."""
@@ -160,6 +167,10 @@ def _agent_command(python: str, agent_root: str, source: str, workdir: str, spec
     cmd += ["--source", source, "--workdir", workdir]
     for entry in spec.python_path:
         cmd += ["--python-path", entry]
+    for module in spec.preload:
+        cmd += ["--preload", module]
+    if spec.deferred:
+        cmd.append("--deferred")
     return cmd
 
 

@@ -43,6 +43,7 @@ class Submission(BaseModel):
     progress_done: int = 0
     progress_total: int = 0
     progress_current: str = ""
+    progress_current_visibility: str = Field("", description="The current check's visibility; students' pages name only visible checks.")
     error: str = ""
     score: float | None = None
     max_score: float | None = None

@@ -12,6 +12,7 @@ Keys (prefix ``grader:``):
 - ``rate:<aid>:<student>``       sorted set of recent upload times (rate limit window)
 - ``running``                    set of submissions being graded (the janitor's worklist)
 - ``lock:<id>``                  the run lock of a grading in progress, kept alive by a heartbeat
+- ``consumers:<queue>``          sorted set of live workers consuming a queue, scored by when their claim lapses
 """
 
 from __future__ import annotations
@@ -117,9 +118,10 @@ class Store:
                 except redis.WatchError:
                     continue
 
-    def progress(self, sub_id: str, done: int, total: int, current: str) -> None:
+    def progress(self, sub_id: str, done: int, total: int, current: str, visibility: str = "") -> None:
         self.r.hset(f"{P}sub:{sub_id}", mapping={"progress_done": json.dumps(done), "progress_total": json.dumps(total),
-                                                "progress_current": json.dumps(current)})  # fmt: skip
+                                                "progress_current": json.dumps(current),
+                                                "progress_current_visibility": json.dumps(visibility)})  # fmt: skip
 
     def report(self, sub_id: str) -> str | None:
         value = self.r.get(f"{P}report:{sub_id}")
@@ -204,6 +206,17 @@ class Store:
     def claim_janitor_round(self, holder: str, seconds: int) -> bool:
         """At most one janitor (of however many workers) acts per round."""
         return bool(self.r.set(f"{P}janitor", holder, nx=True, ex=seconds))
+
+    def announce_consumer(self, queue: str, holder: str, ttl_seconds: float) -> None:
+        """A worker says it consumes ``queue`` for the next ``ttl_seconds`` (renewed by its janitor thread)."""
+        now = time.time()
+        key = f"{P}consumers:{queue}"
+        self.r.zadd(key, {holder: now + ttl_seconds})
+        self.r.zremrangebyscore(key, "-inf", now)
+
+    def has_consumer(self, queue: str) -> bool:
+        """Whether a live worker has announced that it consumes ``queue``."""
+        return bool(self.r.zcount(f"{P}consumers:{queue}", time.time(), "+inf"))
 
     def ping(self) -> bool:
         return bool(self.r.ping())

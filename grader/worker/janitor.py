@@ -33,15 +33,29 @@ def sweep(store: Store, celery: Celery, lock_seconds: int, now: datetime) -> lis
     return requeued
 
 
-def start_janitor(settings: Settings, store: Store, celery: Celery) -> threading.Event:
-    """Run sweeps in a daemon thread (one janitor per round across all workers); set the event to stop."""
+def start_janitor(settings: Settings, store: Store, celery: Celery, queues: list[str]) -> threading.Event:
+    """Run sweeps in a daemon thread (one janitor per round across all workers); set the event to stop.
+
+    The same thread announces which queues this worker consumes, so that the API can send a suite that
+    prefers the gpu queue to its fallback queue when no GPU worker is alive.
+    """
     stop = threading.Event()
     holder = uuid.uuid4().hex
     interval = settings.janitor_interval_seconds
 
+    def announce() -> None:
+        for queue in queues:
+            store.announce_consumer(queue, holder, 3 * interval + 5)
+
+    try:
+        announce()
+    except Exception:  # noqa: BLE001 - Redis may be restarting; the loop announces again
+        log.exception("announcing queues failed")
+
     def loop() -> None:
         while not stop.wait(interval):
             try:
+                announce()
                 if store.claim_janitor_round(holder, max(1, int(interval))):
                     sweep(store, celery, settings.run_lock_seconds, datetime.now(UTC))
             except Exception:  # noqa: BLE001 - Redis may be restarting; the next round tries again

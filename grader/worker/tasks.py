@@ -25,6 +25,7 @@ from grader.store.blobs import BlobStore
 from grader.store.records import Submission, SubmissionState
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
+from grader.worker import warm
 from grader.worker.celery_app import TASK_GRADE
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class _StoreProgress:
         self.store, self.sub_id = store, sub_id
 
     def check_started(self, spec: CheckSpec, index: int, total: int) -> None:
-        self.store.progress(self.sub_id, index, total, f"{spec.number} {spec.name}")
+        self.store.progress(self.sub_id, index, total, f"{spec.number} {spec.name}", spec.visibility.value)
 
     def check_finished(self, result: TestReport, index: int, total: int) -> None:
         self.store.progress(self.sub_id, index + 1, total, "")
@@ -105,7 +106,9 @@ def _grade_locked(settings: Settings, store: Store, sub: Submission, run_id: str
             # The engine names the archive in its messages: give it the student's own file name.
             source = Path(tmp) / (Path(sub.filename).name or "submission.zip")
             shutil.copyfile(blob, source)
-            report = grade(suite, source, settings, progress=_StoreProgress(store, sub_id))
+            report = grade(
+                suite, source, settings, launcher=warm.pool_for(settings), progress=_StoreProgress(store, sub_id)
+            )
     except SoftTimeLimitExceeded:
         store.finish(sub_id, run_id, SubmissionState.error, datetime.now(UTC),
                      error="Grading took longer than this assignment allows and was stopped.")  # fmt: skip
@@ -125,6 +128,7 @@ def _grade_locked(settings: Settings, store: Store, sub: Submission, run_id: str
 def register_tasks(app: Celery, settings: Settings, redis_url: str) -> None:
     """Register the grading task on ``app`` (done by the worker process)."""
     stores: dict[int, Store] = {}
+    warm.install(settings)  # each grading process keeps its own warm sandboxes, when settings ask for them
 
     def store() -> Store:
         # One connection per process: prefork children must not share the parent's socket.

@@ -8,10 +8,12 @@ import io
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from grader.api.deps import CurrentUser, ManifestDep, ServicesDep, StaffUser, now
+from grader.api.deps import CurrentUser, ManifestDep, Services, ServicesDep, StaffUser, now
 from grader.api.queueing import enqueue
 from grader.api.schemas import AssignmentPublic, RegradeResult, SubmissionList, SubmissionSummary
+from grader.api.views import student_report
 from grader.engine.manifest import SuiteManifest
+from grader.engine.report import GradeReport
 from grader.store.records import Role, Submission
 
 router = APIRouter(prefix="/assignments", tags=["assignments"])
@@ -30,6 +32,14 @@ def summary(sub: Submission) -> SubmissionSummary:
     return SubmissionSummary.model_validate(sub.model_dump(include=set(SubmissionSummary.model_fields)))
 
 
+def student_summary(sub: Submission, services: Services, manifest: SuiteManifest) -> SubmissionSummary:
+    """A student's own submission with the score their report shows: withheld while any check is."""
+    raw = services.store.report(sub.id)
+    public = student_report(GradeReport.model_validate_json(raw), manifest, now()) if raw is not None else None
+    shown = {"score": public.score, "max_score": public.max_score} if public else {"score": None, "max_score": None}
+    return summary(sub).model_copy(update=shown)
+
+
 @router.get("", response_model=list[AssignmentPublic])
 def list_assignments(services: ServicesDep, user: CurrentUser) -> list[AssignmentPublic]:
     """Every installed assignment with its due date, points and expected files."""
@@ -40,7 +50,8 @@ def list_assignments(services: ServicesDep, user: CurrentUser) -> list[Assignmen
 def list_submissions(user: CurrentUser, manifest: ManifestDep, services: ServicesDep) -> SubmissionList:
     """TAs and CI: all submissions and each student's latest. Students: their own."""
     if user.role == Role.student:
-        return SubmissionList(submissions=[summary(s) for s in services.store.submissions(manifest.id, user.subject)])
+        own = services.store.submissions(manifest.id, user.subject)
+        return SubmissionList(submissions=[student_summary(s, services, manifest) for s in own])
     latest = services.store.latest_per_student(manifest.id)
     return SubmissionList(
         submissions=[summary(s) for s in services.store.submissions(manifest.id)],

@@ -15,6 +15,7 @@ from grader.api.queueing import enqueue
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps
 from grader.api.views import student_report
+from grader.authoring.checks import Visibility
 from grader.engine.report import GradeReport
 from grader.engine.unpack import UnpackLimits, unpack_submission
 from grader.errors import UnpackError
@@ -111,10 +112,17 @@ def get_submission(submission_id: str, services: ServicesDep, user: CurrentUser)
         id=sub.id, assignment=sub.assignment, student=sub.student, state=sub.state, late=sub.late, filename=sub.filename,
         size_bytes=sub.size_bytes, error=sub.error, attempts=sub.attempts,
         timestamps=Timestamps(received=sub.received_at, queued=sub.queued_at, started=sub.started_at, finished=sub.finished_at),
-        progress=Progress(done=sub.progress_done, total=sub.progress_total, current=sub.progress_current,
+        progress=Progress(done=sub.progress_done, total=sub.progress_total, current=_current_check(sub, user),
                           queue_position=services.store.queue_position(sub) if sub.state == "queued" else None),
         report=report,
     )  # fmt: skip
+
+
+def _current_check(sub: Submission, user: Token) -> str:
+    # A hidden check's number and title are not shown to students before its results are.
+    if sub.progress_current and user.role == Role.student and sub.progress_current_visibility != Visibility.visible:
+        return "a hidden check"
+    return sub.progress_current
 
 
 @router.post("/submissions/{submission_id}/regrade", response_model=SubmissionAccepted, status_code=202)

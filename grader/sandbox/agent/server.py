@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import protocol
+from grader.sandbox.agent import scripts
 
 AGENT_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -25,9 +26,11 @@ AGENT_DIR = str(Path(__file__).resolve().parents[1])
 class Agent:
     """Holds the student's objects behind integer handles and dispatches requests to them."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: Any = None) -> None:
         self.objects: dict[int, Any] = {}
         self.next_id = 1
+        # A warm-pool agent starts without a submission: ``start`` copies it in once, on request.
+        self.pending_start = start
 
     # -- handles -------------------------------------------------------------------------
 
@@ -50,6 +53,14 @@ class Agent:
         import torch
 
         return {"python": sys.version.split()[0], "torch": torch.__version__, "pid": os.getpid()}
+
+    def op_start(self, python_path: list[str]) -> dict[str, Any]:
+        """Copy the submission (now filled in by the trusted side) into place; allowed once, before any other op."""
+        if self.pending_start is None:
+            raise RuntimeError("this sandbox has already started")
+        start, self.pending_start = self.pending_start, None
+        start([str(p) for p in python_path])
+        return self.op_hello()
 
     def op_seed(self, seed: int) -> None:
         random.seed(seed)
@@ -150,6 +161,18 @@ class Agent:
             "param_grad_norms": {n: None if p.grad is None else float(p.grad.norm()) for n, p in params.items()},
         }
 
+    def op_run_script(self, path: str, argv: list[str], **options: Any) -> dict[str, Any]:
+        """Run a student's script as ``__main__`` (see ``grader.sandbox.agent.scripts.run_script``)."""
+        return scripts.run_script(path, [str(a) for a in argv], **options)
+
+    def op_write_file(self, path: str, data: Any) -> int:
+        """Put a file (text or a uint8 tensor) into the work copy, e.g. the grader's pristine public data."""
+        return scripts.write_file(path, data)
+
+    def op_read_file(self, path: str, max_bytes: int) -> dict[str, Any]:
+        """Read back a file the student's code wrote in the work copy (first ``max_bytes`` bytes)."""
+        return scripts.read_file(path, max_bytes)
+
     def op_release(self, handles: list[Any]) -> None:
         for handle in handles:
             self.objects.pop(getattr(handle, "id", -1), None)
@@ -160,6 +183,8 @@ class Agent:
         op = request.pop("op", None)
         request_id = request.pop("id", None)
         func = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+        if self.pending_start is not None and op not in ("hello", "start"):
+            func = None  # nothing touches the (still empty) submission before it has been started
         if func is None:
             return {"id": request_id, "ok": False, "error": _error("ProtocolError", f"unknown op {op!r}")}
         try:
@@ -192,6 +217,16 @@ def _prepare_workdir(source: str, workdir: str, python_path: list[str]) -> None:
     sys.path[:0] = [os.path.join(workdir, p) for p in python_path]
 
 
+def _preload(modules: list[str]) -> None:
+    """Import what a suite declared it needs (torch, transformers) before any student code exists, so a
+    warm sandbox has paid for it ahead of demand; a module that is not installed is left to fail later."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the student's own import reports it, in their words
+            pass
+
+
 def _flush_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -205,6 +240,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--source", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--python-path", action="append", default=[])
+    parser.add_argument("--preload", action="append", default=[])
+    parser.add_argument("--deferred", action="store_true")
     opts = parser.parse_args(argv)
 
     # The RPC pipes move to private descriptors; fd 1 then joins fd 2 (the captured output), so a
@@ -214,9 +251,12 @@ def main(argv: list[str]) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-    _prepare_workdir(opts.source, opts.workdir, opts.python_path)
-
-    agent = Agent()
+    _preload(opts.preload)
+    if opts.deferred:
+        agent = Agent(start=lambda path: _prepare_workdir(opts.source, opts.workdir, opts.python_path + path))
+    else:
+        _prepare_workdir(opts.source, opts.workdir, opts.python_path)
+        agent = Agent()
     caps = protocol.FrameCaps()
     while True:
         try:

@@ -98,14 +98,14 @@ def test_check_spec_is_frozen() -> None:
 
 def test_check_accepts_every_injectable_parameter() -> None:
     @check(name="n", number="1", points=1)
-    def c(student, data, files, config, seed, rng, feedback):  # type: ignore[no-untyped-def]
+    def c(student, data, files, config, seed, rng, feedback, model_cache):  # type: ignore[no-untyped-def]
         pass
 
     assert set(spec_of(c).params) == INJECTABLE
 
 
 def test_injectable_names_are_the_documented_ones() -> None:
-    assert INJECTABLE == {"student", "data", "files", "config", "seed", "rng", "feedback"}
+    assert INJECTABLE == {"student", "data", "files", "config", "seed", "rng", "feedback", "model_cache"}
 
 
 def test_check_rejects_an_unknown_parameter_name_with_type_error() -> None:

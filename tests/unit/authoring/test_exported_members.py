@@ -10,6 +10,7 @@ import grader.authoring
 EXPECTED = [
     "Credit",
     "Feedback",
+    "NotGradable",
     "SandboxError",
     "StudentCodeError",
     "Visibility",

@@ -249,10 +249,10 @@ def test_the_repository_suites_folder_is_discovered() -> None:
     assert discover(REAL_SUITES)["cs224n-a5"] == REAL_SUITES / "cs224n_a5"
 
 
-def test_the_cs224n_a5_suite_loads_and_totals_10_points() -> None:
-    suite = load_assignment(REAL_SUITES, "cs224n-a5")
-    assert suite.max_score == 10
-    assert suite.manifest.total_points == 10
+def test_the_cs224n_a5_suite_loads_and_totals_33_points() -> None:
+    suite = load_assignment(REAL_SUITES, "cs224n-a5")  # parts d (5), e (10), f (10), g (8)
+    assert suite.max_score == 33
+    assert suite.manifest.total_points == 33
     assert suite.checks, "the suite declares checks"
 
 

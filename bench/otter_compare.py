@@ -1,0 +1,165 @@
+"""Otter-Grader side by side: the CSC413 A3 attention checks (part 2.1, 8 points) on the same reference notebook.
+
+    .venv/bin/python bench/otter_compare.py [--repeat 3] [--venv /tmp/grader-otter-venv]
+
+- Otter: ``bench/otter/tests/*.py`` (our six attention checks in Otter's OK format, with the support file
+  ``bench/otter/csc413_attention.py``) packed by ``otter generate`` and run by Otter's local,
+  non-containerised runner ``otter run`` (no Docker) on ``reference_solutions/csc413_a3/nmt.ipynb``.
+  Otter executes the notebook; the cells that download data, call ``nvidia-smi`` or train for minutes are
+  tagged ``otter_ignore`` (Otter's own tag), so it runs the definitions and the tests, like us.
+- Ours: the engine grades the same three-notebook submission with ``test_suites/csc413_a3`` restricted to
+  ``checks_attention.py`` (a copy of its manifest with only that check file), in a bwrap sandbox started
+  cold, and taken from a warm pool.
+
+The Otter venv is created or refreshed by ``bench/otter_env.sh`` (``--skip-env`` to reuse it as it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import BENCH, ROOT, header, traversable_dir, zip_folder  # noqa: E402
+from grader.config import Settings  # noqa: E402
+from grader.engine.runner import grade, make_launcher, sandbox_spec  # noqa: E402
+from grader.engine.suites import load_suite  # noqa: E402
+from grader.sandbox.pool import WarmPool  # noqa: E402
+
+SUITE = ROOT / "test_suites" / "csc413_a3"
+REFERENCE = ROOT / "reference_solutions" / "csc413_a3"
+OTTER = BENCH / "otter"
+#: Cells Otter must not execute: network downloads, shell commands and the long training runs.
+SKIP = re.compile(r"urllib|^\s*!|^%%time|\btrain\(|train_decoder_only\(|isoflop_runs\[|\.fit\(|trainer\.train", re.M)
+
+
+def attention_suite(dest: Path, preload: bool = True) -> Path:
+    """A copy of the CSC413 suite folder whose manifest names only the attention checks (and, with
+    ``preload``, declares the notebook's heavy imports for the warm pool)."""
+    dest.mkdir(parents=True)
+    for item in SUITE.iterdir():
+        if item.name not in ("suite.toml", "__pycache__"):
+            (dest / item.name).symlink_to(item)
+    text = (SUITE / "suite.toml").read_text(encoding="utf-8")
+    manifest = tomllib.loads(text)
+    text = re.sub(r"(?m)^total_points = .*$", "", text)
+    text = text.replace('python_path = ["."]', 'python_path = ["."]\ncheck_files = ["checks_attention.py"]', 1)
+    if preload and "preload" not in manifest.get("resources", {}):
+        # What the notebook imports at the top; a warm sandbox has it loaded before the submission arrives.
+        text = text.replace("[resources]\n", '[resources]\npreload = ["numpy", "matplotlib.pyplot"]\n', 1)
+    assert "check_files" in text and manifest["id"]
+    (dest / "suite.toml").write_text(text, encoding="utf-8")
+    return dest
+
+
+def otter_notebook(dest: Path) -> tuple[Path, int]:
+    """The reference nmt.ipynb with the download, shell and training cells tagged ``otter_ignore``."""
+    nb = nbformat.read(REFERENCE / "nmt.ipynb", as_version=4)
+    skipped = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and SKIP.search(cell.source):
+            cell.metadata.setdefault("tags", []).append("otter_ignore")
+            skipped += 1
+    path = dest / "nmt.ipynb"
+    nbformat.write(nb, path)
+    return path, skipped
+
+
+def run_otter(venv: Path, work: Path, notebook: Path, repeat: int) -> tuple[list[float], str]:
+    otter = str(venv / "bin" / "otter")
+    autograder = work / "autograder.zip"
+    shutil.copy(OTTER / "csc413_attention.py", work / "csc413_attention.py")
+    subprocess.run(
+        [otter, "generate", "-t", str(OTTER / "tests"), "-o", str(autograder), "--no-config", "--no-requirements",
+         "--no-environment", "csc413_attention.py"],
+        cwd=work, check=True, capture_output=True,
+    )  # fmt: skip
+    times, score = [], ""
+    for i in range(repeat + 1):  # the first run is untimed: it warms the page cache and Jupyter's first start
+        out = work / f"otter-out-{i}"
+        out.mkdir()
+        t = time.perf_counter()
+        done = subprocess.run([otter, "run", "-a", str(autograder), "-o", str(out), "--no-logo", str(notebook)],
+                              cwd=work, capture_output=True, text=True)  # fmt: skip
+        took = time.perf_counter() - t
+        if done.returncode != 0:
+            raise RuntimeError(f"otter run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        results = json.loads((out / "results.json").read_text())
+        earned = sum(t.get("score") or 0 for t in results["tests"])
+        possible = sum(t.get("max_score") or 0 for t in results["tests"])
+        score = f"{earned:g}/{possible:g}"
+        if i:
+            times.append(took)
+    return times, score
+
+
+def run_ours(suite_dir: Path, zip_path: Path, repeat: int, warm: bool) -> tuple[list[float], str]:
+    root = traversable_dir("grader-bench-otter-ours-")
+    settings = Settings(env="test", data_dir=root)  # type: ignore[call-arg]
+    suite = load_suite(suite_dir)
+    pool = WarmPool(make_launcher(settings), settings.scratch_dir, {"cpu": 1}, settings.timeouts) if warm else None
+    times, score = [], ""
+    try:
+        for i in range(repeat + 1):  # the first run is untimed, as for Otter
+            if pool is not None:
+                pool.target(sandbox_spec(suite, settings, root))
+                pool.wait_ready("cpu", 180)
+            t = time.perf_counter()
+            report = grade(suite, zip_path, settings, launcher=pool)
+            if i:
+                times.append(time.perf_counter() - t)
+            score = f"{report.score:g}/{report.max_score:g}"
+    finally:
+        if pool is not None:
+            pool.close()
+        shutil.rmtree(root, ignore_errors=True)
+    return times, score
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--venv", type=Path, default=Path("/tmp/grader-otter-venv"))
+    parser.add_argument("--skip-env", action="store_true", help="use the Otter venv as it is")
+    args = parser.parse_args(argv)
+    header(
+        "Otter-Grader side by side (CSC413 A3 attention)",
+        "bench/otter_compare.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
+    if not args.skip_env or not (args.venv / "bin" / "otter").exists():
+        subprocess.run([str(BENCH / "otter_env.sh"), str(args.venv)], check=True)
+    work = traversable_dir("grader-bench-otter-")
+    try:
+        notebook, skipped = otter_notebook(work)
+        zip_path = work / "submission.zip"
+        zip_path.write_bytes(zip_folder(REFERENCE, skip=("mutants", "_source", "__pycache__", "README.md")))
+        suite_dir = attention_suite(work / "suite")
+        print(f"Otter skips {skipped} cells of nmt.ipynb (downloads, shell, training); ours reads definitions only")
+        otter_times, otter_score = run_otter(args.venv, work, notebook, args.repeat)
+        cold, cold_score = run_ours(suite_dir, zip_path, args.repeat, warm=False)
+        warm, warm_score = run_ours(suite_dir, zip_path, args.repeat, warm=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    otter_med = statistics.median(otter_times)
+    print(f"\n{'grader':34} {'median s':>9} {'min s':>7} {'Otter / this':>13}  score")
+    rows = [("Otter 7 `otter run` (no Docker)", otter_times, otter_score), ("ours, cold sandbox", cold, cold_score),
+            ("ours, warm pool", warm, warm_score)]  # fmt: skip
+    for name, times, score in rows:
+        med = statistics.median(times)
+        print(f"{name:34} {med:9.3f} {min(times):7.3f} {otter_med / med:13.2f}  {score}")
+    return {"otter_s": otter_med, "ours_cold_s": statistics.median(cold), "ours_warm_s": statistics.median(warm)}
+
+
+if __name__ == "__main__":
+    main()

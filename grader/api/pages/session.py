@@ -1,0 +1,82 @@
+"""Who is signed in to the pages: a token kept in an HttpOnly cookie, and CSRF protection for forms.
+
+The cookie holds the API token itself (tokens are already revocable, hashed at rest and scoped to one
+role), so signing in adds no second secret to store. ``SameSite=Lax`` keeps it off cross-site POSTs, and
+every state-changing form also carries a CSRF token derived from the session token (an attacker's page
+can neither read the cookie nor compute the HMAC) and must come from our own origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request, Response, status
+
+from grader.api.deps import Services
+from grader.store.records import Role, Token
+from grader.store.tokens import resolve_token
+
+COOKIE = "grader_session"
+SESSION_SECONDS = 7 * 24 * 3600
+
+
+def session_token(request: Request) -> str:
+    return request.cookies.get(COOKIE, "")
+
+
+def current_page_user(request: Request, services: Services) -> Token | None:
+    """The signed-in user, or None (no cookie, or a token that no longer resolves)."""
+    return resolve_token(services.store, session_token(request))
+
+
+def signed_in(request: Request, services: Services) -> Token:
+    """The signed-in user; otherwise a redirect to the sign-in page (303 with ``Location``)."""
+    user = current_page_user(request, services)
+    if user is None:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, "Please sign in", {"Location": "/signin"})
+    return user
+
+
+def staff_only(request: Request, services: Services) -> Token:
+    """A signed-in TA; 403 for students and CI tokens (the same rule as the API's TA routes)."""
+    user = signed_in(request, services)
+    if user.role != Role.ta:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only TAs may open this page")
+    return user
+
+
+def csrf_for(token: str) -> str:
+    """The CSRF token of one session: an HMAC keyed by the session's secret token."""
+    return hmac.new(token.encode(), b"grader-pages-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a state-changing request came from our own pages (Origin, else Referer, must match Host).
+
+    Browsers send ``Origin`` on every POST; a request with neither header is not from a browser form on
+    another site (that would carry one), so it is let through to the CSRF-token check.
+    """
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return source is None
+    return urlsplit(source).netloc == request.headers.get("host", "")
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """403 unless the request is same-origin and carries this session's CSRF token."""
+    token = session_token(request)
+    if not same_origin(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Cross-site request refused")
+    if not token or not submitted or not hmac.compare_digest(submitted, csrf_for(token)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid or missing CSRF token; reload the page and try again")
+
+
+def set_session(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")  # fmt: skip
+
+
+def clear_session(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")

@@ -1,0 +1,85 @@
+"""The warm sandbox pool of one grading process (a Celery pool child), built from settings.
+
+The pool must live in the process that grades: Celery's prefork children are forked from the worker's
+main process, and a fork keeps no threads, so each child builds its own pool when it starts
+(``worker_process_init``) and closes it when it ends. With ``warm_pool`` all zero nothing is started
+and grading starts every sandbox cold, as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections import Counter
+from pathlib import Path
+
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from grader.config import Settings
+from grader.engine.manifest import load_manifest
+from grader.engine.runner import make_launcher, sandbox_spec
+from grader.engine.suites import Suite, discover
+from grader.sandbox.launcher import SandboxSpec
+from grader.sandbox.pool import WarmPool, WarmProfile
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_pool: WarmPool | None = None
+
+
+def initial_targets(settings: Settings, queues: list[str]) -> list[SandboxSpec]:
+    """Per queue, the sandbox spec shared by most installed suites (the first job then retargets)."""
+    by_queue: dict[str, Counter[WarmProfile]] = {}
+    specs: dict[WarmProfile, SandboxSpec] = {}
+    try:
+        found = discover(settings.suites_dir)
+    except Exception:  # noqa: BLE001 - a broken suite is reported when it is graded, not here
+        log.exception("could not list the suites to pre-warm sandboxes for")
+        return []
+    for path in found.values():
+        manifest = load_manifest(path / "suite.toml")
+        if manifest.resources.queue not in queues:
+            continue
+        spec = sandbox_spec(Suite(manifest, (), path), settings, Path("/nonexistent"))
+        profile = WarmProfile.of(spec)
+        specs.setdefault(profile, spec)
+        by_queue.setdefault(manifest.resources.queue, Counter())[profile] += 1
+    return [specs[counts.most_common(1)[0][0]] for counts in by_queue.values()]
+
+
+def pool_for(settings: Settings) -> WarmPool | None:
+    """This process's pool, started on first use; None when the settings ask for none."""
+    global _pool
+    if not any(n > 0 for n in settings.warm_pool.values()):
+        return None
+    with _lock:
+        if _pool is None:
+            _pool = WarmPool(make_launcher(settings), settings.scratch_dir, settings.warm_pool, settings.timeouts)
+            for spec in initial_targets(settings, settings.queues):
+                _pool.target(spec)
+        return _pool
+
+
+def close_pool() -> None:
+    """Kill this process's warm sandboxes (idempotent)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.close()
+
+
+def install(settings: Settings) -> None:
+    """Build the pool in each grading process as it starts, and close it as it ends."""
+
+    def on_start(**_: object) -> None:
+        pool_for(settings)
+
+    def on_end(**_: object) -> None:
+        close_pool()
+
+    worker_process_init.connect(on_start, weak=False)
+    worker_process_shutdown.connect(on_end, weak=False)
+    atexit.register(close_pool)

@@ -1,0 +1,97 @@
+"""Parts (d), (f), (g): the six predictions files, scored against the dev and the hidden test labels.
+
+Points (33 in all with part e's 10): (d) 1 + 1 for the two no-pretraining files (present and well
+formed; no threshold) and 3 for the London baseline (checks_london.py); (f) 5 + 5 for the pretrained
+vanilla model's dev ≥ 10 % and test ≥ 9 %; (g) 8 for the Perceiver's test ≥ 5 % (the handout's
+autograded 8 points; its dev ≥ 6 % is reported, worth 0). Thresholds come from the manifest.
+Everything here runs in the trusted process: no student code, and the test labels never leave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grader.authoring import Feedback, check, fail
+
+from . import predictions
+from .staging import HIDDEN_LABELS, line_count
+
+#: split -> (gold file, the other split)
+SPLITS = {"dev": ("birth_dev.tsv", "test"), "test": (HIDDEN_LABELS, "dev")}
+
+
+def missing_artifact(name: str, files: Path, how: str) -> str:
+    """The message for a required output file the submission lacks (with any similar names found)."""
+    others = sorted(p.name for p in files.glob("*.predictions") if p.name != name)
+    found = f" Predictions files found instead: {', '.join(others)}." if others else ""
+    return f"Not graded: needs the file {name}, which your submission lacks ({how}).{found}"
+
+
+def grade_file(
+    name: str,
+    split: str,
+    threshold_key: str | None,
+    files: Path,
+    data: Path,
+    config: dict[str, Any],
+    feedback: Feedback,
+) -> None:
+    """Parse ``name`` strictly, then compare it with the gold places of ``split`` (threshold from config)."""
+    path = files / name
+    if not path.is_file():
+        fail(missing_artifact(name, files, "written by `python src/run.py evaluate ... --outputs_path " + name + "`"))
+    gold_file, other = SPLITS[split]
+    expected = line_count(data, gold_file)
+    other_expected = line_count(data, SPLITS[other][0])
+    parsed = predictions.parse(path.read_bytes(), name, expected, split, (other_expected, other))
+    for note in parsed.notes:
+        feedback.note(note)
+    if parsed.lines is None or parsed.problem:
+        fail(parsed.problem)
+    lines = parsed.lines
+    result = predictions.score(lines, predictions.gold_places(data / gold_file))
+    constant = predictions.constant_note(lines, name)
+    if constant:
+        feedback.note(constant)
+        feedback.warn_staff(f"{name}: constant predictions")
+    if threshold_key is None:
+        feedback.note(f"{split.capitalize()} accuracy of {name}: {result} (no threshold for this file).")
+        return
+    pct = float(config[threshold_key])
+    if not result.reaches(pct):
+        fail(f"{split.capitalize()} accuracy of {name}: {result}, below the required {pct:g} %."
+             + predictions.free_text_hint(lines))  # fmt: skip
+    feedback.note(f"{split.capitalize()} accuracy of {name}: {result} (required: {pct:g} %).")
+
+
+def _predictions_check(
+    number: str, name: str, split: str, threshold: str | None, points: float, part: str
+) -> Callable[..., None]:
+    title = f"Predictions {name}: " + (
+        f"{split} accuracy above the threshold" if threshold else "present and well formed"
+    )
+
+    @check(name=title, number=number, points=points, tags=[f"part {part}"], timeout=30)
+    def predictions_file(files: Path, data: Path, config: dict[str, Any], feedback: Feedback) -> None:
+        grade_file(name, split, threshold, files, data, config, feedback)
+
+    predictions_file.__doc__ = f"{name}: one prediction per {split} question, UTF-8, no header; " + (
+        f"exact-match accuracy ≥ the manifest's {threshold}." if threshold else "accuracy reported, no threshold."
+    )
+    return predictions_file
+
+
+nopretrain_dev = _predictions_check("4.1", "vanilla.nopretrain.dev.predictions", "dev", None, 1, "d")
+nopretrain_test = _predictions_check("4.2", "vanilla.nopretrain.test.predictions", "test", None, 1, "d")
+vanilla_dev = _predictions_check("4.3", "vanilla.pretrain.dev.predictions", "dev", "vanilla_pretrain_dev_pct", 5, "f")
+vanilla_test = _predictions_check(
+    "4.4", "vanilla.pretrain.test.predictions", "test", "vanilla_pretrain_test_pct", 5, "f"
+)
+perceiver_dev = _predictions_check(
+    "4.5", "perceiver.pretrain.dev.predictions", "dev", "perceiver_pretrain_dev_pct", 0, "g"
+)
+perceiver_test = _predictions_check(
+    "4.6", "perceiver.pretrain.test.predictions", "test", "perceiver_pretrain_test_pct", 8, "g"
+)

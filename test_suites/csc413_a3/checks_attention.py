@@ -1,0 +1,207 @@
+"""Part 2.1 (nmt.ipynb): ScaledDotAttention (Q1, 4 points) and CausalScaledDotAttention (Q2, 4 points).
+
+The reference is computed here, in the trusted process, from the student's own Q/K/V weights (read with
+``state_dict``), so only the forward pass is graded. Weights must come back as (B, S, k), normalised over
+the keys; the transpose (B, k, S) is accepted with a note (spec §6.1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.authoring import Feedback, StudentCodeError, check, fail
+from grader.sandbox.client import Student
+
+from . import reference
+from .common import close, cuda_hint, definition, pair, randn, run, tensor, worst
+from .static import loop_note
+
+NB = "nmt_nb"
+TAGS = ["nmt.ipynb", "part 2.1"]
+
+
+def _build(student: Student, name: str, hidden: int, seed: int) -> tuple[Any, dict[str, torch.Tensor]]:
+    student.seed(seed)
+    cls = definition(student, NB, name)
+    module = run(f"{name}({hidden})", cls, hidden)
+    run(f"{name}.eval()", module.call_method, "eval")
+    state = module.state_dict()
+    missing = [k for k in ("Q.weight", "Q.bias", "K.weight", "K.bias", "V.weight", "V.bias") if k not in state]
+    if missing:
+        fail(f"{name} should keep the given nn.Linear layers Q, K and V; its state_dict lacks {', '.join(missing)}")
+    return module, state
+
+
+def _weights_match(got: torch.Tensor, expected: torch.Tensor, what: str, feedback: Feedback | None) -> None:
+    """``got`` equals the (B, S, k) reference, or (with a note) its transpose."""
+    if close(got, expected):
+        return
+    flipped = expected.transpose(1, 2)
+    if close(got, flipped):
+        if feedback is not None:
+            feedback.note(
+                f"{what}: returned as (batch, k, seq_len); the handout asks for (batch, seq_len, k). Accepted."
+            )
+        return
+    if got.shape == expected.shape:
+        fail(f"{what}: the attention weights have the right shape {tuple(got.shape)} but wrong values, {worst(got, expected)}. "
+             "Compare with the reference (batch, seq_len, k) layout: use transpose/permute, not view/reshape, to reorder axes.")  # fmt: skip
+    fail(
+        f"{what}: attention weights should have shape {tuple(expected.shape)} (batch, seq_len, k), got {tuple(got.shape)}"
+    )
+
+
+@check(name="ScaledDotAttention: context for 3-D queries", number="2.1.1.1", points=2, tags=TAGS, timeout=90)
+def scaled_context(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
+    """Context (B, k, H) equals the reference for k in {1, 4}, S in {5, 7}, H in {8, 32, 64} (scaling 1/sqrt(H))."""
+    if note := loop_note(files, "ScaledDotAttention"):
+        feedback.note(note)
+    for i, (k, s, h) in enumerate([(1, 5, 8), (4, 7, 32), (4, 5, 64)]):
+        module, state = _build(student, "ScaledDotAttention", h, seed + i)
+        q, kv = randn(seed + 10 + i, 3, k, h), randn(seed + 20 + i, 3, s, h)
+        context, _ = pair(run("ScaledDotAttention.forward", module, q, kv, kv), "ScaledDotAttention.forward")
+        context = tensor(context, "context")
+        expected, _ = reference.attention(state, q, kv, kv)
+        what = f"queries (3, {k}, {h}), keys/values (3, {s}, {h})"
+        if tuple(context.shape) != tuple(expected.shape):
+            fail(f"With {what} the context should have shape {tuple(expected.shape)} (batch, k, hidden), got {tuple(context.shape)}"
+                 + (" — summed over the query axis?" if tuple(context.shape) == (3, h) else ""))  # fmt: skip
+        if not close(context, expected):
+            fail(f"With {what} the context differs from the reference: {worst(context, expected)}. "
+                 "Expected softmax(Q(q) K(k)^T / sqrt(hidden)) over the keys, applied to V(v).")  # fmt: skip
+
+
+@check(
+    name="ScaledDotAttention: weights (batch, seq_len, k), normalised over the keys",
+    number="2.1.1.2",
+    points=1,
+    tags=TAGS,
+    timeout=90,
+)
+def scaled_weights(student: Student, seed: int, feedback: Feedback) -> None:
+    """Attention weights equal the reference, (B, S, k), and sum to 1 over the key axis."""
+    for i, (k, s, h) in enumerate([(4, 7, 32), (3, 5, 8)]):
+        module, state = _build(student, "ScaledDotAttention", h, seed + i)
+        q, kv = randn(seed + 30 + i, 3, k, h), randn(seed + 40 + i, 3, s, h)
+        _, weights = pair(run("ScaledDotAttention.forward", module, q, kv, kv), "ScaledDotAttention.forward")
+        _, expected = reference.attention(state, q, kv, kv)
+        _weights_match(
+            tensor(weights, "attention_weights"), expected, f"queries (3, {k}, {h}), keys (3, {s}, {h})", feedback
+        )
+
+
+@check(name="ScaledDotAttention: 2-D queries (batch, hidden)", number="2.1.1.3", points=1, tags=TAGS, timeout=90)
+def scaled_2d(student: Student, seed: int, feedback: Feedback) -> None:
+    """A decoder state (B, H) works and gives the k = 1 result: context (B, 1, H) or (B, H), weights (B, S, 1) or (B, S)."""
+    module, state = _build(student, "ScaledDotAttention", 16, seed)
+    q, kv = randn(seed + 1, 3, 16), randn(seed + 2, 3, 6, 16)
+    try:
+        out = module(q, kv, kv)
+    except StudentCodeError as exc:
+        advice = (
+            cuda_hint(exc)
+            or " The decoder passes its state as (batch, hidden): reshape it to (batch, 1, hidden) first."
+        )
+        fail(
+            f"With 2-D queries (batch, hidden) = (3, 16) your forward raised {exc.exc_type}: {exc.exc_message}.{advice}"
+        )
+    context, weights = pair(out, "ScaledDotAttention.forward")
+    expected_c, expected_w = reference.attention(state, q, kv, kv)
+    context, weights = tensor(context, "context"), tensor(weights, "attention_weights")
+    if tuple(context.shape) == (3, 16):
+        context = context.unsqueeze(1)
+    if tuple(weights.shape) == (3, 6):
+        weights = weights.unsqueeze(2)
+    if tuple(context.shape) != (3, 1, 16) or not close(context, expected_c):
+        fail(f"With 2-D queries the context should equal the k = 1 result, shape (3, 1, 16) or (3, 16); got shape "
+             f"{tuple(context.shape)}" + (f", {worst(context, expected_c)}" if context.shape == expected_c.shape else ""))  # fmt: skip
+    _weights_match(weights, expected_w, "2-D queries (3, 16)", feedback)
+
+
+def _causal(student: Student, seed: int, hidden: int = 16) -> tuple[Any, dict[str, torch.Tensor]]:
+    return _build(student, "CausalScaledDotAttention", hidden, seed)
+
+
+def _self_attend(module: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    context, weights = pair(
+        run("CausalScaledDotAttention.forward", module, x, x, x), "CausalScaledDotAttention.forward"
+    )
+    return tensor(context, "context"), tensor(weights, "attention_weights")
+
+
+@check(
+    name="CausalScaledDotAttention: matches the reference, no weight on future keys",
+    number="2.1.2.1",
+    points=2,
+    tags=TAGS,
+    timeout=90,
+)
+def causal_reference(student: Student, seed: int, feedback: Feedback, files: Path) -> None:
+    """Self-attention on (B, T, H), T in {1, 6, 9}: context and weights equal the masked reference; future weights <= 1e-6."""
+    if note := loop_note(files, "CausalScaledDotAttention"):
+        feedback.note(note)
+    for i, t in enumerate([1, 6, 9]):
+        module, state = _causal(student, seed + i)
+        x = randn(seed + 50 + i, 3, t, 16)
+        context, weights = _self_attend(module, x)
+        expected_c, expected_w = reference.attention(state, x, x, x, causal=True)
+        if context.shape != expected_c.shape:
+            fail(
+                f"With inputs (3, {t}, 16) the context should have shape {tuple(expected_c.shape)}, got {tuple(context.shape)}"
+            )
+        if weights.shape == expected_w.shape and t > 1:
+            future = torch.ones(t, t, dtype=torch.bool).tril(-1)  # (key j, query i) with j > i
+            oriented = (
+                weights
+                if close(weights, expected_w) or not close(weights, expected_w.transpose(1, 2))
+                else weights.transpose(1, 2)
+            )
+            leak = float(oriented[:, future].abs().max())
+            if leak > 1e-6:
+                fail(f"With inputs (3, {t}, 16), query positions give weight up to {leak:.3g} to later (future) keys; "
+                     "it must be at most 1e-6. Add neg_inf to the future scores before the softmax (multiplying "
+                     "scores by a 0/1 mask still leaves exp(0) = 1 for them).")  # fmt: skip
+        if not close(context, expected_c):
+            fail(
+                f"With inputs (3, {t}, 16) the context differs from the causal reference: {worst(context, expected_c)}"
+            )
+        _weights_match(weights, expected_w, f"inputs (3, {t}, 16)", feedback)
+
+
+@check(name="CausalScaledDotAttention: causal under perturbation", number="2.1.2.2", points=1, tags=TAGS, timeout=90)
+def causal_perturbation(student: Student, seed: int) -> None:
+    """Changing inputs after position t leaves the context at positions <= t unchanged."""
+    module, _ = _causal(student, seed)
+    x = randn(seed + 60, 2, 8, 16)
+    base, _ = _self_attend(module, x)
+    for t in (0, 3, 6):
+        y = x.clone()
+        y[:, t + 1 :] = randn(seed + 61 + t, 2, 8 - t - 1, 16) * 3
+        moved, _ = _self_attend(module, y)
+        if moved.shape != base.shape or not close(moved[:, : t + 1], base[:, : t + 1]):
+            fail(f"Changing the inputs after position {t} changed the context at positions 0..{t}: the attention "
+                 "looks at future positions. Mask the scores of keys j > i for query i.")  # fmt: skip
+
+
+@check(
+    name="CausalScaledDotAttention: all-zero scores give uniform weights over the past",
+    number="2.1.2.3",
+    points=1,
+    tags=TAGS,
+    timeout=90,
+)
+def causal_zero_scores(student: Student, seed: int) -> None:
+    """With the Q projection zeroed every score is 0: query i must attend uniformly to keys 0..i."""
+    module, state = _causal(student, seed)
+    zeroed = {**state, "Q.weight": torch.zeros_like(state["Q.weight"]), "Q.bias": torch.zeros_like(state["Q.bias"])}
+    run("CausalScaledDotAttention.load_state_dict", module.load_state_dict, zeroed)
+    x = randn(seed + 70, 2, 5, 16)
+    context, _ = _self_attend(module, x)
+    expected, _ = reference.attention(zeroed, x, x, x, causal=True)
+    if context.shape != expected.shape or not close(context, expected):
+        fail("With every score exactly 0 (Q's weight and bias set to zero), query i should average the values of keys "
+             "0..i uniformly, but the context differs" + (f": {worst(context, expected)}" if context.shape == expected.shape else "")
+             + ". Is the mask derived from the scores (e.g. masking scores equal to 0) instead of the positions?")  # fmt: skip

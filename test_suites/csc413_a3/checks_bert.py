@@ -1,0 +1,296 @@
+"""Part 3 Q1 (bert.ipynb): ``BertForSentenceClassification`` (10 points), and the real MathBERT fine-tune.
+
+Offline checks use tiny random ``transformers.BertConfig`` models built inside the sandbox. Logits are
+compared with ``classifier(pooler_output)`` computed here, in the trusted process, by loading the
+student's weights into our own ``BertModel``. The fine-tune runs its optimiser inside the sandbox
+(gradients via ``grad_probe``); losses and accuracies are computed here from returned logits.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+
+from grader.authoring import Feedback, StudentCodeError, check, fail
+from grader.sandbox.client import RemoteObject, Student
+
+from .common import close, definition, run, tensor, worst
+
+NB = "bert_nb"
+TAGS = ["bert.ipynb", "part 3"]
+TINY = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 64, "max_position_embeddings": 16}  # fmt: skip
+HEAD = {"classifier.weight", "classifier.bias"}
+
+
+def _tiny(student: Student, seed: int, num_labels: int) -> Any:
+    """The student's classifier on a tiny random BERT, built in the sandbox, in eval mode."""
+    student.seed(seed)
+    cls = definition(student, NB, "BertForSentenceClassification")
+    config = run("transformers.BertConfig", student.module("transformers").BertConfig, num_labels=num_labels, **TINY)
+    model = run("BertForSentenceClassification(config)", cls, config)
+    if not any(c.endswith("modeling_bert.BertModel") for c in model.describe()["mro"]):
+        fail("BertForSentenceClassification should subclass transformers.BertModel (as given).")
+    run("model.eval()", model.call_method, "eval")
+    return model
+
+
+def _batch(seed: int, size: int = 4, length: int = 6, labels: int = 3) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, TINY["vocab_size"], (size, length), generator=gen)
+    ids[:, 0] = 1
+    mask = torch.ones(size, length, dtype=torch.long)
+    mask[0, -2:] = 0
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.randint(0, labels, (size,), generator=gen)}
+
+
+def _head(model: Any) -> Any:
+    try:
+        head = model.classifier
+    except StudentCodeError:  # an AttributeError inside the sandbox: no attribute of that name
+        head = None
+    if not isinstance(head, RemoteObject):
+        fail("The model has no module named `classifier`. Name the head `self.classifier` (Q3 freezes every parameter "
+             "whose name lacks 'classifier', so the name matters).")  # fmt: skip
+    return head
+
+
+@check(
+    name="BERT head: `classifier` is nn.Linear(hidden_size, num_labels)",
+    number="3.1.1",
+    points=2,
+    tags=TAGS,
+    timeout=120,
+)
+def head_shape(student: Student, seed: int) -> None:
+    """For num_labels 3 and 5 (catches a hard-coded 3), ``classifier`` maps config.hidden_size to config.num_labels."""
+    for labels in (3, 5):
+        head = _head(_tiny(student, seed, labels))
+        info = head.describe()
+        if not any(c == "torch.nn.modules.linear.Linear" for c in info["mro"]):
+            fail(f"`classifier` should be an nn.Linear, got {info['type']}")
+        shape = (head.in_features, head.out_features)
+        if shape != (TINY["hidden_size"], labels):
+            fail(f"With hidden_size {TINY['hidden_size']} and num_labels {labels}, `classifier` should be "
+                 f"nn.Linear({TINY['hidden_size']}, {labels}), got nn.Linear{shape}: use config.hidden_size and config.num_labels.")  # fmt: skip
+
+
+@check(
+    name="BERT head: returns (logits, loss) with labels and (logits,) without",
+    number="3.1.2",
+    points=2,
+    tags=TAGS,
+    timeout=120,
+)
+def head_returns(student: Student, seed: int) -> None:
+    """With labels: logits (B, num_labels) and loss = cross-entropy(logits, labels); without: a 1-tuple."""
+    model = _tiny(student, seed, 3)
+    batch = _batch(seed)
+    out = run("model(input_ids, attention_mask, labels)", model, **batch)
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        fail(
+            f"With labels the model should return (logits, loss), got {type(out).__name__} of {len(out) if isinstance(out, tuple | list) else '?'}"
+        )
+    logits, loss = tensor(out[0], "logits"), tensor(out[1], "loss")
+    if tuple(logits.shape) != (4, 3) or not logits.is_floating_point():
+        fail(f"logits should be a float tensor (batch, num_labels) = (4, 3), got {logits.dtype} {tuple(logits.shape)}")
+    expected = torch.nn.functional.cross_entropy(logits.double(), batch["labels"])
+    if loss.numel() != 1 or abs(float(loss) - float(expected)) > 1e-5:
+        fail(f"The loss should be cross-entropy(logits, labels) = {float(expected):.6f}, got {loss.tolist()}")
+    out = run(
+        "model(input_ids, attention_mask)", model, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+    )
+    if not isinstance(out, tuple | list) or len(out) != 1:
+        fail(f"Without labels the model should return the 1-tuple (logits,), got {type(out).__name__}")
+
+
+def _trusted_bert(state: dict[str, torch.Tensor], labels: int) -> transformers.BertModel:
+    """Our own BertModel holding the student's weights (everything but the head)."""
+    torch.manual_seed(0)
+    config = transformers.BertConfig(num_labels=labels, **TINY)
+    ours = transformers.BertModel(config)
+    body = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    result = ours.load_state_dict(body, strict=False)
+    if result.missing_keys:
+        fail(
+            f"The model's state_dict lacks BertModel weights ({', '.join(result.missing_keys[:3])}): call super().__init__(config) as given."
+        )
+    return ours.eval()
+
+
+@check(
+    name="BERT head: logits = classifier(pooler_output), no softmax", number="3.1.3", points=3, tags=TAGS, timeout=120
+)
+def head_logits(student: Student, seed: int) -> None:
+    """In eval mode, logits equal the classifier applied to the parent forward's pooler_output."""
+    model = _tiny(student, seed, 3)
+    _head(model)
+    state = model.state_dict()
+    batch = _batch(seed + 1)
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    out = run("model(input_ids, attention_mask)", model, **inputs)
+    logits = tensor(out[0] if isinstance(out, tuple | list) and out else out, "logits")
+    with torch.no_grad():
+        hidden = _trusted_bert(state, 3)(**inputs)
+        w, b = state["classifier.weight"], state["classifier.bias"]
+        expected = hidden.pooler_output @ w.T + b
+        from_cls = hidden.last_hidden_state[:, 0] @ w.T + b
+    if close(logits, expected):
+        return
+    if close(logits, torch.softmax(expected, -1)) or close(logits, torch.log_softmax(expected, -1)):
+        fail(
+            "The logits are (log-)probabilities: return the classifier's raw output; CrossEntropyLoss applies the softmax itself."
+        )
+    if close(logits, from_cls):
+        fail(
+            "The logits come from last_hidden_state[:, 0]; the handout uses outputs.pooler_output (the pooled [CLS] representation)."
+        )
+    detail = (
+        worst(logits, expected)
+        if logits.shape == expected.shape
+        else f"shape {tuple(logits.shape)}, expected {tuple(expected.shape)}"
+    )
+    fail(f"The logits should equal classifier(outputs.pooler_output): {detail}")
+
+
+@check(
+    name="BERT head: freezing every parameter without 'classifier' leaves exactly the head trainable",
+    number="3.1.4",
+    points=1,
+    tags=TAGS,
+    timeout=120,
+)
+def head_freezing(student: Student, seed: int) -> None:
+    """Q3's loop (requires_grad = False where 'classifier' is not in the name) leaves classifier.weight and .bias."""
+    params = run("model.named_parameters()", _tiny(student, seed, 3).named_parameters)
+    left = {p["name"] for p in params if "classifier" in p["name"] and p["requires_grad"]}
+    if left != HEAD:
+        fail(f"After Q3's freezing loop the trainable parameters would be {sorted(left) or 'none'}; they must be exactly "
+             "classifier.weight and classifier.bias (name the head `classifier`, and nothing else).")  # fmt: skip
+
+
+def verbal_arithmetic(data: Path) -> tuple[list[list[str]], list[int]]:
+    with (data / "verbal-arithmetic" / "PA03_data_20_train.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["input"].split() for r in rows], [int(r["label"]) for r in rows]
+
+
+@check(
+    name="BERT head: a short fine-tune of a tiny BERT learns verbal arithmetic",
+    number="3.1.5",
+    points=2,
+    tags=TAGS,
+    timeout=180,
+)
+def head_learns(student: Student, seed: int, data: Path, feedback: Feedback) -> None:
+    """120 AdamW steps (lr 3e-3, batch 64) on word-level verbal arithmetic: loss falls and accuracy beats the majority class."""
+    words, labels = verbal_arithmetic(data)
+    vocab = {w: i + 3 for i, w in enumerate(sorted({w for ws in words for w in ws}))}
+    ids = torch.tensor([[1, *(vocab[w] for w in ws), 2] for ws in words])
+    y = torch.tensor(labels)
+    majority = float(torch.bincount(y).max()) / len(y)
+    model = _tiny(student, seed, 3)
+    torch_r = student.module("torch")
+    params = run("model.parameters()", model.call_method, "parameters")
+    optimizer = run("torch.optim.AdamW", torch_r.optim.AdamW, params, lr=3e-3)
+
+    def evaluate() -> tuple[float, float]:
+        run("model.eval()", model.call_method, "eval")
+        logits, loss = run("model(input_ids, labels)", model, input_ids=ids, labels=y)
+        return float(loss), float((tensor(logits, "logits").argmax(-1) == y).double().mean())
+
+    loss_before, _ = evaluate()
+    rng = random.Random(seed)
+    run("model.train()", model.call_method, "train")
+    for _ in range(120):
+        pick = torch.tensor(rng.sample(range(len(y)), 64))
+        run(
+            "loss.backward()",
+            model.grad_probe,
+            input_ids=ids[pick],
+            labels=y[pick],
+            weights=torch.tensor(1.0),
+            output_index=1,
+        )
+        run("optimizer.step()", optimizer.call_method, "step")
+    loss_after, accuracy = evaluate()
+    if not loss_after < 0.8 * loss_before or accuracy < majority + 0.05:
+        fail(f"After 120 optimisation steps the model did not learn: loss {loss_before:.3f} -> {loss_after:.3f}, accuracy "
+             f"{accuracy:.3f} (predicting the majority class gives {majority:.3f}). Are the logits raw scores of the "
+             "classifier on pooler_output, and is the loss computed on them?")  # fmt: skip
+    feedback.note(
+        f"Tiny BERT fine-tune: loss {loss_before:.3f} -> {loss_after:.3f}, training accuracy {accuracy:.3f} (majority class {majority:.3f})."
+    )
+
+
+def _split(labels: list[int], seed: int = 42, validation: float = 0.3) -> tuple[list[int], list[int]]:
+    """A stratified 70/30 split with seed 42, like the notebook's (not sklearn's exact draw, which needs sklearn)."""
+    rng = random.Random(seed)
+    train: list[int] = []
+    val: list[int] = []
+    for label in sorted(set(labels)):
+        rows = [i for i, y in enumerate(labels) if y == label]
+        rng.shuffle(rows)
+        cut = round(len(rows) * validation)
+        val += rows[:cut]
+        train += rows[cut:]
+    return sorted(train), sorted(val)
+
+
+@check(name="MathBERT fine-tune (Q2) reaches the handout's validation accuracy", number="3.2", points=0,
+       tags=[*TAGS, "gpu", "model cache"], timeout=1200, models=["tbs17/MathBERT"])  # fmt: skip
+def mathbert_finetune(student: Student, data: Path, config: dict[str, float], feedback: Feedback) -> None:
+    """The handout's Q2 run on the cached tbs17/MathBERT: 3 epochs, AdamW 5e-5, 10% warm-up, clip 1.0, batch 32, MAX_LEN 7."""
+    words, labels = verbal_arithmetic(data)
+    train, val = _split(labels)
+    tr = student.module("transformers")
+    tokenizer = run(
+        "BertTokenizer.from_pretrained('tbs17/MathBERT')", tr.BertTokenizer.from_pretrained, "tbs17/MathBERT"
+    )
+
+    def encode(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = run("tokenizer(...)", tokenizer, [" ".join(words[i]) for i in rows], padding="max_length", truncation=True,
+                    max_length=7, return_tensors="pt")  # fmt: skip
+        return tensor(batch["input_ids"], "input_ids"), tensor(batch["attention_mask"], "attention_mask")
+
+    (ids, mask), (val_ids, val_mask) = encode(train), encode(val)
+    y, val_y = torch.tensor([labels[i] for i in train]), torch.tensor([labels[i] for i in val])
+    student.seed(42)
+    cls = definition(student, NB, "BertForSentenceClassification")
+    model = run("from_pretrained('tbs17/MathBERT', num_labels=3)", cls.from_pretrained, "tbs17/MathBERT", num_labels=3)
+    torch_r = student.module("torch")
+    optimizer = run("torch.optim.AdamW", torch_r.optim.AdamW, model.call_method("parameters"), lr=5e-5)
+    steps_per_epoch = -(-len(train) // 32)
+    total = 3 * steps_per_epoch
+    scheduler = run(
+        "get_linear_schedule_with_warmup", tr.get_linear_schedule_with_warmup, optimizer, int(0.1 * total), total
+    )
+    rng = random.Random(42)
+    accuracies = []
+    for _epoch in range(3):
+        run("model.train()", model.call_method, "train")
+        order = list(range(len(train)))
+        rng.shuffle(order)
+        for start in range(0, len(order), 32):
+            pick = torch.tensor(order[start : start + 32])
+            run("loss.backward()", model.grad_probe, input_ids=ids[pick], attention_mask=mask[pick], labels=y[pick],
+                weights=torch.tensor(1.0), output_index=1)  # fmt: skip
+            run("clip_grad_norm_", torch_r.nn.utils.clip_grad_norm_, model.call_method("parameters"), 1.0)
+            run("optimizer.step()", optimizer.call_method, "step")
+            run("scheduler.step()", scheduler.call_method, "step")
+        run("model.eval()", model.call_method, "eval")
+        out = run("model(input_ids, attention_mask)", model, input_ids=val_ids, attention_mask=val_mask)
+        logits = tensor(out[0] if isinstance(out, tuple | list) and out else out, "logits")
+        accuracies.append(float((logits.argmax(-1) == val_y).double().mean()))
+    wanted = config["mathbert_min_val_accuracy"]
+    feedback.note(
+        f"MathBERT validation accuracy per epoch: {', '.join(f'{a:.3f}' for a in accuracies)} (needs {wanted:.2f})."
+    )
+    if accuracies[-1] < wanted:
+        fail(f"After the handout's 3-epoch fine-tune the validation accuracy is {accuracies[-1]:.3f}; the handout's "
+             f"runs reach {wanted:.2f} or more. Check the head (classifier on pooler_output, raw logits).")  # fmt: skip

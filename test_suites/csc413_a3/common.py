@@ -1,0 +1,74 @@
+"""Helpers shared by the CSC413 A3 checks: reaching notebook definitions and explaining failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from grader.authoring import StudentCodeError, fail
+from grader.sandbox.client import RemoteObject, Student
+
+CUDA_HINT = (" This looks like a hard-coded .cuda() (or device='cuda'): the grader runs on a CPU-only machine, so "
+             "create tensors on the device of the inputs instead (e.g. device=queries.device).")  # fmt: skip
+
+
+def cuda_hint(exc: StudentCodeError) -> str:
+    text = f"{exc.exc_type} {exc.exc_message}".lower()
+    return CUDA_HINT if "cuda" in text or "nvidia" in text else ""
+
+
+def definition(student: Student, module: str, name: str) -> Any:
+    """``module.name`` from a notebook, failing with the notebook's own explanation when it is missing."""
+    try:
+        return getattr(student.module(module), name)
+    except StudentCodeError as exc:
+        fail(f"{exc.exc_type}: {exc.exc_message}")
+
+
+def run(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call student code; an exception fails the check with the student's error (and the .cuda() hint)."""
+    try:
+        return func(*args, **kwargs)
+    except StudentCodeError as exc:
+        where = f"\n\nTraceback (your code):\n{exc.traceback.rstrip()}" if exc.traceback.strip() else ""
+        fail(f"{what} raised {exc.exc_type}: {exc.exc_message}.{cuda_hint(exc)}{where}")
+
+
+def pair(value: Any, what: str) -> tuple[Any, Any]:
+    """A returned 2-tuple (or 2-list)."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        fail(f"{what} should return a pair (e.g. (context, attention_weights)), got {_kind(value)}")
+    return value[0], value[1]
+
+
+def tensor(value: Any, what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        fail(f"{what} should be a tensor, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, RemoteObject):
+        return f"a {value.type_name}"
+    return type(value).__name__
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    return actual.shape == expected.shape and bool(
+        torch.allclose(actual.double(), expected.double(), atol=atol, rtol=rtol)
+    )
+
+
+def worst(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where and by how much two same-shaped tensors differ most."""
+    diff = (actual.double() - expected.double()).abs()
+    index = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
+    return f"largest difference {float(diff.max()):.3g} at index {index} (expected {float(expected[index]):.6g}, got {float(actual[index]):.6g})"
+
+
+def randn(seed: int, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))

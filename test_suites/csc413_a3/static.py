@@ -1,0 +1,39 @@
+"""Static reading of the notebook on the trusted side (never run): style warnings that cost no points."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from grader.engine.notebooks import NotebookError, read_notebook
+from grader.engine.notebooks_cells import plan_cell
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)
+
+
+def python_loops(notebook: Path, class_name: str, method: str = "forward") -> list[tuple[int, int]]:
+    """(cell, line) of each loop or comprehension in the last definition of ``class_name.method``."""
+    try:
+        cells = read_notebook(notebook, notebook.name, 32 * 1024 * 1024)
+    except NotebookError:
+        return []  # the checks that import the notebook report why it cannot be read
+    found: list[tuple[int, int]] = []
+    for number, source in cells:
+        for stmt in plan_cell(number, source).kept:
+            if class_name not in stmt.defines:
+                continue
+            tree = ast.parse("\n" * (stmt.first_line - 1) + stmt.source)
+            cls = next(n for n in tree.body if isinstance(n, ast.ClassDef))
+            func = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == method), None)
+            found = [(number, n.lineno) for n in ast.walk(func) if isinstance(n, _LOOPS)] if func else []
+    return found
+
+
+def loop_note(files: Path, class_name: str) -> str:
+    """A note for the student when ``class_name.forward`` loops in Python (spec: batched products, no loops)."""
+    loops = python_loops(files / "nmt.ipynb", class_name)
+    if not loops:
+        return ""
+    where = ", ".join(f"cell {c} line {line}" for c, line in loops[:3])
+    return (f"{class_name}.forward loops in Python ({where}); the handout asks for batched matrix products "
+            "(torch.bmm or @) over the whole batch. Not penalised here.")  # fmt: skip

@@ -1,0 +1,153 @@
+"""q1a offline: a tiny random ``BertForQuestionAnswering`` and a WordPiece vocabulary, built in the sandbox.
+
+The vocabulary is trained on the trusted side with the ``tokenizers`` library on our stored contexts,
+with the standard BERT special-token ids the given ``split`` relies on ([SEP] = 102). Inside the
+sandbox the tokenizer and the model are saved with ``save_pretrained`` into a temporary folder that is
+then passed to the student's ``QAmodel(model_path)``. The trusted side rebuilds the same tokenizer to
+compute every expected encoding and answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.authoring import StudentCodeError, fail
+from grader.sandbox.client import RemoteObject, Student
+
+SPECIALS = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
+MAX_POSITIONS = 32
+
+
+@functools.lru_cache(maxsize=1)
+def vocabulary(data: Path) -> tuple[str, ...]:
+    """A cased WordPiece vocabulary trained on the stored contexts (special tokens at BERT's ids)."""
+    from tokenizers import BertWordPieceTokenizer
+
+    texts = [f"{c['question']} {c['context']}" for c in contexts(data)]
+    specials = [SPECIALS.get(i, f"[unused{i}]") for i in range(104)]
+    tok = BertWordPieceTokenizer(lowercase=False, strip_accents=False)
+    tok.train_from_iterator(texts, vocab_size=400, min_frequency=1, special_tokens=specials, show_progress=False)
+    vocab = sorted(tok.get_vocab().items(), key=lambda item: item[1])
+    if [t for t, _ in vocab[:104]] != specials:
+        raise RuntimeError("the trained vocabulary lost the standard special-token ids")
+    return tuple(t for t, _ in vocab)
+
+
+def contexts(data: Path) -> list[dict[str, str]]:
+    return list(json.loads((data / "q1a-contexts.json").read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=1)
+def local_tokenizer(data: Path) -> Any:
+    """The same tokenizer on the trusted side (never the student's code)."""
+    from transformers import BertTokenizerFast
+
+    folder = Path(tempfile.mkdtemp(prefix="grader-q1a-vocab-"))
+    (folder / "vocab.txt").write_text("\n".join(vocabulary(data)) + "\n", encoding="utf-8")
+    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=False)
+
+
+def _offline(student: Student) -> None:
+    student.module("os").environ.call_method("__setitem__", "HF_HUB_OFFLINE", "1")
+    student.module("os").environ.call_method("__setitem__", "TRANSFORMERS_OFFLINE", "1")
+
+
+def model_dir(student: Student, data: Path, seed: int) -> str:
+    """Save the tiny model and tokenizer in a fresh sandbox folder; returns its path."""
+    _offline(student)
+    folder = str(student.module("tempfile").mkdtemp(prefix="qa-model-"))
+    vocab = vocabulary(data)
+    handle = student.module("builtins").open(f"{folder}/vocab.txt", "w", encoding="utf-8")
+    handle.call_method("write", "\n".join(vocab) + "\n")
+    handle.call_method("close")
+    tf = student.module("transformers")
+    tf.BertTokenizerFast(vocab_file=f"{folder}/vocab.txt", do_lower_case=False).save_pretrained(folder)
+    config = tf.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=MAX_POSITIONS)  # fmt: skip
+    student.seed(seed)
+    tf.BertForQuestionAnswering(config).save_pretrained(folder)
+    return folder
+
+
+def qa_model(student: Student, data: Path, seed: int) -> RemoteObject:
+    """``QAmodel(model_path)`` from the student's notebook, on the offline tiny model."""
+    folder = model_dir(student, data, seed)
+    try:
+        qa = student.module("q1a").QAmodel(folder)
+    except StudentCodeError as exc:
+        fail(f"QAmodel(model_path) raised {exc.exc_type}: {exc.exc_message}")
+    if not isinstance(qa, RemoteObject):
+        fail("QAmodel(model_path) did not return an object")
+    return qa
+
+
+def encode(data: Path, question: str, context: str) -> dict[str, torch.Tensor]:
+    enc = local_tokenizer(data)(question, context, return_tensors="pt", return_token_type_ids=True)
+    return {k: enc[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+
+def given_split(
+    inputs: dict[str, torch.Tensor], max_len: int = MAX_POSITIONS
+) -> OrderedDict[int, dict[str, torch.Tensor]]:
+    """The handout's ``split``: chunks of the context behind the question, [SEP] (102) closing all but the last."""
+    q_len = int((inputs["token_type_ids"][0] == 0).sum())
+    size = max_len - q_len - 1
+    question = {k: v[0][:q_len] for k, v in inputs.items()}
+    context = {k: v[0][q_len:] for k, v in inputs.items()}
+    count = (len(context["input_ids"]) + size - 1) // size
+    chunks: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
+    for i in range(count):
+        chunk = {k: torch.cat([question[k], context[k][i * size : (i + 1) * size]]) for k in question}
+        if i < count - 1:
+            chunk = {k: torch.cat([v, torch.tensor([102 if k == "input_ids" else 1])]) for k, v in chunk.items()}
+        chunks[i] = {k: v.unsqueeze(0) for k, v in chunk.items()}
+    return chunks
+
+
+def decode(data: Path, ids: torch.Tensor) -> str:
+    tok = local_tokenizer(data)
+    return str(tok.convert_tokens_to_string(tok.convert_ids_to_tokens(ids.tolist())))
+
+
+def read_inputs(
+    qa: RemoteObject, keys: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
+) -> dict[str, Any]:
+    """``qa.inputs[k]`` for the three keys (a BatchEncoding or a dict: both fine), or a failure naming the missing key."""
+    try:
+        inputs = qa.inputs
+    except StudentCodeError:
+        fail("After tokenize(question, context), self.inputs is not set.")
+    out = {}
+    for key in keys:
+        try:
+            out[key] = inputs[key]
+        except StudentCodeError:
+            fail(
+                f"self.inputs has no '{key}': return PyTorch tensors including token_type_ids (the given split needs them)."
+            )
+    return out
+
+
+def stub_outputs(student: Student, logits: list[tuple[torch.Tensor, torch.Tensor]]) -> RemoteObject:
+    """A stand-in for ``self.model`` returning the chosen start/end logits, one call after another."""
+    # The outputs are built lazily inside the sandbox (starmap over (loss, start, end)): a model output
+    # built by a call of its own would come back here as a plain dict.
+    make = student.module("transformers.modeling_outputs").QuestionAnsweringModelOutput
+    outputs = student.module("itertools").starmap(make, [(None, s, e) for s, e in logits])
+    stand_in = student.module("unittest.mock").Mock(side_effect=outputs)
+    assert isinstance(stand_in, RemoteObject)
+    return stand_in
+
+
+def one_hot_logits(length: int, start: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (1, length) whose arg-max start and end are the given positions."""
+    s, e = torch.zeros(1, length), torch.zeros(1, length)
+    s[0, start], e[0, end] = 5.0, 5.0
+    return s, e

@@ -1,0 +1,122 @@
+"""AdamW.step against the official optimizer test and hidden cases, driven step by step over the RPC.
+
+Each step mirrors the official ``optimizer_test.py``: the trusted side draws x (numpy ``default_rng``),
+reads the student's current weight, and asks the sandbox for the gradient of the summed squared error
+at that weight (``grad_probe`` sets ``.grad`` with the output gradient we give); then the student's
+``step()`` runs. Nothing of the loop runs in student code except ``AdamW`` itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from grader.sandbox.client import RemoteObject, Student
+
+
+@dataclass
+class RefAdamW:
+    """Our AdamW (decoupled decay after the update, efficient bias correction), one state per tensor."""
+
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-6
+    weight_decay: float = 0.0
+    correct_bias: bool = True
+    state: dict[int, dict[str, object]] = field(default_factory=dict)
+
+    def step(self, key: int, p: torch.Tensor, grad: torch.Tensor, lr: float | None = None) -> None:
+        lr = self.lr if lr is None else lr
+        b1, b2 = self.betas
+        s = self.state.setdefault(key, {"t": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+        s["t"] = t = int(s["t"]) + 1  # type: ignore[call-overload]
+        m, v = s["m"], s["v"]
+        assert isinstance(m, torch.Tensor) and isinstance(v, torch.Tensor)
+        m.mul_(b1).add_(grad, alpha=1 - b1)
+        v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        size = lr * math.sqrt(1 - b2**t) / (1 - b1**t) if self.correct_bias else lr
+        p.addcdiv_(m, v.sqrt().add_(self.eps), value=-size)
+        if self.weight_decay:
+            p.add_(p, alpha=-lr * self.weight_decay)
+
+
+def problem_gradient_weights(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d/dŷ of ((y - ŷ)²).sum() with ŷ = Wx and y = (x0 + x1, -x2), as the official test's autograd computes it."""
+    y_hat = torch.nn.functional.linear(x, w)
+    y = torch.tensor([float(x[0] + x[1]), float(-x[2])])
+    return -2.0 * (y - y_hat)
+
+
+def remote_linear(student: Student, seed: int) -> RemoteObject:
+    """``torch.nn.Linear(3, 2, bias=False)`` built in the sandbox right after ``torch.manual_seed(seed)``."""
+    student.seed(seed)
+    lin = student.module("torch").nn.Linear(3, 2, bias=False)
+    assert isinstance(lin, RemoteObject)
+    return lin
+
+
+def remote_step(lin: RemoteObject, x: torch.Tensor) -> None:
+    """Set ``lin.weight.grad`` inside the sandbox to the official loss's gradient at the current weight."""
+    w = lin.state_dict()["weight"].float()
+    lin.grad_probe(x, weights=problem_gradient_weights(w, x))
+
+
+def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4) -> torch.Tensor:
+    """The official test (lr 1e-3, seed 0) with the student's AdamW; returns the final weight."""
+    rng = np.random.default_rng(0)
+    lin = remote_linear(student, 0)
+    opt = student.module("optimizer").AdamW(lin.parameters(), lr=1e-3, weight_decay=weight_decay, correct_bias=True)
+    for _ in range(steps):
+        remote_step(lin, torch.FloatTensor(rng.uniform(size=[3])))
+        opt.step()
+    weight: torch.Tensor = lin.state_dict()["weight"].float()
+    return weight
+
+
+def reference_run(steps: int, weight_decay: float) -> torch.Tensor:
+    """The official problem with our AdamW (the same draws of x and the same initial weight)."""
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    w = torch.nn.Linear(3, 2, bias=False).weight.detach().clone()
+    opt = RefAdamW(lr=1e-3, weight_decay=weight_decay)
+    for _ in range(steps):
+        x = torch.FloatTensor(rng.uniform(size=[3]))
+        opt.step(0, w, torch.outer(problem_gradient_weights(w, x), x))
+    return w
+
+
+def groups_run(student: Student | None, steps: int) -> list[torch.Tensor]:
+    """Two parameter groups: lr 1e-3 with bias correction (two tensors, one of which never gets a gradient,
+    so a step counter shared across tensors shows) and lr 1e-2 without bias correction.
+
+    With ``student`` None the same run uses our reference; returns the three final weights.
+    """
+    rng = np.random.default_rng(1)
+    if student is None:
+        torch.manual_seed(1)
+        ws = [torch.nn.Linear(3, 2, bias=False).weight.detach().clone() for _ in range(3)]
+        first, second = RefAdamW(lr=1e-3, weight_decay=0.01), RefAdamW(lr=1e-2, correct_bias=False, weight_decay=0.01)
+        for _ in range(steps):
+            x = torch.FloatTensor(rng.uniform(size=[3]))
+            grads = [torch.outer(problem_gradient_weights(w, x), x) for w in ws[:2]]
+            first.step(0, ws[0], grads[0])
+            second.step(1, ws[1], grads[1])
+        return ws
+    student.seed(1)
+    nn = student.module("torch").nn
+    lins = [nn.Linear(3, 2, bias=False) for _ in range(3)]
+    chain = student.module("itertools").chain  # parameter handles stay in the sandbox; tensors would be copied
+    groups = [
+        {"params": chain(lins[0].parameters(), lins[2].parameters())},
+        {"params": lins[1].parameters(), "lr": 1e-2, "correct_bias": False},
+    ]
+    sopt = student.module("optimizer").AdamW(groups, lr=1e-3, weight_decay=0.01)
+    for _ in range(steps):
+        x = torch.FloatTensor(rng.uniform(size=[3]))
+        for lin in lins[:2]:
+            remote_step(lin, x)
+        sopt.step()
+    return [lin.state_dict()["weight"].float() for lin in lins]

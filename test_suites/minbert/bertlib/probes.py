@@ -1,0 +1,96 @@
+"""Build the student's BERT objects inside the sandbox and the inputs the checks feed them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grader.authoring import StudentCodeError, fail
+from grader.sandbox.client import RemoteObject, Student
+
+from .reference import TinyConfig, extended_mask
+
+TINY = TinyConfig()
+#: Eval-mode tolerance of the official sanity check.
+ATOL, RTOL = 1e-5, 1e-3
+
+
+def build(
+    student: Student, cls: str, cfg: TinyConfig = TINY, *, module: str = "bert", train: bool = False
+) -> RemoteObject:
+    """``bert.<cls>(config.BertConfig(...))`` in eval (or train) mode; construction errors fail the check."""
+    try:
+        config = student.module("config").BertConfig(**cfg.kwargs())
+        obj = getattr(student.module(module), cls)(config)
+        obj.call_method("train" if train else "eval")
+    except StudentCodeError as exc:
+        fail(f"Building {module}.{cls} with a small config raised {exc.exc_type}: {exc.exc_message}")
+    if not isinstance(obj, RemoteObject):
+        fail(f"{module}.{cls}(config) did not return a module object")
+    return obj
+
+
+def batch(seed: int, cfg: TinyConfig = TINY) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two sequences of 8 token ids padded like the official sanity check (4 and 7 real tokens)."""
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, cfg.vocab_size, (2, 8), generator=gen)
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 0]])
+    return ids * mask, mask
+
+
+def hidden(seed: int, cfg: TinyConfig = TINY) -> torch.Tensor:
+    return torch.randn(2, 8, cfg.hidden_size, generator=torch.Generator().manual_seed(seed + 1))
+
+
+def attention_inputs(
+    seed: int, cfg: TinyConfig = TINY
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Distinct random key, query, value (bs 2, heads, seq 8, head size) and the padded additive mask."""
+    gen = torch.Generator().manual_seed(seed + 2)
+    shape = (2, cfg.num_attention_heads, 8, cfg.head_size)
+    key, query, value = (torch.randn(shape, generator=gen) for _ in range(3))
+    return key, query, value, extended_mask(batch(seed, cfg)[1])
+
+
+def state_of(obj: RemoteObject) -> dict[str, torch.Tensor]:
+    return {k: v.float() for k, v in obj.state_dict().items()}
+
+
+def tensor_result(value: Any, what: str) -> torch.Tensor:
+    """The student's return value as a tensor, or a failure that says what came back instead."""
+    if value is None:
+        fail(f"{what} returned None: the function must return its result.")
+    if not isinstance(value, torch.Tensor):
+        fail(f"{what} returned a {type(value).__name__}, expected a tensor")
+    return value.float()
+
+
+def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    return float((a.double() - b.double()).abs().max())
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a.double(), b.double(), atol=ATOL, rtol=RTOL))
+
+
+def seeded(student: Student, seed: int, call: Any, *args: Any) -> Any:
+    """Run ``call(*args)`` in the sandbox right after seeding its torch generator with ``seed``."""
+    student.seed(seed)
+    return call(*args)
+
+
+def patch(student: Student, owner: RemoteObject, name: str, returns: Any) -> RemoteObject:
+    """Replace ``owner.name`` in the sandbox by a recording stand-in that returns ``returns``.
+
+    Used for what cannot run offline (``from_pretrained`` downloads weights) and to observe the
+    objects a given training loop creates (``save_model``). The stand-in is ``unittest.mock.Mock``,
+    which is not a descriptor, so a class attribute stays a plain callable.
+    """
+    stand_in = student.module("unittest.mock").Mock(return_value=returns)
+    if not isinstance(stand_in, RemoteObject):
+        fail("the grader could not build a stand-in inside the sandbox")
+    student.module("builtins").setattr(owner, name, stand_in)
+    return stand_in

@@ -1,0 +1,88 @@
+"""Part 2: the sentence-classification head in ``classifier.py`` (the given loop applies NLL loss)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from grader.authoring import Feedback, StudentCodeError, assert_shape, check, fail
+from grader.sandbox.client import RemoteObject, Student
+
+from .bertlib.head import NUM_LABELS, WIDE, classifier, head_weights
+from .bertlib.probes import batch, close, state_of, tensor_result
+
+
+@check(name="BertSentClassifier: log-probabilities from the pooled output", number="2.1", points=15, timeout=90)
+def head(student: Student, seed: int, feedback: Feedback) -> None:
+    """Output (bs, num_labels) of log-probabilities (rows log-sum-exp to 0) = log_softmax(Linear(pooler_output)) in eval mode."""
+    model, bert = classifier(student, "finetune")
+    ids, mask = batch(seed, WIDE)
+    try:
+        model.call_method("eval")
+        out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
+    except StudentCodeError as exc:
+        fail(f"BertSentClassifier.forward raised {exc.exc_type}: {exc.exc_message}")
+    if out.dim() == 2 and out.shape[1] != NUM_LABELS:
+        fail(
+            f"The head has {out.shape[1]} outputs: it must map hidden_size to config.num_labels = {NUM_LABELS} (one Linear layer)."
+        )
+    assert_shape(out, (2, NUM_LABELS), what="classifier output (batch, num_labels)")
+    lse = torch.logsumexp(out.double(), dim=-1)
+    if not torch.allclose(lse, torch.zeros_like(lse), atol=1e-5) or bool((out > 1e-6).any()):
+        fail("The head returns raw scores, not log-probabilities: the given training loop applies F.nll_loss, so "
+             "forward must end with F.log_softmax(logits, dim=-1).")  # fmt: skip
+    state = state_of(model)
+    found = head_weights(state, WIDE.hidden_size)
+    if found is None:
+        fail(f"Could not find the head's Linear({WIDE.hidden_size}, {NUM_LABELS}) outside self.bert.")
+    weight, bias = found
+    # The student's own BERT output, so that a BERT bug does not count twice (parts 1.x grade it).
+    try:
+        bert_out = bert(ids, mask)
+    except StudentCodeError as exc:
+        fail(f"The classifier could not be checked: your BertModel.forward raised {exc.exc_type}: {exc.exc_message}")
+    if not isinstance(bert_out, dict) or not isinstance(bert_out.get("pooler_output"), torch.Tensor):
+        fail("The classifier could not be checked: your BertModel.forward does not return a 'pooler_output' tensor.")
+    pooled = bert_out["pooler_output"].float()
+    want = F.log_softmax(pooled @ weight.T + bias, dim=-1)
+    if not close(out, want):
+        cls = F.log_softmax(bert_out["last_hidden_state"][:, 0].float() @ weight.T + bias, dim=-1)
+        if close(out, cls):
+            fail(
+                "The head reads last_hidden_state[:, 0]; use BERT's 'pooler_output' (the [CLS] vector after the pooler)."
+            )
+        fail("In eval mode the output is not log_softmax(Linear(pooler_output)).")
+    _dropout_probability(student, model, pooled, seed, weight, bias, feedback)
+
+
+def _dropout_probability(student: Student, model: RemoteObject, pooled: torch.Tensor, seed: int, weight: torch.Tensor,
+                         bias: torch.Tensor, feedback: Feedback) -> None:  # fmt: skip
+    """In train mode under one seed, the head's dropout should be hidden_dropout_prob (a warning otherwise)."""
+    ids, mask = batch(seed, WIDE)
+    model.call_method("train")
+    student.seed(seed)
+    got = tensor_result(model(ids, mask), "BertSentClassifier.forward in train mode")
+    torch.manual_seed(seed)
+    want = F.log_softmax(F.dropout(pooled, 0.3, True) @ weight.T + bias, dim=-1)
+    if not close(got, want):
+        feedback.note("Note: in train mode the head does not match dropout(p=config.hidden_dropout_prob) on the pooled "
+                      "output followed by the Linear layer; use the configured dropout probability.")  # fmt: skip
+        feedback.warn_staff("head dropout differs from hidden_dropout_prob (or sits elsewhere)")
+
+
+@check(name="BertSentClassifier: trainable parameters per option", number="2.2", points=5, timeout=60)
+def trainable(student: Student) -> None:
+    """'pretrain' freezes BERT and trains only the head; 'finetune' trains everything."""
+    for option in ("pretrain", "finetune"):
+        model, _ = classifier(student, option)
+        params = model.named_parameters()
+        head = [p for p in params if not p["name"].startswith("bert.")]
+        if not head:
+            fail("BertSentClassifier has no parameters outside self.bert: the head's Linear layer is missing.")
+        if not all(p["requires_grad"] for p in head):
+            fail(f"With option '{option}' the head's parameters must be trainable.")
+        bert_trainable = {p["requires_grad"] for p in params if p["name"].startswith("bert.")}
+        if option == "pretrain" and True in bert_trainable:
+            fail("With option 'pretrain' the BERT parameters must be frozen (requires_grad False).")
+        if option == "finetune" and False in bert_trainable:
+            fail("With option 'finetune' every BERT parameter must be trainable.")

@@ -1,0 +1,76 @@
+"""Part 3: ``AdamW.step`` in ``optimizer.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.authoring import Credit, StudentCodeError, check, fail
+from grader.sandbox.client import Student
+
+from . import adamw
+
+#: Decoupled decay variants stay within ~4e-5 of the reference after 1000 steps with decay 0.1;
+#: decay coupled into the gradient drifts by ~2e-2 (spec, appendix A).
+HIDDEN_DECAY_TOL = 1e-3
+GROUPS_TOL = 1e-4
+
+
+def _run(what: str, func: object, *args: object) -> object:
+    try:
+        return func(*args)  # type: ignore[operator]
+    except StudentCodeError as exc:
+        hint = ""
+        if "leaf Variable" in exc.exc_message or "requires grad" in exc.exc_message:
+            hint = " (update p.data, not the parameter itself)"
+        fail(f"{what}: AdamW raised {exc.exc_type}: {exc.exc_message}{hint}")
+
+
+@check(name="AdamW: the official optimizer test", number="3.1", points=15, timeout=120)
+def official(student: Student, data: Path) -> Credit | None:
+    """1000 steps (lr 1e-3, weight decay 1e-4) match optimizer_test.npy at torch.allclose's default tolerance (2021-22); atol 1e-5 (Fall 2023) earns half."""
+    expected = torch.from_numpy(np.load(data / "optimizer_test.npy")).float()
+    got = _run("the official optimizer test", adamw.official, student)
+    assert isinstance(got, torch.Tensor)
+    if torch.allclose(got, expected):
+        return None
+    diff = float((got - expected).abs().max())
+    if torch.allclose(got, expected, atol=1e-5):
+        return Credit(0.5, f"The final weight is within atol=1e-5 of optimizer_test.npy (Fall 2023 tolerance) but not within "
+                           f"the default tolerance (max difference {diff:.2g}): apply the weight decay after the Adam update, "
+                           "decoupled from the gradient: p -= lr * weight_decay * p.")  # fmt: skip
+    fail(f"After 1000 steps the weight differs from optimizer_test.npy by up to {diff:.3g}.")
+
+
+@check(
+    name="AdamW: hidden cases (decay 0.1, no bias correction, parameter groups, missing gradients)",
+    number="3.2",
+    points=5,
+    timeout=120,
+)
+def hidden_cases(student: Student) -> None:
+    """Decoupled weight decay 0.1 over 1000 steps; correct_bias=False; two groups with different lr; per-parameter state; grad None skipped."""
+    got = _run("weight decay 0.1", adamw.official, student, 1000, 0.1)
+    want = adamw.reference_run(1000, 0.1)
+    assert isinstance(got, torch.Tensor)
+    diff = float((got - want).abs().max())
+    if diff > HIDDEN_DECAY_TOL:
+        fail(f"With weight_decay=0.1 the weight after 1000 steps is off by {diff:.3g}: the decay must be decoupled "
+             "(p -= lr * weight_decay * p), not added to the gradient.")  # fmt: skip
+    got_ws = _run("two parameter groups without bias correction", adamw.groups_run, student, 200)
+    want_ws = adamw.groups_run(None, 200)
+    assert isinstance(got_ws, list)
+    labels = [
+        "the first group's parameter",
+        "the second group's parameter (lr 1e-2, correct_bias=False)",
+        "a parameter without gradient",
+    ]
+    for label, g, w in zip(labels, got_ws, want_ws, strict=True):
+        if label.startswith("a parameter") and not torch.equal(g, w):
+            fail("A parameter whose .grad is None was changed: skip parameters without a gradient.")
+        d = float((g - w).abs().max())
+        if d > GROUPS_TOL:
+            fail(f"With two parameter groups, {label} is off by {d:.3g} after 200 steps (per-group lr and correct_bias, "
+                 "per-parameter step counts and state, the denominator sqrt(v) + eps even without bias correction).")  # fmt: skip

@@ -1,0 +1,44 @@
+"""Part 4: the submitted prediction files (form per edition; accuracies reported for the TAs' grade band)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.authoring import Credit, Feedback, check, fail
+
+from .outputs import read_outputs
+
+#: Reference accuracies of the handout (10 seeds): what "comparable to the reference" (grade A) means.
+REFERENCE = {"sst-dev": (0.391, 0.515), "sst-test": (0.403, 0.526), "cfimdb-dev": (None, 0.966)}
+
+
+@check(name="Prediction files: present, complete and well-formed", number="4.1", points=10, timeout=30)
+def prediction_files(files: Path, data: Path, feedback: Feedback) -> Credit | None:
+    """SST dev/test and CFIMDB dev/test outputs in one edition's format; accuracies against the gold labels are reported."""
+    parsed = read_outputs(files, data)
+    good = [p for p in parsed if not p.problem]
+    editions = {p.edition for p in good}
+    if len(editions) > 1:
+        feedback.note(f"Note: the output files mix the formats of several editions ({', '.join(sorted(editions))}).")
+    scores = []
+    for p in good:
+        if p.accuracy is None:
+            continue
+        key = p.name.removesuffix("-output.txt").removesuffix("-output.csv")
+        pretrain, finetune = REFERENCE[key]
+        scores.append(f"{key} {p.accuracy:.3f}")
+        if p.accuracy < finetune - 0.05 and (pretrain is None or p.accuracy < pretrain - 0.05):
+            feedback.warn_staff(f"{key} accuracy {p.accuracy:.3f} is well below the handout's reference "
+                                f"(pretrain {pretrain}, finetune {finetune}); grade band A needs comparable accuracy")  # fmt: skip
+    if scores:
+        feedback.note(
+            "Accuracy against the gold labels: "
+            + ", ".join(scores)
+            + " (reference finetune: SST dev 0.515, test 0.526, CFIMDB dev 0.966)."
+        )
+    problems = [p.problem for p in parsed if p.problem]
+    if not good:
+        fail("No usable prediction file: " + "; ".join(problems))
+    if problems:
+        return Credit(len(good) / len(parsed), "; ".join(problems))
+    return None
