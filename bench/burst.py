@@ -4,7 +4,10 @@
 
 A real ``grader serve --workers N`` (embedded Redis, Celery workers, uvicorn) grades the light bench suite
 (``bench/suites/light``: two quick checks, each submission in its own bwrap sandbox). ``--clients``
-students upload ``--submissions`` zips in total, all at once, each client as fast as its uploads return.
+students upload ``--submissions`` zips in total, all at once, each client as fast as its uploads return
+(closed loop: the upload latency is then the queue of the other clients' uploads, Little's law). With
+``--spread S`` the uploads are sent on a schedule instead, evenly over S seconds (open loop: what a
+student sees when submissions arrive at that rate while the workers are saturated).
 
 Reported, from the service's own records:
 - drain time: first upload sent -> last report written;
@@ -37,10 +40,12 @@ ASSIGNMENT = "bench-light"
 
 
 def _client(
-    url: str, token: str, data: bytes, count: int, out: list[tuple[float, float, str]], errors: list[str]
+    url: str, token: str, data: bytes, when: list[float], out: list[tuple[float, float, str]], errors: list[str]
 ) -> None:
+    """Upload once per scheduled time (seconds since the epoch; 0: at once), or as soon as the last returns."""
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
-        for _ in range(count):
+        for at in when:
+            time.sleep(max(0.0, at - time.time()))
             sent = time.time()
             try:
                 took, accepted = upload(client, ASSIGNMENT, data)
@@ -62,6 +67,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--warmup", type=float, default=5, help="seconds for the workers' pools to fill before the burst"
     )
+    parser.add_argument(
+        "--spread", type=float, default=0, help="send the uploads evenly over this many seconds (0: all at once)"
+    )
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args(argv)
     header("Deadline burst", "bench/burst.py " + " ".join(argv if argv is not None else sys.argv[1:]))
@@ -69,7 +77,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env = {"GRADER_WARM_POOL__CPU": str(args.pool), "GRADER_RATE_LIMIT_COUNT": str(args.submissions + 1)}
     if args.nice is not None:
         env["GRADER_WORKER_NICE"] = str(args.nice)
-    shares = [args.submissions // args.clients + (i < args.submissions % args.clients) for i in range(args.clients)]
 
     with service({"light": LIGHT_SUITE}, workers=args.workers, **env) as svc:
         tokens = svc.students(ASSIGNMENT, args.clients)
@@ -77,11 +84,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         time.sleep(args.warmup if args.pool else 0)  # the workers' pools fill, as they would before a deadline
         accepted: list[tuple[float, float, str]] = []
         errors: list[str] = []
+        # Upload k goes to client k mod clients, at its slot of the schedule (all at once without --spread);
+        # a schedule begins half a second out, so that every thread has started by then.
+        burst_start = time.time() + (0.5 if args.spread else 0.0)
+        slots = [burst_start + k * args.spread / args.submissions if args.spread else 0.0 for k in range(args.submissions)]
         threads = [
-            threading.Thread(target=_client, args=(svc.url, tokens[i], data, shares[i], accepted, errors))
+            threading.Thread(target=_client, args=(svc.url, tokens[i], data, slots[i :: args.clients], accepted, errors))
             for i in range(args.clients)
         ]
-        burst_start = time.time()
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -140,7 +150,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     nice = "default" if args.nice is None else args.nice
     print(
-        f"\n{args.submissions} submissions, {args.clients} clients, {args.workers} workers, warm pool {args.pool} per worker, worker nice {nice}"
+        f"\n{args.submissions} submissions, {args.clients} clients, {args.workers} workers, warm pool {args.pool} per worker, worker nice {nice}, "
+        + (f"spread over {args.spread:g} s" if args.spread else "all at once")
     )
     for key, value in result.items():
         print(f"{key:20} {value:10.3f}" if isinstance(value, float) else f"{key:20} {value:10}")

@@ -42,7 +42,10 @@ def layer_forward(student: Student, seed: int, feedback: Feedback) -> None:
     bodies.full_model(student, seed, feedback)
 
 
-@check(name="q2(e) the training step in classifier.py", number="2.5", points=8, timeout=120, tags=["q2"])
+LEARNING_RATE, LEARNING_EPOCHS = 1e-4, 4
+
+
+@check(name="q2(e) the training step in classifier.py", number="2.5", points=8, timeout=180, tags=["q2"])
 def training_step(student: Student, data: Path) -> None:
     """NLL loss of the log-probabilities, gradients zeroed every step, backward, optimizer step, loss.item() summed."""
     seen = training.run(student, data / "sst-sample.txt")
@@ -78,6 +81,14 @@ def training_step(student: Student, data: Path) -> None:
         fail(
             f"The printed epoch train loss {seen.printed} is not the mean batch loss {seen.loss:.3f}: add loss.item() for every batch."
         )
+    # The same run with a real learning rate, in a fresh sandbox (the first one's classifier module
+    # holds its own result.log): training on one batch again and again must lower its loss.
+    student.restart()
+    learning = training.run(student, data / "sst-sample.txt", lr=LEARNING_RATE, epochs=LEARNING_EPOCHS)
+    if len(learning.printed) != LEARNING_EPOCHS or not learning.printed[-1] < learning.printed[0]:
+        fail(f"With --lr {LEARNING_RATE:g}, {LEARNING_EPOCHS} epochs on one batch of {training.BATCH} sentences printed train "
+             f"losses {[round(v, 4) for v in learning.printed]}: the loss should fall. Does the step use the gradient "
+             "of this batch's loss, and does the optimizer update the model's parameters?")  # fmt: skip
 
 
 @check(name="q2(f) result.log of the SST run", number="2.6", points=8, timeout=30, tags=["q2"])

@@ -60,8 +60,9 @@ def _read(student: Student, path: str) -> str:
     return str(text)
 
 
-def run(student: Student, sample: Path) -> Observed:
-    """Run the student's ``classifier.train`` on the sample and compute what it should have done."""
+def run(student: Student, sample: Path, lr: float = 0.0, epochs: int = EPOCHS) -> Observed:
+    """Run the student's ``classifier.train`` on the sample and compute what it should have done
+    (exact at learning rate 0, the default; with ``lr > 0`` only the printed losses are meaningful)."""
     lines = sample.read_text(encoding="utf-8").splitlines()
     labels = torch.tensor([int(line.split(" ||| ")[0]) for line in lines])
     sentences = [line.split(" ||| ", 1)[1].lower().strip() for line in lines]
@@ -84,7 +85,7 @@ def run(student: Student, sample: Path) -> Observed:
         encoded = tokenizer(sentences, return_tensors="pt", padding=True, truncation=True)
         classifier = student.module("classifier")
         saved = patch(student, classifier, "save_model", None)
-        argv = ["classifier.py", "--option", "finetune", "--epochs", str(EPOCHS), "--lr", "0", "--batch_size", str(BATCH),
+        argv = ["classifier.py", "--option", "finetune", "--epochs", str(epochs), "--lr", repr(lr), "--batch_size", str(BATCH),
                 "--hidden_dropout_prob", "0", "--train", f"{tmp}/train.txt", "--dev", f"{tmp}/dev.txt", "--test", f"{tmp}/dev.txt"]  # fmt: skip
         student.module("builtins").setattr(student.module("sys"), "argv", argv)
         args = classifier.get_args()

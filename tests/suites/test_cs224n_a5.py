@@ -72,13 +72,14 @@ EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
 
 
 def scope(name: str) -> set[str]:
-    """The checks a mutant is graded on: all that can see the file it changes. The span mutants change
-    only ``CharCorruptionDataset.__getitem__``, which no run.py or output check calls (training is
-    intercepted), and the Perceiver mutants only model.py, which the London check never imports."""
+    """The checks a mutant is graded on: all that can reach the code it changes. The span mutants change
+    only ``CharCorruptionDataset.__getitem__``, which only the span checks call (run.py's training is
+    intercepted), and the Perceiver mutants only the Perceiver path of model.py, which the vanilla
+    wiring and the London check never reach."""
     if name.startswith(("span", "truncation", "crash")):
-        return MODEL_CHECKS
+        return SPAN
     if name.startswith("perceiver"):
-        return MODEL_CHECKS | WIRING
+        return MODEL_CHECKS | PERCEIVER_WIRING
     return {"5.1"} | WIRING
 
 
