@@ -114,7 +114,7 @@ def _grade_in(
             pass  # each check retries and reports the failure in its own words
         timings.sandbox_start = time.monotonic() - t
         t = time.monotonic()
-        inject = _Injector(Student(session), suite, unpacked.root, settings.hf_home)
+        inject = _Injector(Student(session), suite, unpacked.root, spec.model_cache)
         for index, check in enumerate(suite.checks):
             if progress:
                 progress.check_started(check, index, len(suite.checks))
@@ -150,8 +150,8 @@ class _Injector:
     """Builds the keyword arguments a check asks for."""
 
     def __init__(self, student: Student, suite: Suite, files: Path, model_cache: Path | None = None) -> None:
-        self.student, self.suite, self.files = student, suite, files
-        self.model_cache = model_cache if model_cache and model_cache.is_dir() else None
+        # model_cache: the one the sandbox mounts (sandbox_spec decides whether the operator's cache exists)
+        self.student, self.suite, self.files, self.model_cache = student, suite, files, model_cache
 
     def kwargs(self, spec: CheckSpec, feedback: Feedback) -> dict[str, Any]:
         seed = zlib.crc32(f"{self.suite.manifest.id}:{spec.name}".encode())

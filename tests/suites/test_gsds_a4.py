@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from grader.config import PROJECT_ROOT
 from grader.engine.runner import grade
 from grader.engine.suites import Suite, load_assignment
-from tests.utils.builders import apply_mutant, mutant_names, settings_for, traversable_dir
+from tests.utils.builders import apply_mutants, mutant_names, mutant_spec, pack_disjoint, settings_for, traversable_dir
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
@@ -106,12 +104,8 @@ DIAGNOSIS = {
 }
 
 
-def _spec(name: str) -> dict[str, Any]:
-    return tomllib.loads((REFERENCE / "mutants" / f"{name}.toml").read_text(encoding="utf-8"))
-
-
 def _file(name: str) -> str:
-    return str(_spec(name)["file"])
+    return str(mutant_spec(name, REFERENCE)["file"])
 
 
 def _runs(name: str) -> set[str]:
@@ -119,30 +113,8 @@ def _runs(name: str) -> set[str]:
 
 
 def _batches() -> list[tuple[str, ...]]:
-    """Mutants packed greedily into gradings whose changed files have disjoint check sets."""
-    batches: list[list[str]] = []
-    for name in sorted(EXPECTED):
-        checks = _runs(name)
-        for batch in batches:
-            if all(not (checks & _runs(other)) for other in batch):
-                batch.append(name)
-                break
-        else:
-            batches.append([name])
-    return [tuple(b) for b in batches]
-
-
-def apply_mutants(names: tuple[str, ...], dest: Path) -> Path:
-    """The reference with every mutant of ``names`` applied (different files, or different parts of q1b.ipynb)."""
-    first = apply_mutant(names[0], dest, REFERENCE)
-    for name in names[1:]:
-        target = first / _file(name)
-        text = target.read_text(encoding="utf-8")
-        for edit in _spec(name)["replace"]:
-            assert text.count(edit["old"]) == 1, f"mutant {name}: {edit['old']!r} is not there exactly once"
-            text = text.replace(edit["old"], edit["new"])
-        target.write_text(text, encoding="utf-8")
-    return first
+    """Mutants packed into gradings whose changed files (or q1b parts) have disjoint check sets."""
+    return pack_disjoint(list(EXPECTED), _runs)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +156,7 @@ def test_batches_cover_every_mutant_once() -> None:
 def test_mutants_lose_exactly_their_checks(names: tuple[str, ...], suite: Suite, workspace: Path) -> None:
     runs = set().union(*(_runs(n) for n in names))
     subset = dataclasses.replace(suite, checks=tuple(c for c in suite.checks if c.number in runs))
-    report = grade(subset, apply_mutants(names, workspace / names[0]), settings_for(workspace / "var"))
+    report = grade(subset, apply_mutants(names, workspace / names[0], REFERENCE), settings_for(workspace / "var"))
     lost = {t.number for t in report.tests if t.result != "passed"}
     expected = set().union(*(EXPECTED[n][0] for n in names))
     assert lost == expected, {t.number: t.output[:300] for t in report.tests if t.result != "passed"}

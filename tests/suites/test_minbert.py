@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,15 @@ import pytest
 from grader.config import PROJECT_ROOT
 from grader.engine.runner import grade
 from grader.engine.suites import Suite, load_assignment
-from tests.utils.builders import apply_mutant, make_zip, mutant_names, settings_for, traversable_dir
+from tests.utils.builders import (
+    apply_mutants,
+    make_zip,
+    mutant_names,
+    mutant_spec,
+    pack_disjoint,
+    settings_for,
+    traversable_dir,
+)
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
@@ -52,30 +59,12 @@ EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
 
 
 def _file(name: str) -> str:
-    return str(tomllib.loads((REFERENCE / "mutants" / f"{name}.toml").read_text(encoding="utf-8"))["file"])
+    return str(mutant_spec(name, REFERENCE)["file"])
 
 
 def _batches() -> list[tuple[str, ...]]:
-    """Mutants packed greedily into gradings whose changed files have disjoint check sets."""
-    batches: list[list[str]] = []
-    for name in sorted(EXPECTED):
-        checks = RUNS_FILE[_file(name)]
-        for batch in batches:
-            if all(not (checks & RUNS_FILE[_file(other)]) for other in batch):
-                batch.append(name)
-                break
-        else:
-            batches.append([name])
-    return [tuple(b) for b in batches]
-
-
-def apply_mutants(names: tuple[str, ...], dest: Path) -> Path:
-    """The reference with every mutant of ``names`` applied (they change different files)."""
-    first = apply_mutant(names[0], dest, REFERENCE)
-    for name in names[1:]:
-        other = apply_mutant(name, dest.with_name(dest.name + "-" + name), REFERENCE)
-        shutil.copy(other / _file(name), first / _file(name))
-    return first
+    """Mutants packed into gradings whose changed files have disjoint check sets."""
+    return pack_disjoint(list(EXPECTED), lambda name: RUNS_FILE[_file(name)])
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +102,7 @@ def test_batches_cover_every_mutant_once() -> None:
 def test_mutants_lose_exactly_their_checks(names: tuple[str, ...], suite: Suite, workspace: Path) -> None:
     runs = set().union(*(RUNS_FILE[_file(n)] for n in names))
     subset = dataclasses.replace(suite, checks=tuple(c for c in suite.checks if c.number in runs))
-    report = grade(subset, apply_mutants(names, workspace / names[0]), settings_for(workspace / "var"))
+    report = grade(subset, apply_mutants(names, workspace / names[0], REFERENCE), settings_for(workspace / "var"))
     lost = {t.number for t in report.tests if t.result != "passed"}
     expected = set().union(*(EXPECTED[n][0] for n in names))
     assert lost == expected, {t.number: t.output[:300] for t in report.tests if t.result != "passed"}

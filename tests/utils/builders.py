@@ -9,7 +9,9 @@ import tempfile
 import textwrap
 import tomllib
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from grader.config import PROJECT_ROOT, Settings
 
@@ -61,19 +63,51 @@ def make_zip(folder: Path, dest: Path, wrapper: str = "") -> Path:
     return dest
 
 
-def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE) -> Path:
-    """Copy a reference solution (CS224N's unless given) to ``dest`` and apply the mutant's exact-once replacements."""
-    spec = tomllib.loads((reference / "mutants" / f"{name}.toml").read_text(encoding="utf-8"))
-    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "__pycache__", "README.md"))
-    target = dest / spec["file"]
+def mutant_spec(name: str, reference: Path = REFERENCE) -> dict[str, Any]:
+    """A mutant's toml: ``file``, ``replace`` (exact-once edits), its description and bug class."""
+    return tomllib.loads((reference / "mutants" / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+def _apply_edits(name: str, root: Path, reference: Path) -> None:
+    spec = mutant_spec(name, reference)
+    target = root / spec["file"]
     text = target.read_text(encoding="utf-8")
     for edit in spec["replace"]:
         count = text.count(edit["old"])
         assert count == 1, f"mutant {name}: the text to replace occurs {count} times in {spec['file']}"
         text = text.replace(edit["old"], edit["new"])
     target.write_text(text, encoding="utf-8")
+
+
+def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE) -> Path:
+    """Copy a reference solution (CS224N's unless given) to ``dest`` and apply the mutant's exact-once replacements."""
+    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "__pycache__", "README.md"))
+    _apply_edits(name, dest, reference)
     os.chmod(dest, 0o755)
     return dest
+
+
+def apply_mutants(names: tuple[str, ...], dest: Path, reference: Path = REFERENCE) -> Path:
+    """The reference with every mutant of ``names`` applied, one after another (they must edit different
+    places: each edit still has to match exactly once)."""
+    apply_mutant(names[0], dest, reference)
+    for name in names[1:]:
+        _apply_edits(name, dest, reference)
+    return dest
+
+
+def pack_disjoint(names: list[str], checks_of: Callable[[str], set[str]]) -> list[tuple[str, ...]]:
+    """Mutants packed greedily into gradings whose check sets are disjoint, so one grading tests several."""
+    batches: list[list[str]] = []
+    for name in sorted(names):
+        checks = checks_of(name)
+        for batch in batches:
+            if all(not (checks & checks_of(other)) for other in batch):
+                batch.append(name)
+                break
+        else:
+            batches.append([name])
+    return [tuple(b) for b in batches]
 
 
 def mutant_names(reference: Path = REFERENCE) -> list[str]:
