@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(None, description="Uploaded zips by sha256; default <data_dir>/blobs (shared volume for remote workers).")
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, description="Port the API listens on.")
+    api_processes: int = Field(
+        2, ge=1, description="API processes sharing the port (uvicorn workers); more take a deadline's uploads in parallel."
+    )
+    api_threads: int = Field(
+        2, ge=1, description="Requests one API process works on at once (its thread pool); more only contend for its GIL."
+    )
     worker_concurrency: int = Field(1, ge=1, description="Grading jobs one worker runs at once.")
     worker_queues: str = Field("cpu,gpu", description="Comma-separated queues a worker consumes.")
     worker_nice: int = Field(

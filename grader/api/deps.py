@@ -26,14 +26,18 @@ class Services:
     manifests: dict[str, SuiteManifest]
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that only look things up in memory are ``async def``: FastAPI runs a plain ``def``
+# dependency in its thread pool, and on the upload path those trips cost more than the lookups.
+
+
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_store(services: ServicesDep) -> Store:
+async def get_store(services: ServicesDep) -> Store:
     return services.store
 
 
@@ -69,7 +73,7 @@ def upload_user(
 UploadUser = Annotated[Token, Depends(upload_user)]
 
 
-def require_staff(user: CurrentUser) -> Token:
+async def require_staff(user: CurrentUser) -> Token:
     if user.role != Role.ta:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Only TAs may do this")
     return user
@@ -78,11 +82,16 @@ def require_staff(user: CurrentUser) -> Token:
 StaffUser = Annotated[Token, Depends(require_staff)]
 
 
-def get_manifest(assignment_id: str, services: ServicesDep) -> SuiteManifest:
+def find_manifest(assignment_id: str, services: Services) -> SuiteManifest:
+    """The installed assignment's manifest; 404 if there is none."""
     manifest = services.manifests.get(assignment_id)
     if manifest is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown assignment '{assignment_id}'")
     return manifest
+
+
+async def get_manifest(assignment_id: str, services: ServicesDep) -> SuiteManifest:
+    return find_manifest(assignment_id, services)
 
 
 ManifestDep = Annotated[SuiteManifest, Depends(get_manifest)]

@@ -48,14 +48,23 @@ def api_command(
     host: Annotated[str | None, typer.Option(help="Listen address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default from settings).")] = None,
 ) -> None:
-    """Run the HTTP API under uvicorn against REDIS_URL."""
+    """Run the HTTP API under uvicorn against REDIS_URL (GRADER_API_PROCESSES processes on one port)."""
     import uvicorn
 
     from grader.api.app import create_app
+    from grader.store.blobs import BlobStore
 
     settings = load_settings()
-    app_ = create_app(settings, _require_redis_url(settings))
-    uvicorn.run(app_, host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    url = _require_redis_url(settings)
+    # A process killed mid-upload leaves a temp file behind (never a blob, never a record). Cleared here,
+    # once, before any process takes uploads: uvicorn restarts a dead worker beside live ones.
+    BlobStore(settings.blobs).remove_partial()
+    where = {"host": host or settings.api_host, "port": port or settings.api_port, "log_level": "info"}
+    if settings.api_processes == 1:
+        uvicorn.run(create_app(settings, url), **where)  # type: ignore[arg-type]
+    else:
+        # Each process builds its own app (connections must not cross a fork), from the same environment.
+        uvicorn.run("grader.api.app:app_from_environment", factory=True, workers=settings.api_processes, **where)  # type: ignore[arg-type]
 
 
 @app.command("worker")
@@ -64,6 +73,7 @@ def worker_command(
     concurrency: Annotated[int | None, typer.Option(help="Grading jobs at once.")] = None,
 ) -> None:
     """Run a Celery worker that grades submissions from REDIS_URL's queues."""
+    from grader.sandbox.agent.autogroup import share_niceness_with_session
     from grader.store.redis_server import connect
     from grader.store.submissions import Store
     from grader.worker.celery_app import make_celery
@@ -76,6 +86,7 @@ def worker_command(
     # not queue behind sandboxes for the CPU (bench/burst.py measures upload latency during a burst), so
     # grading yields to it; GRADER_WORKER_NICE=0 keeps the old behaviour.
     os.nice(settings.worker_nice)
+    share_niceness_with_session()
     celery = make_celery(settings, url)
     register_tasks(celery, settings, url)
     # In the main process only: the pool's children are forked from it and do not inherit threads.

@@ -28,10 +28,10 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -238,7 +238,7 @@ def _guarded(q: str, action: Callable[[], _T]) -> _T:
                           f"{_REUPLOAD}", staff_detail=f"{type(exc).__name__}: {exc}") from exc
 
 
-def _copy_limited(read: Callable[[int], bytes], out: IO[bytes], declared: int, q: str) -> None:
+def _copy_limited(read: Callable[[int], bytes], write: Callable[[bytes], object], declared: int, q: str) -> None:
     """Copy exactly ``declared`` bytes. Declared sizes already passed every limit, so refusing to
     write past them enforces the per-file and total limits even when a header lies."""
     written = 0
@@ -246,7 +246,7 @@ def _copy_limited(read: Callable[[int], bytes], out: IO[bytes], declared: int, q
         written += len(chunk)
         if written > declared:
             raise UnpackError(f"{q} holds more data than its declared size of {declared} bytes; rejected as unsafe.")
-        out.write(chunk)
+        write(chunk)
     if written < declared:
         raise UnpackError(f"The submission is damaged: {q} is shorter than its declared size. {_REUPLOAD}")
 
@@ -296,7 +296,7 @@ def _extract(root_fd: int, m: _Member, zf: zipfile.ZipFile | None) -> None:
             os.close(parent)
         out = stack.enter_context(os.fdopen(fd, "wb"))
         os.fchmod(fd, 0o644)  # the mode given to open() is filtered by the umask
-        _copy_limited(read, out, m.size, q)
+        _copy_limited(read, out.write, m.size, q)
 
 
 def _finish(members: list[_Member], dest: Path, marker: str | None,
@@ -349,19 +349,48 @@ def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *,
     mode = os.lstat(source).st_mode
     if stat.S_ISDIR(mode):
         return _finish(_collect(_dir_entries(source), limits), dest, root_marker)
-    if not stat.S_ISREG(mode):
-        raise UnpackError(f"The submission {_q(source.name)} is neither a zip archive nor a folder.")
-    with open(source, "rb") as fh:  # one open file: what is checked is what is extracted
+    with _open_zip(source) as zf:  # one open file: what is checked is what is extracted
+        return _finish(_collect(_zip_entries(zf), limits), dest, root_marker, zf)
+
+
+def check_archive(source: Path, limits: UnpackLimits, *, root_marker: str | None = None, name: str = "") -> None:
+    """Apply every check of ``unpack_submission`` to the zip file ``source`` without writing anything.
+
+    Each member is decompressed and thrown away, so damaged data and lying headers are found as
+    they would be when unpacking. Raises UnpackError with the message the unpack would give, naming
+    the archive ``name`` (the student's file name) rather than ``source``'s.
+    """
+    with _open_zip(Path(source), name) as zf:
+        kept, _ = _sort_out(_collect(_zip_entries(zf), limits))
+        _choose_root(sorted(m.path for m in kept if not m.is_dir), root_marker)
+        for m in kept:
+            if not m.is_dir and isinstance(info := m.origin, zipfile.ZipInfo):
+                q = _q(m.path)
+                with _guarded(q, lambda: zf.open(info)) as src:
+                    _copy_limited(lambda n: _guarded(q, lambda: src.read(n)), _discard, m.size, q)  # noqa: B023
+
+
+def _discard(chunk: bytes) -> None:
+    """check_archive's sink: the bytes were read, and checked by zipfile's CRC, for nothing else."""
+
+
+@contextmanager
+def _open_zip(source: Path, name: str = "") -> Iterator[zipfile.ZipFile]:
+    """The zip file ``source`` (called ``name`` in messages), or an UnpackError saying what it is instead."""
+    q = _q(name or source.name)
+    if not stat.S_ISREG(os.lstat(source).st_mode):
+        raise UnpackError(f"The submission {q} is neither a zip archive nor a folder.")
+    with open(source, "rb") as fh:
         if not zipfile.is_zipfile(fh):
             fh.seek(0)
             if fh.read(4) == b"PK\x03\x04":  # starts like a zip but has no directory at the end: cut short
-                raise UnpackError(f"The uploaded file {_q(source.name)} is a damaged or incomplete zip archive "
+                raise UnpackError(f"The uploaded file {q} is a damaged or incomplete zip archive "
                                   f"(was the upload interrupted?). {_REUPLOAD}")
-            raise UnpackError(f"The uploaded file {_q(source.name)} is not a zip archive. Please upload a .zip "
+            raise UnpackError(f"The uploaded file {q} is not a zip archive. Please upload a .zip "
                               "file (formats such as .tar.gz, .rar or .7z are not accepted).")
         fh.seek(0)
-        with _guarded(_q(source.name), lambda: zipfile.ZipFile(fh)) as zf:
-            return _finish(_collect(_zip_entries(zf), limits), dest, root_marker, zf)
+        with _guarded(q, lambda: zipfile.ZipFile(fh)) as zf:
+            yield zf
 
 
 def find_missing(unpacked: UnpackedSubmission, required: list[str]) -> list[str]:

@@ -31,6 +31,7 @@ AGENT_FILES = (
     "grader/sandbox/protocol.py",
     "grader/sandbox/agent/__init__.py",
     "grader/sandbox/agent/__main__.py",
+    "grader/sandbox/agent/autogroup.py",
     "grader/sandbox/agent/server.py",
     "grader/sandbox/agent/scripts.py",
 )

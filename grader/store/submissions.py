@@ -48,12 +48,16 @@ class Store:
         return uuid.uuid4().hex
 
     def add_submission(self, sub: Submission) -> None:
+        """Record a new submission with its indexes in one transaction; a queued one (``queued_at``
+        set) also takes its place in its queue, so an upload costs one round trip here."""
         ts = sub.received_at.timestamp()
         with self.r.pipeline() as pipe:
             pipe.hset(f"{P}sub:{sub.id}", mapping=_dump(sub))
             pipe.zadd(f"{P}asg:{sub.assignment}:subs", {sub.id: ts})
             pipe.zadd(f"{P}asg:{sub.assignment}:by:{sub.student}", {sub.id: ts})
             pipe.sadd(f"{P}asg:{sub.assignment}:submitters", sub.student)
+            if sub.state == SubmissionState.queued and sub.queued_at is not None:
+                pipe.zadd(f"{P}queue:{sub.queue}", {sub.id: sub.queued_at.timestamp()})
             pipe.execute()
 
     def get(self, sub_id: str) -> Submission | None:
@@ -156,20 +160,30 @@ class Store:
     def roster(self, assignment: str) -> set[str]:
         return set(cast("set[str]", self.r.smembers(f"{P}roster:{assignment}")))  # decode_responses=True: str members
 
+    def on_roster(self, assignment: str, student: str) -> bool:
+        """One membership test (the upload path must not fetch a whole roster)."""
+        return bool(self.r.sismember(f"{P}roster:{assignment}", student))
+
     def rate_limit(self, assignment: str, student: str, count: int, window_seconds: float) -> float | None:
-        """Record an upload; return seconds to wait if it exceeds ``count`` per window, else None."""
+        """Record an upload; return seconds to wait if it exceeds ``count`` per window, else None.
+
+        Counting and recording are one transaction, so simultaneous uploads cannot all slip under
+        the limit; a refused upload takes its record back and is not counted."""
         key = f"{P}rate:{assignment}:{student}"
-        now = time.time()
+        now, member = time.time(), uuid.uuid4().hex
         with self.r.pipeline() as pipe:
             pipe.zremrangebyscore(key, 0, now - window_seconds)
-            pipe.zrange(key, 0, -1, withscores=True)
-            _, recent = pipe.execute()
-        if len(recent) >= count:
-            oldest: float = min(score for _, score in recent)
-            return max(1.0, oldest + window_seconds - now)
-        self.r.zadd(key, {uuid.uuid4().hex: now})
-        self.r.expire(key, int(window_seconds) + 1)  # bookkeeping only, never data
-        return None
+            pipe.zadd(key, {member: now})
+            pipe.zcard(key)
+            pipe.expire(key, int(window_seconds) + 1)  # bookkeeping only, never data
+            recent = int(pipe.execute()[2])
+        if recent <= count:
+            return None
+        with self.r.pipeline() as pipe:
+            pipe.zrem(key, member)
+            pipe.zrange(key, 0, 0, withscores=True)
+            oldest = cast("list[tuple[str, float]]", pipe.execute()[1])
+        return max(1.0, (oldest[0][1] if oldest else now) + window_seconds - now)
 
     # -- run locks (one grading of a run at a time, even under duplicate delivery) ----------
 

@@ -23,7 +23,7 @@ def home(request: Request, services: ServicesDep) -> Response:
     user = signed_in(request, services)
     assignments = [assignment_public(m) for m in services.manifests.values()]
     rosters = (
-        {a.id: user.subject in services.store.roster(a.id) for a in assignments} if user.role == Role.student else {}
+        {a.id: services.store.on_roster(a.id, user.subject) for a in assignments} if user.role == Role.student else {}
     )
     return render(request, "home.html", user, assignments=assignments, rosters=rosters)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from grader.api.deps import ServicesDep, get_manifest
+from grader.api.deps import ServicesDep, find_manifest
 from grader.api.pages import charts
 from grader.api.pages.overview import build_overview
 from grader.api.pages.session import check_csrf, staff_only
@@ -29,7 +29,7 @@ def _data_uri(svg: bytes) -> str:
 def overview_page(assignment_id: str, request: Request, services: ServicesDep, regraded: int | None = None) -> Response:
     """Submissions over time, score histogram, pass rate per check and the latest submission per student."""
     user = staff_only(request, services)
-    manifest = get_manifest(assignment_id, services)
+    manifest = find_manifest(assignment_id, services)
     view = build_overview(services.store, manifest)
     plots = {
         "timeline": _data_uri(charts.submissions_over_time(view.upload_times)),
@@ -45,7 +45,7 @@ def overview_page(assignment_id: str, request: Request, services: ServicesDep, r
 @html_errors
 def grades_page(assignment_id: str, request: Request, services: ServicesDep) -> Response:
     """The API's grades CSV (one row per student, latest submission), for a signed-in TA."""
-    return grades_csv(staff_only(request, services), get_manifest(assignment_id, services), services)
+    return grades_csv(staff_only(request, services), find_manifest(assignment_id, services), services)
 
 
 @router.post("/assignments/{assignment_id}/regrade")
@@ -56,7 +56,7 @@ def regrade_all_page(
     """Re-queue every submitter's latest submission, then back to the overview."""
     user = staff_only(request, services)
     check_csrf(request, csrf)
-    result = regrade_all(user, get_manifest(assignment_id, services), services)
+    result = regrade_all(user, find_manifest(assignment_id, services), services)
     return RedirectResponse(
         f"/staff/assignments/{assignment_id}?regraded={len(result.queued)}", status.HTTP_303_SEE_OTHER
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from grader.api.deps import ServicesDep, get_manifest
+from grader.api.deps import ServicesDep, find_manifest
 from grader.api.pages.session import check_csrf, signed_in
 from grader.api.pages.templating import html_errors, render
 from grader.api.routes.assignments import assignment_public
@@ -19,9 +19,9 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 def _assignment_page(request: Request, services: ServicesDep, user: Token, assignment_id: str, *,
                      error: str = "", status_code: int = 200) -> Response:  # fmt: skip
-    manifest = get_manifest(assignment_id, services)
+    manifest = find_manifest(assignment_id, services)
     info = assignment_public(manifest)
-    on_roster = user.role != Role.student or user.subject in services.store.roster(manifest.id)
+    on_roster = user.role != Role.student or services.store.on_roster(manifest.id, user.subject)
     history = services.store.submissions(manifest.id, user.subject)
     return render(request, "assignment.html", user, status_code, assignment=info, on_roster=on_roster, history=history,
                   max_bytes=services.settings.upload_max_bytes, error=error)  # fmt: skip
@@ -50,7 +50,7 @@ def upload_page(
     check_csrf(request, csrf or request.headers.get("x-csrf-token"))
     wants_json = "application/json" in request.headers.get("accept", "")
     try:
-        accepted = upload(user, get_manifest(assignment_id, services), services, file)
+        accepted = upload(user, find_manifest(assignment_id, services), services, file)
     except HTTPException as exc:
         if wants_json or exc.status_code == status.HTTP_404_NOT_FOUND:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)

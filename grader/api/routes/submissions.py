@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, UploadFile, status
 
 from grader.api.deps import CurrentUser, ManifestDep, ServicesDep, StaffUser, UploadUser, now
-from grader.api.queueing import enqueue
+from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps
 from grader.api.views import student_report
 from grader.authoring.checks import Visibility
 from grader.engine.report import GradeReport
-from grader.engine.unpack import UnpackLimits, unpack_submission
+from grader.engine.unpack import UnpackLimits, check_archive
 from grader.errors import UnpackError
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
 from grader.store.records import Role, Submission, SubmissionState, Token
@@ -33,8 +31,7 @@ def upload(
     settings, store = services.settings, services.store
     received = now()
     if user.role == Role.student:
-        roster = store.roster(manifest.id)
-        if user.subject not in roster:
+        if not store.on_roster(manifest.id, user.subject):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"You are not on the roster of '{manifest.id}'")
     if not assignment_public(manifest).open:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{manifest.id}' is closed to submissions")
@@ -52,14 +49,12 @@ def upload(
         raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
     name = _archive_name(file.filename)
-    _validate_zip(BlobStore(settings.blobs).path(sha), name, manifest.files.root_marker, settings.scratch_dir)
+    _validate_zip(BlobStore(settings.blobs).path(sha), name, manifest.files.root_marker)
     late = manifest.due_date is not None and received > manifest.due_date
     sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
                      filename=name, size_bytes=size, received_at=received,
                      late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
-    store.add_submission(sub)
-    enqueue(services, sub, manifest)
-    return _accepted(sub)
+    return _accepted(submit(services, sub, manifest))
 
 
 def _archive_name(filename: str | None) -> str:
@@ -76,16 +71,12 @@ def _accepted(sub: Submission) -> SubmissionAccepted:
     return SubmissionAccepted(id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
 
 
-def _validate_zip(blob: Path, name: str, marker: str | None, scratch: Path) -> None:
+def _validate_zip(blob: Path, name: str, marker: str | None) -> None:
     """Reject a broken or hostile archive before it is queued (the same checks the worker applies)."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="check-", dir=scratch) as tmp:
-        source = Path(tmp) / (Path(name).name or "submission.zip")
-        shutil.copyfile(blob, source)
-        try:
-            unpack_submission(source, Path(tmp) / "out", UnpackLimits(), root_marker=marker)
-        except UnpackError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.student_message) from None
+    try:
+        check_archive(blob, UnpackLimits(), root_marker=marker, name=name)
+    except UnpackError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.student_message) from None
 
 
 def _visible(sub: Submission | None, user: Token) -> Submission:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine.unpack import UnpackLimits, _copy_limited, find_missing, unpack_submission
+from grader.engine.unpack import UnpackLimits, _copy_limited, check_archive, find_missing, unpack_submission
 from grader.errors import UnpackError
 
 LIMITS = UnpackLimits()
@@ -39,14 +39,35 @@ def patch_header(path: Path, field: str, value: int, *, or_bits: bool = False) -
 
 def rejected(tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = LIMITS,
              dest: Path | None = None, **kw: str) -> str:
-    """Unpack must fail with ``phrase`` in the message and leave nothing in dest."""
+    """Unpack must fail with ``phrase`` in the message and leave nothing in dest; the API's check of
+    a zip file (``check_archive``, which writes nothing) must refuse it with the very same message."""
     dest = dest or tmp_path / "out"
     with pytest.raises(UnpackError) as info:
         unpack_submission(source, dest, limits, **kw)
     message = info.value.student_message
     assert phrase in message, message
     assert not dest.exists() or list(dest.iterdir()) == []
+    if not source.is_dir():
+        before = sorted(tmp_path.rglob("*"))
+        with pytest.raises(UnpackError) as checked:
+            check_archive(source, limits, **kw)
+        assert checked.value.student_message == message
+        assert sorted(tmp_path.rglob("*")) == before
     return message
+
+
+def test_check_archive_passes_a_good_zip_and_writes_nothing(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("sub/src/run.py", b"print(1)\n"), ("sub/data/x.csv", b"a,b\n" * 5000)])
+    before = sorted(tmp_path.rglob("*"))
+    check_archive(src, LIMITS, root_marker="src/run.py")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_check_archive_names_the_students_file(tmp_path: Path) -> None:
+    blob = tmp_path / ("ab" * 32)  # stored under its hash, uploaded as "my work.zip"
+    blob.write_bytes(b"not a zip at all")
+    with pytest.raises(UnpackError, match="The uploaded file 'my work.zip' is not a zip archive"):
+        check_archive(blob, LIMITS, name="my work.zip")
 
 
 def test_flat_archive_unpacks_with_safe_modes(tmp_path: Path) -> None:
@@ -198,7 +219,7 @@ def test_lying_header_size_is_rejected(tmp_path: Path) -> None:
 def test_stream_longer_than_declared_stops_writing() -> None:
     out = io.BytesIO()
     with pytest.raises(UnpackError, match="holds more data than its declared size of 10 bytes"):
-        _copy_limited(io.BytesIO(b"x" * 1000).read, out, 10, "'f'")
+        _copy_limited(io.BytesIO(b"x" * 1000).read, out.write, 10, "'f'")
     assert len(out.getvalue()) <= 10
 
 
