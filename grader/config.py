@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         2, ge=1, description="API processes sharing the port (uvicorn workers); more take a deadline's uploads in parallel."
     )
     api_threads: int = Field(
-        2, ge=1, description="Requests one API process works on at once (its thread pool); more only contend for its GIL."
+        4, ge=1, description="Requests one API process works on at once (its thread pool); more only contend for its GIL."
     )
     worker_concurrency: int = Field(1, ge=1, description="Grading jobs one worker runs at once.")
     worker_queues: str = Field("cpu,gpu", description="Comma-separated queues a worker consumes.")
