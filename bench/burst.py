@@ -54,7 +54,7 @@ class _Uploader:
         request = httpx.Request("POST", "http://api/", files={"file": ("submission.zip", data, "application/zip")})
         self.body = request.read()
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": request.headers["content-type"]}
-        self.port, self.keep_alive = port, keep_alive
+        self.keep_alive = keep_alive
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def upload(self) -> tuple[float, str]:

@@ -59,12 +59,13 @@ def api_command(
     # A process killed mid-upload leaves a temp file behind (never a blob, never a record). Cleared here,
     # once, before any process takes uploads: uvicorn restarts a dead worker beside live ones.
     BlobStore(settings.blobs).remove_partial()
-    where = {"host": host or settings.api_host, "port": port or settings.api_port, "log_level": "info"}
+    host, port = host or settings.api_host, port or settings.api_port
     if settings.api_processes == 1:
-        uvicorn.run(create_app(settings, url), **where)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings, url), host=host, port=port, log_level="info")
     else:
         # Each process builds its own app (connections must not cross a fork), from the same environment.
-        uvicorn.run("grader.api.app:app_from_environment", factory=True, workers=settings.api_processes, **where)  # type: ignore[arg-type]
+        uvicorn.run("grader.api.app:app_from_environment", factory=True, workers=settings.api_processes,
+                    host=host, port=port, log_level="info")  # fmt: skip
 
 
 @app.command("worker")

@@ -275,10 +275,8 @@ def _extract(root_fd: int, m: _Member, zf: zipfile.ZipFile | None) -> None:
         return
     with ExitStack() as stack:
         if isinstance(m.origin, zipfile.ZipInfo):
-            info, archive = m.origin, zf
-            assert archive is not None
-            src = stack.enter_context(_guarded(q, lambda: archive.open(info)))
-            read: Callable[[int], bytes] = lambda n: _guarded(q, lambda: src.read(n))  # noqa: E731
+            assert zf is not None
+            read = _member_reader(stack, zf, m.origin, q)
         else:
             changed = UnpackError(f"{q} changed while the submission was being copied; upload it again.")
             try:  # ELOOP here means the file was swapped for a link since it was checked
@@ -299,11 +297,24 @@ def _extract(root_fd: int, m: _Member, zf: zipfile.ZipFile | None) -> None:
         _copy_limited(read, out.write, m.size, q)
 
 
-def _finish(members: list[_Member], dest: Path, marker: str | None,
-            zf: zipfile.ZipFile | None = None) -> UnpackedSubmission:
+def _member_reader(stack: ExitStack, zf: zipfile.ZipFile, info: zipfile.ZipInfo, q: str) -> Callable[[int], bytes]:
+    """``read(n)`` of one zip member, open until ``stack`` closes; damaged data becomes an UnpackError."""
+    src = stack.enter_context(_guarded(q, lambda: zf.open(info)))
+    return lambda n: _guarded(q, lambda: src.read(n))
+
+
+def _plan(members: list[_Member], marker: str | None) -> tuple[list[_Member], list[str], list[str], str, list[str]]:
+    """The members to write, the junk ignored, every file's path, the submission root and its notes;
+    raises for duplicates, clashes and an ambiguous root (everything decided before a byte is written)."""
     kept, ignored = _sort_out(members)
     all_files = sorted(m.path for m in kept if not m.is_dir)
-    prefix, notes = _choose_root(all_files, marker)  # may still reject, so before touching dest
+    prefix, notes = _choose_root(all_files, marker)
+    return kept, ignored, all_files, prefix, notes
+
+
+def _finish(members: list[_Member], dest: Path, marker: str | None,
+            zf: zipfile.ZipFile | None = None) -> UnpackedSubmission:
+    kept, ignored, all_files, prefix, notes = _plan(members, marker)  # may reject, so before touching dest
     if created := not os.path.lexists(dest):
         dest.mkdir(parents=True, mode=0o755)
     elif dest.is_symlink() or not dest.is_dir() or any(dest.iterdir()):  # a caller bug, not the student's
@@ -361,13 +372,11 @@ def check_archive(source: Path, limits: UnpackLimits, *, root_marker: str | None
     the archive ``name`` (the student's file name) rather than ``source``'s.
     """
     with _open_zip(Path(source), name) as zf:
-        kept, _ = _sort_out(_collect(_zip_entries(zf), limits))
-        _choose_root(sorted(m.path for m in kept if not m.is_dir), root_marker)
+        kept = _plan(_collect(_zip_entries(zf), limits), root_marker)[0]
         for m in kept:
-            if not m.is_dir and isinstance(info := m.origin, zipfile.ZipInfo):
-                q = _q(m.path)
-                with _guarded(q, lambda: zf.open(info)) as src:
-                    _copy_limited(lambda n: _guarded(q, lambda: src.read(n)), _discard, m.size, q)  # noqa: B023
+            if not m.is_dir and isinstance(m.origin, zipfile.ZipInfo):
+                with ExitStack() as stack:
+                    _copy_limited(_member_reader(stack, zf, m.origin, _q(m.path)), _discard, m.size, _q(m.path))
 
 
 def _discard(chunk: bytes) -> None:

@@ -41,15 +41,16 @@ def upload(
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"Too many submissions: at most {settings.rate_limit_count} per "
                                 f"{settings.rate_limit_window_seconds:g} s", {"Retry-After": str(int(wait) + 1)})  # fmt: skip
+    blobs = BlobStore(settings.blobs)
     try:
-        sha, size = BlobStore(settings.blobs).put(file.file, settings.upload_max_bytes)
+        sha, size = blobs.put(file.file, settings.upload_max_bytes)
     except BlobTooLarge:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {settings.upload_max_bytes} bytes") from None
     except BlobStoreFull:
         raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
     name = _archive_name(file.filename)
-    _validate_zip(BlobStore(settings.blobs).path(sha), name, manifest.files.root_marker)
+    _validate_zip(blobs.path(sha), name, manifest.files.root_marker)
     late = manifest.due_date is not None and received > manifest.due_date
     sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
                      filename=name, size_bytes=size, received_at=received,
