@@ -5,7 +5,9 @@
 A real ``grader serve --workers N`` (embedded Redis, Celery workers, uvicorn) grades the light bench suite
 (``bench/suites/light``: two quick checks, each submission in its own bwrap sandbox). ``--clients``
 students upload ``--submissions`` zips in total, all at once, each client as fast as its uploads return
-(closed loop: the upload latency is then the queue of the other clients' uploads, Little's law). With
+(closed loop: the upload latency is then the queue of the other clients' uploads, Little's law). The
+clients are threads spread over ``--client-processes`` processes, and the service has first taken and
+graded ``--warmup-uploads`` uploads (one per client), as a service that has been up for a while has. With
 ``--spread S`` the uploads are sent on a schedule instead, evenly over S seconds (open loop: what a
 student sees when submissions arrive at that rate while the workers are saturated).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import statistics
 import sys
 import threading
@@ -91,6 +94,51 @@ def _client(
     uploader.connection.close()
 
 
+def _clients_in_processes(port: int, tokens: list[str], data: bytes, keep_alive: bool, schedules: list[list[float]],
+                          processes: int) -> tuple[list[tuple[float, float, str]], list[str]]:  # fmt: skip
+    """Run client k (thread) in process k mod ``processes``; every upload's (sent, took, id) and the errors.
+
+    Twenty students are twenty machines: one load-generating process for all of them would measure its
+    own interpreter lock as well (responses wait for the thread that reads them)."""
+    processes = max(1, min(processes, len(tokens)))
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[tuple[list[tuple[float, float, str]], list[str]]] = context.Queue()
+
+    def run(first: int) -> None:
+        accepted: list[tuple[float, float, str]] = []
+        errors: list[str] = []
+        threads = [threading.Thread(target=_client, args=(_Uploader(port, tokens[i], data, keep_alive), schedules[i], accepted, errors))
+                   for i in range(first, len(tokens), processes)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results.put((accepted, errors))
+
+    children = [context.Process(target=run, args=(k,)) for k in range(processes)]
+    for child in children:
+        child.start()
+    accepted: list[tuple[float, float, str]] = []
+    errors: list[str] = []
+    for _ in children:
+        got, failed = results.get()
+        accepted += got
+        errors += failed
+    for child in children:
+        child.join()
+    return accepted, errors
+
+
+def _wait_graded(ta: httpx.Client, count: int, timeout: float) -> list[dict[str, Any]]:
+    """Poll the TA listing until ``count`` submissions are done (or failed); the listing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed: list[dict[str, Any]] = ta.get(f"/api/v1/assignments/{ASSIGNMENT}/submissions").json()["submissions"]
+        if sum(s["state"] in ("done", "error") for s in listed) >= count or time.monotonic() > deadline:
+            return listed
+        time.sleep(1)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=300)
@@ -113,6 +161,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--api-processes", type=int, default=None, help="GRADER_API_PROCESSES (default: the setting's)"
     )
     parser.add_argument("--api-threads", type=int, default=None, help="GRADER_API_THREADS (default: the setting's)")
+    parser.add_argument(
+        "--client-processes", type=int, default=4, help="processes the clients' threads are spread over (1: one process)"
+    )
+    parser.add_argument(
+        "--warmup-uploads", type=int, default=None,
+        help="uploads (one per client, in turn) sent and graded before the burst, as a service that has been up "
+        "for a while has served some (default: one per client; 0: none)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args(argv)
     header("Deadline burst", "bench/burst.py " + " ".join(argv if argv is not None else sys.argv[1:]))
@@ -126,30 +182,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tokens = svc.students(ASSIGNMENT, args.clients)
         ta = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.ta_token()}"}, timeout=120)
         time.sleep(args.warmup if args.pool else 0)  # the workers' pools fill, as they would before a deadline
-        accepted: list[tuple[float, float, str]] = []
-        errors: list[str] = []
+        # A service that has been up for a while has connections open and code paths warm; so has this one.
+        warmups = args.clients if args.warmup_uploads is None else args.warmup_uploads
+        warm_ids: set[str] = set()
+        if warmups:
+            done, failed = _clients_in_processes(svc.port, tokens, data, False, [[0.0] * (warmups // args.clients + (i < warmups % args.clients))
+                                                  for i in range(args.clients)], args.client_processes)  # fmt: skip
+            if failed:
+                raise RuntimeError(f"warm-up uploads failed: {failed[:3]}")
+            warm_ids = {sub_id for _, _, sub_id in done}
+            _wait_graded(ta, len(done), args.timeout)
+            time.sleep(args.warmup if args.pool else 0)  # and the pools refill
         # Upload k goes to client k mod clients, at its slot of the schedule (all at once without --spread);
-        # a schedule begins half a second out, so that every thread has started by then.
+        # a schedule begins half a second out, so that every process and thread has started by then.
         burst_start = time.time() + (0.5 if args.spread else 0.0)
         slots = [burst_start + k * args.spread / args.submissions if args.spread else 0.0 for k in range(args.submissions)]
-        uploaders = [_Uploader(svc.port, tokens[i], data, args.keep_alive) for i in range(args.clients)]
-        threads = [
-            threading.Thread(target=_client, args=(uploaders[i], slots[i :: args.clients], accepted, errors))
-            for i in range(args.clients)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        uploads_done = time.time()
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            listed = ta.get(f"/api/v1/assignments/{ASSIGNMENT}/submissions").json()["submissions"]
-            if sum(s["state"] in ("done", "error") for s in listed) >= len(accepted):
-                break
-            time.sleep(1)
+        accepted, errors = _clients_in_processes(svc.port, tokens, data, args.keep_alive,
+                                                 [slots[i :: args.clients] for i in range(args.clients)], args.client_processes)  # fmt: skip
+        burst_start = min([sent for sent, _, _ in accepted], default=burst_start) if not args.spread else burst_start
+        uploads_done = max([sent + took for sent, took, _ in accepted], default=time.time())
+        listed = _wait_graded(ta, warmups + len(accepted), args.timeout)
         records = [ta.get(f"/api/v1/submissions/{sub_id}").json() for _, _, sub_id in accepted]
-        listed = ta.get(f"/api/v1/assignments/{ASSIGNMENT}/submissions").json()["submissions"]
+        listed = [s for s in listed if s["id"] not in warm_ids]
         ta.close()
     if svc.orphans:
         errors.append(f"processes left behind after Ctrl-C: {svc.orphans}")

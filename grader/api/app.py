@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+import redis
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 
 import grader
 from grader.api import pages
@@ -15,9 +19,13 @@ from grader.api.deps import Services
 from grader.api.routes import assignments, health, submissions
 from grader.config import Settings, get_settings
 from grader.engine.manifest import load_manifest
-from grader.store.redis_server import connect
+from grader.store.blobs import BlobStore
+from grader.store.redis_server import connect, connect_async
 from grader.store.submissions import Store
+from grader.store.uploads import UploadStore
 from grader.worker.celery_app import make_celery
+
+log = logging.getLogger(__name__)
 
 
 def _lifespan(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -33,7 +41,12 @@ def _lifespan(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[N
         # frozen, it is no longer rescanned by every full collection, which otherwise stopped the process
         # for ~85 ms about once per 450 uploads.
         gc.freeze()
+        try:
+            await asyncio.wait_for(app.state.services.uploads.warm(connections=16), timeout=5)
+        except (redis.RedisError, TimeoutError):
+            log.warning("Redis did not answer at start-up; uploads will connect when it does")
         yield
+        await app.state.services.uploads.close()
 
     return lifespan
 
@@ -46,7 +59,10 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         manifests[manifest.id] = manifest
     app = FastAPI(title="grader", version=grader.__version__, description="Autograder for ML course assignments.",
                   lifespan=_lifespan(settings.api_threads))  # fmt: skip
-    app.state.services = Services(settings, Store(connect(redis_url)), make_celery(settings, redis_url), manifests)
+    uploads = UploadStore(lambda: connect_async(redis_url))
+    app.state.services = Services(settings, Store(connect(redis_url)), make_celery(settings, redis_url), manifests, uploads,
+                                  BlobStore(settings.blobs))  # fmt: skip
+    app.add_exception_handler(redis.RedisError, _redis_unavailable)
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(assignments.router, prefix="/api/v1")
@@ -54,6 +70,16 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     return app
+
+
+async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Every record, and the queue, is in Redis: a request it could not answer changed nothing there
+    # (an upload is recorded and queued in one transaction), so the caller can simply try again.
+    log.warning("Redis unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": _REDIS_DOWN}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
+
+
+_REDIS_DOWN = "The grading service's database is unavailable; nothing was recorded. Please try again in a minute."
 
 
 def app_from_environment() -> FastAPI:

@@ -11,9 +11,11 @@ from fastapi import Depends, Form, Header, HTTPException, Query, Request, status
 
 from grader.config import Settings
 from grader.engine.manifest import SuiteManifest
+from grader.store.blobs import BlobStore
 from grader.store.records import Role, Token
 from grader.store.submissions import Store
-from grader.store.tokens import resolve_token
+from grader.store.tokens import digest, resolve_token
+from grader.store.uploads import UploadStore
 
 
 @dataclass
@@ -24,6 +26,8 @@ class Services:
     store: Store
     queue: Celery
     manifests: dict[str, SuiteManifest]
+    uploads: UploadStore  # the upload path's Redis calls, awaited on the event loop
+    blobs: BlobStore
 
 
 # Dependencies that only look things up in memory are ``async def``: FastAPI runs a plain ``def``
@@ -44,30 +48,39 @@ async def get_store(services: ServicesDep) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+def _presented(authorization: str | None, token: str | None) -> str:
+    """The token the caller presents: ``Authorization: Bearer <token>``, else the query or form field."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return token or ""
+
+
+def _authenticated(user: Token | None) -> Token:
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing or invalid token", {"WWW-Authenticate": "Bearer"})
+    return user
+
+
 def current_user(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     token: Annotated[str | None, Query(description="Token in the URL, for per-student links.")] = None,
 ) -> Token:
     """The caller, from ``Authorization: Bearer <token>`` (or ``?token=``); 401 otherwise."""
-    raw = token or ""
-    if authorization and authorization.lower().startswith("bearer "):
-        raw = authorization[7:].strip()
-    user = resolve_token(services.store, raw)
-    if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing or invalid token", {"WWW-Authenticate": "Bearer"})
-    return user
+    return _authenticated(resolve_token(services.store, _presented(authorization, token)))
 
 
 CurrentUser = Annotated[Token, Depends(current_user)]
 
 
-def upload_user(
+async def upload_user(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     token: Annotated[str | None, Form(description="Token, for HTML forms that cannot set headers.")] = None,
 ) -> Token:
-    return current_user(services, authorization, token)
+    """``current_user`` for the upload path, awaited on the event loop (see ``UploadStore``)."""
+    raw = _presented(authorization, token)
+    return _authenticated(await services.uploads.token(digest(raw)) if raw else None)
 
 
 UploadUser = Annotated[Token, Depends(upload_user)]

@@ -20,6 +20,7 @@ nothing in the archive is believed. Defended, and why:
 from __future__ import annotations
 
 import fnmatch
+import io
 import lzma
 import os
 import re
@@ -364,14 +365,14 @@ def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *,
         return _finish(_collect(_zip_entries(zf), limits), dest, root_marker, zf)
 
 
-def check_archive(source: Path, limits: UnpackLimits, *, root_marker: str | None = None, name: str = "") -> None:
-    """Apply every check of ``unpack_submission`` to the zip file ``source`` without writing anything.
+def check_archive(source: Path | bytes, limits: UnpackLimits, *, root_marker: str | None = None, name: str = "") -> None:
+    """Apply every check of ``unpack_submission`` to the zip ``source`` (a file, or its bytes) without writing anything.
 
     Each member is decompressed and thrown away, so damaged data and lying headers are found as
     they would be when unpacking. Raises UnpackError with the message the unpack would give, naming
     the archive ``name`` (the student's file name) rather than ``source``'s.
     """
-    with _open_zip(Path(source), name) as zf:
+    with _open_zip(source, name) as zf:
         kept = _plan(_collect(_zip_entries(zf), limits), root_marker)[0]
         for m in kept:
             if not m.is_dir and isinstance(m.origin, zipfile.ZipInfo):
@@ -384,12 +385,13 @@ def _discard(chunk: bytes) -> None:
 
 
 @contextmanager
-def _open_zip(source: Path, name: str = "") -> Iterator[zipfile.ZipFile]:
-    """The zip file ``source`` (called ``name`` in messages), or an UnpackError saying what it is instead."""
-    q = _q(name or source.name)
-    if not stat.S_ISREG(os.lstat(source).st_mode):
+def _open_zip(source: Path | bytes, name: str = "") -> Iterator[zipfile.ZipFile]:
+    """The zip ``source`` (a file, or an upload's bytes; called ``name`` in messages), or an UnpackError
+    saying what it is instead."""
+    q = _q(name or (source.name if isinstance(source, Path) else "submission.zip"))
+    if isinstance(source, Path) and not stat.S_ISREG(os.lstat(source).st_mode):
         raise UnpackError(f"The submission {q} is neither a zip archive nor a folder.")
-    with open(source, "rb") as fh:
+    with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as fh:
         if not zipfile.is_zipfile(fh):
             fh.seek(0)
             if fh.read(4) == b"PK\x03\x04":  # starts like a zip but has no directory at the end: cut short

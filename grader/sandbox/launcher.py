@@ -226,7 +226,10 @@ def _popen(
         stderr=subprocess.PIPE,
         env=env,
         pass_fds=pass_fds,
-        start_new_session=True,
+        # A process group of its own (killed as one), in the grader's session: with autogroup scheduling a
+        # new session would start at niceness 0 and compete with the API as an equal while bubblewrap
+        # sets up (the agent's own new session sets its niceness first thing: agent/__main__.py).
+        process_group=0,
         close_fds=True,
         **kw,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -55,3 +56,12 @@ class Token(BaseModel):
     role: Role
     subject: str = Field(description="Student id for students; a label for TA and CI tokens.")
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class BrokerMessage:
+    """A task message for the Redis broker, ready to be pushed (``LPUSH key payload``) in a transaction
+    with the record it belongs to (built by ``grader.worker.messages``)."""
+
+    key: str
+    payload: str

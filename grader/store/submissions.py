@@ -20,13 +20,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import redis
 from redis.typing import EncodableT, FieldT
 
-from grader.store.records import Submission, SubmissionState, Token
+from grader.store.records import BrokerMessage, Submission, SubmissionState, Token
 
 P = "grader:"
 
@@ -36,28 +38,99 @@ def _dump(model: Submission | Token) -> dict[FieldT, EncodableT]:
     return {k: json.dumps(v) for k, v in model.model_dump(mode="json").items()}
 
 
+# Key names and command sequences shared with the upload path's asynchronous client (store/uploads.py):
+# redis-py's sync and asyncio pipelines buffer commands alike, so one function queues them for both.
+
+
+def token_key(digest: str) -> str:
+    return f"{P}token:{digest}"
+
+
+def roster_key(assignment: str) -> str:
+    return f"{P}roster:{assignment}"
+
+
+def rate_key(assignment: str, student: str) -> str:
+    return f"{P}rate:{assignment}:{student}"
+
+
+def consumers_key(queue: str) -> str:
+    return f"{P}consumers:{queue}"
+
+
+def parse_token(raw: Mapping[Any, Any]) -> Token | None:
+    return Token.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None
+
+
+def record_commands(pipe: Any, sub: Submission, message: BrokerMessage | None) -> None:
+    """Queue the writes of a new submission (record, indexes, queue position, broker message) on ``pipe``."""
+    ts = sub.received_at.timestamp()
+    pipe.hset(f"{P}sub:{sub.id}", mapping=_dump(sub))
+    pipe.zadd(f"{P}asg:{sub.assignment}:subs", {sub.id: ts})
+    pipe.zadd(f"{P}asg:{sub.assignment}:by:{sub.student}", {sub.id: ts})
+    pipe.sadd(f"{P}asg:{sub.assignment}:submitters", sub.student)
+    if sub.state == SubmissionState.queued and sub.queued_at is not None:
+        pipe.zadd(f"{P}queue:{sub.queue}", {sub.id: sub.queued_at.timestamp()})
+    if message is not None:
+        pipe.lpush(message.key, message.payload)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A student's upload, before it is stored: on the roster, and if so, seconds to wait (None: admitted)."""
+
+    on_roster: bool
+    wait: float | None = None
+
+
+# Roster check and rate limit in one step (one round trip, atomic: simultaneous uploads cannot all slip
+# under the limit). An upload is counted only when admitted; a refused one asks for the time until the
+# window's oldest upload leaves it. KEYS: roster, rate window; ARGV: student, now, window, count, member.
+ADMIT_SCRIPT = """
+if redis.call('sismember', KEYS[1], ARGV[1]) == 0 then return {0, false} end
+local now, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('zremrangebyscore', KEYS[2], 0, now - window)
+redis.call('zadd', KEYS[2], now, ARGV[5])
+redis.call('expire', KEYS[2], math.floor(window) + 1)
+if redis.call('zcard', KEYS[2]) <= tonumber(ARGV[4]) then return {1, false} end
+redis.call('zrem', KEYS[2], ARGV[5])
+local oldest = redis.call('zrange', KEYS[2], 0, 0, 'WITHSCORES')
+return {1, oldest[2] or ARGV[2]}
+"""
+
+
+def admit_call(assignment: str, student: str, count: int, window_seconds: float, member: str) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of ``ADMIT_SCRIPT`` for one upload (``member``: a unique id for it)."""
+    return [roster_key(assignment), rate_key(assignment, student)], [student, repr(time.time()), repr(window_seconds), count, member]
+
+
+def admission(reply: list[Any], now: float, window_seconds: float) -> Admission:
+    """``ADMIT_SCRIPT``'s reply (Lua false arrives as None; the oldest score as a string)."""
+    if not int(reply[0]):
+        return Admission(on_roster=False)
+    if reply[1] is None:
+        return Admission(on_roster=True)
+    return Admission(on_roster=True, wait=max(1.0, float(reply[1]) + window_seconds - now))
+
+
 class Store:
     """Records, indexes, tokens and rate limits on one Redis connection."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
+        self._admit = client.register_script(ADMIT_SCRIPT)
 
     # -- submissions ---------------------------------------------------------------------
 
     def new_id(self) -> str:
         return uuid.uuid4().hex
 
-    def add_submission(self, sub: Submission) -> None:
+    def add_submission(self, sub: Submission, message: BrokerMessage | None = None) -> None:
         """Record a new submission with its indexes in one transaction; a queued one (``queued_at``
-        set) also takes its place in its queue, so an upload costs one round trip here."""
-        ts = sub.received_at.timestamp()
+        set) also takes its place in its queue, and ``message`` is pushed to the broker in the same
+        transaction, so an upload is recorded and queued in one round trip, or not at all."""
         with self.r.pipeline() as pipe:
-            pipe.hset(f"{P}sub:{sub.id}", mapping=_dump(sub))
-            pipe.zadd(f"{P}asg:{sub.assignment}:subs", {sub.id: ts})
-            pipe.zadd(f"{P}asg:{sub.assignment}:by:{sub.student}", {sub.id: ts})
-            pipe.sadd(f"{P}asg:{sub.assignment}:submitters", sub.student)
-            if sub.state == SubmissionState.queued and sub.queued_at is not None:
-                pipe.zadd(f"{P}queue:{sub.queue}", {sub.id: sub.queued_at.timestamp()})
+            record_commands(pipe, sub, message)
             pipe.execute()
 
     def get(self, sub_id: str) -> Submission | None:
@@ -65,9 +138,12 @@ class Store:
         return Submission.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None
 
     def update(self, sub_id: str, **fields: Any) -> None:
+        self.r.hset(f"{P}sub:{sub_id}", mapping=self._changes(sub_id, fields))
+
+    def _changes(self, sub_id: str, fields: dict[str, Any]) -> dict[FieldT, EncodableT]:
+        """``fields`` validated against the whole record, encoded as stored; only they are written."""
         values = Submission.model_validate({**self._require(sub_id).model_dump(), **fields})
-        changed: dict[FieldT, EncodableT] = {k: v for k, v in _dump(values).items() if k in fields}
-        self.r.hset(f"{P}sub:{sub_id}", mapping=changed)
+        return {k: v for k, v in _dump(values).items() if k in fields}
 
     def _require(self, sub_id: str) -> Submission:
         sub = self.get(sub_id)
@@ -75,11 +151,20 @@ class Store:
             raise KeyError(sub_id)
         return sub
 
-    def mark_queued(self, sub_id: str, run_id: str, queue: str, when: datetime) -> None:
-        """A (re)grading request: new run id, attempts reset, position in the queue recorded."""
-        self.update(sub_id, state=SubmissionState.queued, run_id=run_id, queue=queue, queued_at=when,
-                    started_at=None, finished_at=None, attempts=0, progress_done=0, progress_current="", error="")  # fmt: skip
-        self.r.zadd(f"{P}queue:{queue}", {sub_id: when.timestamp()})
+    def mark_queued(
+        self, sub_id: str, run_id: str, queue: str, when: datetime, message: BrokerMessage | None = None
+    ) -> None:
+        """A (re)grading request: new run id, attempts reset, position in the queue recorded, and
+        ``message`` pushed to the broker in the same transaction."""
+        changes = self._changes(sub_id, {"state": SubmissionState.queued, "run_id": run_id, "queue": queue, "queued_at": when,
+                                         "started_at": None, "finished_at": None, "attempts": 0, "progress_done": 0,
+                                         "progress_current": "", "error": ""})  # fmt: skip
+        with self.r.pipeline() as pipe:
+            pipe.hset(f"{P}sub:{sub_id}", mapping=changes)
+            pipe.zadd(f"{P}queue:{queue}", {sub_id: when.timestamp()})
+            if message is not None:
+                pipe.lpush(message.key, message.payload)
+            pipe.execute()
 
     def queue_position(self, sub: Submission) -> int | None:
         rank = cast("int | None", self.r.zrank(f"{P}queue:{sub.queue}", sub.id))  # no withscore: a rank or None
@@ -147,47 +232,33 @@ class Store:
     # -- tokens, roster, rate limits -----------------------------------------------------
 
     def save_token(self, digest: str, token: Token) -> None:
-        self.r.hset(f"{P}token:{digest}", mapping=_dump(token))
+        self.r.hset(token_key(digest), mapping=_dump(token))
 
     def token(self, digest: str) -> Token | None:
-        raw = self.r.hgetall(f"{P}token:{digest}")
-        return Token.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None
+        return parse_token(self.r.hgetall(token_key(digest)))
 
     def add_to_roster(self, assignment: str, students: list[str]) -> None:
         if students:
-            self.r.sadd(f"{P}roster:{assignment}", *students)
+            self.r.sadd(roster_key(assignment), *students)
 
     def roster(self, assignment: str) -> set[str]:
-        return set(cast("set[str]", self.r.smembers(f"{P}roster:{assignment}")))  # decode_responses=True: str members
+        return set(cast("set[str]", self.r.smembers(roster_key(assignment))))  # decode_responses=True: str members
 
     def on_roster(self, assignment: str, student: str) -> bool:
         """One membership test (the upload path must not fetch a whole roster)."""
-        return bool(self.r.sismember(f"{P}roster:{assignment}", student))
+        return bool(self.r.sismember(roster_key(assignment), student))
 
-    def rate_limit(self, assignment: str, student: str, count: int, window_seconds: float) -> float | None:
-        """Record an upload; return seconds to wait if it exceeds ``count`` per window, else None.
-
-        Counting and recording are one transaction, so simultaneous uploads cannot all slip under
-        the limit; a refused upload takes its record back and is not counted."""
-        key = f"{P}rate:{assignment}:{student}"
-        now, member = time.time(), uuid.uuid4().hex
-        with self.r.pipeline() as pipe:
-            pipe.zremrangebyscore(key, 0, now - window_seconds)
-            pipe.zadd(key, {member: now})
-            pipe.zcard(key)
-            pipe.expire(key, int(window_seconds) + 1)  # bookkeeping only, never data
-            recent = int(pipe.execute()[2])
-        if recent <= count:
-            return None
-        with self.r.pipeline() as pipe:
-            pipe.zrem(key, member)
-            pipe.zrange(key, 0, 0, withscores=True)
-            oldest = cast("list[tuple[str, float]]", pipe.execute()[1])
-        return max(1.0, (oldest[0][1] if oldest else now) + window_seconds - now)
+    def admit(self, assignment: str, student: str, count: int, window_seconds: float, member: str) -> Admission:
+        """Roster check and rate limit of one upload in one atomic step (``ADMIT_SCRIPT``)."""
+        keys, args = admit_call(assignment, student, count, window_seconds, member)
+        reply = self._admit(keys=keys, args=args)
+        return admission(reply, float(args[1]), window_seconds)
 
     # -- run locks (one grading of a run at a time, even under duplicate delivery) ----------
 
-    _REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
+    _REFRESH = (
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
+    )
     _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
     def acquire_run_lock(self, sub_id: str, holder: str, ttl_seconds: int) -> bool:
@@ -224,13 +295,13 @@ class Store:
     def announce_consumer(self, queue: str, holder: str, ttl_seconds: float) -> None:
         """A worker says it consumes ``queue`` for the next ``ttl_seconds`` (renewed by its janitor thread)."""
         now = time.time()
-        key = f"{P}consumers:{queue}"
+        key = consumers_key(queue)
         self.r.zadd(key, {holder: now + ttl_seconds})
         self.r.zremrangebyscore(key, "-inf", now)
 
     def has_consumer(self, queue: str) -> bool:
         """Whether a live worker has announced that it consumes ``queue``."""
-        return bool(self.r.zcount(f"{P}consumers:{queue}", time.time(), "+inf"))
+        return bool(self.r.zcount(consumers_key(queue), time.time(), "+inf"))
 
     def ping(self) -> bool:
         return bool(self.r.ping())

@@ -1,7 +1,8 @@
-"""The store operations an upload makes, on a real Redis: few round trips, and still exact under concurrency."""
+"""The store operations an upload makes, on a real Redis (both clients): few round trips, and still exact under concurrency."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.store.records import Role, Submission, SubmissionState
-from grader.store.redis_server import connect
-from grader.store.submissions import Store
+from grader.store.records import BrokerMessage, Role, Submission, SubmissionState, Token
+from grader.store.redis_server import connect, connect_async
+from grader.store.submissions import Admission, Store
+from grader.store.uploads import UploadStore
 from tests.utils.service import RedisServer
 
 pytestmark = pytest.mark.service
@@ -33,25 +35,72 @@ def _submission(sub_id: str, **fields: object) -> Submission:
 
 
 def test_simultaneous_uploads_cannot_slip_under_the_rate_limit(store: Store) -> None:
+    store.add_to_roster("a", ["s1", "s2"])
     with ThreadPoolExecutor(16) as pool:
-        waits = list(pool.map(lambda _: store.rate_limit("a", "s1", 5, 3600), range(40)))
+        admitted = list(pool.map(lambda i: store.admit("a", "s1", 5, 3600, f"u{i}"), range(40)))
+    assert all(a.on_roster for a in admitted)
+    waits = [a.wait for a in admitted]
     assert waits.count(None) == 5
     assert all(1 <= w <= 3600 for w in waits if w is not None)
     # Refused uploads took their records back: the window still holds exactly the five accepted.
     assert store.r.zcard("grader:rate:a:s1") == 5
-    assert store.rate_limit("a", "s2", 5, 3600) is None  # per student
+    assert store.admit("a", "s2", 5, 3600, "u-s2") == Admission(on_roster=True)  # per student
 
 
 def test_the_limit_reopens_when_the_window_passes(store: Store) -> None:
-    assert [store.rate_limit("a", "s1", 2, 0.3) for _ in range(2)] == [None, None]
-    wait = store.rate_limit("a", "s1", 2, 0.3)
+    store.add_to_roster("a", ["s1"])
+    assert [store.admit("a", "s1", 2, 0.3, f"u{i}").wait for i in range(2)] == [None, None]
+    wait = store.admit("a", "s1", 2, 0.3, "u2").wait
     assert wait == 1.0  # at least a second is asked for, even when the window is shorter
     store.r.zremrangebyscore("grader:rate:a:s1", 0, "+inf")  # the window passed
-    assert store.rate_limit("a", "s1", 2, 0.3) is None
+    assert store.admit("a", "s1", 2, 0.3, "u3").wait is None
+
+
+def test_an_upload_from_off_the_roster_is_refused_and_not_counted(store: Store) -> None:
+    store.add_to_roster("a", ["s1"])
+    assert store.admit("a", "s9", 5, 3600, "u1") == Admission(on_roster=False)
+    assert store.r.exists("grader:rate:a:s9") == 0
+    assert store.admit("b", "s1", 5, 3600, "u2") == Admission(on_roster=False)  # per assignment
+
+
+def test_the_asynchronous_upload_path_keeps_the_same_records(store: Store, workspace: Path) -> None:
+    """``UploadStore`` (the API's upload path) and ``Store`` read and write the very same keys."""
+    url = store.r.connection_pool.connection_kwargs["path"]
+    store.add_to_roster("a", ["s1"])
+    issue = datetime(2026, 11, 22, tzinfo=UTC)
+    store.save_token("d" * 64, Token(role=Role.student, subject="s1", created_at=issue))
+    sub = _submission("async", queue="cpu", queued_at=NOW, state=SubmissionState.queued)
+
+    async def run() -> tuple[Token | None, list[Admission], bool]:
+        uploads = UploadStore(lambda: connect_async(f"redis+socket://{url}", max_connections=4))
+        await uploads.warm(connections=4)
+        token = await uploads.token("d" * 64)
+        # More uploads at once than the pool has connections: they wait for one, none fails.
+        admitted = await asyncio.gather(*(uploads.admit("a", "s1", 3, 3600, f"u{i}") for i in range(12)))
+        await uploads.add_submission(sub, BrokerMessage(key="cpu", payload="{}"))
+        consumer = await uploads.has_consumer("cpu")
+        await uploads.close()
+        return token, list(admitted), consumer
+
+    token, admitted, consumer = asyncio.run(run())
+    assert token == store.token("d" * 64)
+    assert [a.wait is None for a in admitted].count(True) == 3 and all(a.on_roster for a in admitted)
+    assert store.r.zcard("grader:rate:a:s1") == 3
+    assert store.get("async") == sub and store.queue_position(sub) == 1
+    assert store.r.lrange("cpu", 0, -1) == ["{}"]  # the broker message, in the same transaction
+    assert consumer is False
+
+
+def test_a_regrade_is_recorded_and_queued_together(store: Store) -> None:
+    store.add_submission(_submission("s", attempts=2, error="boom", state=SubmissionState.error))
+    store.mark_queued("s", "r2", "cpu", NOW, BrokerMessage(key="cpu", payload="m"))
+    again = store.get("s")
+    assert again is not None and (again.run_id, again.state, again.attempts, again.error) == ("r2", "queued", 0, "")
+    assert store.r.lrange("cpu", 0, -1) == ["m"]
 
 
 def test_a_queued_new_submission_takes_its_queue_place_in_the_same_write(store: Store) -> None:
-    store.add_submission(_submission("new", queue="gpu", queued_at=NOW))
+    store.add_submission(_submission("new", queue="gpu", queued_at=NOW, state=SubmissionState.queued))
     assert store.queue_position(store.get("new")) == 1  # type: ignore[arg-type]
     assert store.get("new").state == SubmissionState.queued  # type: ignore[union-attr]
     store.add_submission(_submission("unqueued"))  # no queued_at: recorded, not yet in a queue

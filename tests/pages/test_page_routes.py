@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,9 +33,14 @@ class World:
     app: object
     tokens: dict[str, str]
     subs: dict[str, str]
+    opened: list[TestClient] = field(default_factory=list)
 
     def client(self, who: str | None = None) -> TestClient:
         client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
+        # Entered, as a server runs the app: its start-up and shutdown run, and its requests share one
+        # event loop (the upload path's Redis client belongs to a loop and is closed at shutdown).
+        client.__enter__()
+        self.opened.append(client)
         if who:
             client.cookies.set("grader_session", self.tokens[who])
         return client
@@ -85,7 +90,10 @@ def world() -> Iterator[World]:
         tokens = {who: issue_token(services.store, Role.student, who) for who in ("alice", "bob")}
         tokens["ta"] = issue_token(services.store, Role.ta, "head-ta")
         subs = {who: _graded(services, who, f"{who}-work.zip") for who in ("alice", "bob")}
-        yield World(services, app, tokens, subs)
+        world = World(services, app, tokens, subs)
+        yield world
+        for client in world.opened:
+            client.__exit__(None, None, None)
     finally:
         redis.stop()
         shutil.rmtree(root, ignore_errors=True)

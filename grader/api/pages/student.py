@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from grader.api.deps import ServicesDep, find_manifest
 from grader.api.pages.session import check_csrf, signed_in
@@ -35,7 +36,7 @@ def assignment_page(assignment_id: str, request: Request, services: ServicesDep)
 
 
 @router.post("/assignments/{assignment_id}/upload")
-def upload_page(
+async def upload_page(
     assignment_id: str,
     request: Request,
     services: ServicesDep,
@@ -45,17 +46,20 @@ def upload_page(
     """The API's upload (same checks: roster, open, rate limit, size, zip sanity) for a signed-in page.
 
     Answers JSON to the page's script (``Accept: application/json``) and redirects a plain form post.
+    Asynchronous like the API's upload, which it awaits; the session lookup and the page with an error
+    use the blocking store, so they run in the thread pool.
     """
-    user = signed_in(request, services)
+    user = await run_in_threadpool(signed_in, request, services)
     check_csrf(request, csrf or request.headers.get("x-csrf-token"))
     wants_json = "application/json" in request.headers.get("accept", "")
     try:
-        accepted = upload(user, find_manifest(assignment_id, services), services, file)
+        accepted = await upload(user, find_manifest(assignment_id, services), services, file)
     except HTTPException as exc:
         if wants_json or exc.status_code == status.HTTP_404_NOT_FOUND:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-        return _assignment_page(
-            request, services, user, assignment_id, error=str(exc.detail), status_code=exc.status_code
+        error, code = str(exc.detail), exc.status_code
+        return await run_in_threadpool(
+            lambda: _assignment_page(request, services, user, assignment_id, error=error, status_code=code)
         )
     url = f"/submissions/{accepted.id}"
     if wants_json:

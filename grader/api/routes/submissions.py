@@ -7,55 +7,100 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
-from grader.api.deps import CurrentUser, ManifestDep, ServicesDep, StaffUser, UploadUser, now
+from grader.api.deps import CurrentUser, ManifestDep, Services, ServicesDep, StaffUser, UploadUser, now
 from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps
 from grader.api.views import student_report
 from grader.authoring.checks import Visibility
+from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport
 from grader.engine.unpack import UnpackLimits, check_archive
 from grader.errors import UnpackError
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
 from grader.store.records import Role, Submission, SubmissionState, Token
+from grader.store.submissions import Admission
 
 router = APIRouter(tags=["submissions"])
 
 
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202)
-def upload(
+async def upload(
     user: UploadUser, manifest: ManifestDep, services: ServicesDep, file: Annotated[UploadFile, File(description="The submission zip.")]
 ) -> SubmissionAccepted:
-    """Store the zip, validate it, and queue it for grading."""
-    settings, store = services.settings, services.store
+    """Store the zip, validate it, and queue it for grading.
+
+    A deadline's uploads come all at once (bench/burst.py), so this path is built for many at a time on
+    few cores: it waits for Redis on the event loop, in three round trips (the token; roster and rate
+    limit together; the record and its queue message together), and leaves the loop once, for the disk.
+    """
+    settings = services.settings
     received = now()
+    sub_id = services.store.new_id()
+    await _admit(services, manifest, user, member=sub_id)
+    name = _archive_name(file.filename)
+    sha, size = await run_in_threadpool(_keep_and_check, services.blobs, file, settings.upload_max_bytes,
+                                        name, manifest.files.root_marker)  # fmt: skip
+    late = manifest.due_date is not None and received > manifest.due_date
+    sub = Submission(id=sub_id, assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
+                     filename=name, size_bytes=size, received_at=received,
+                     late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
+    return _accepted(await submit(services, sub, manifest))
+
+
+async def _admit(services: Services, manifest: SuiteManifest, user: Token, member: str) -> None:
+    """Refuse the upload, in this order: not on the roster (403), assignment closed (409), too many (429).
+    A student's upload to an open assignment is checked and counted in one atomic step."""
+    is_open = assignment_public(manifest).open
     if user.role == Role.student:
-        if not store.on_roster(manifest.id, user.subject):
+        settings, uploads = services.settings, services.uploads
+        if is_open:
+            admitted = await uploads.admit(manifest.id, user.subject, settings.rate_limit_count,
+                                           settings.rate_limit_window_seconds, member)  # fmt: skip
+        else:
+            admitted = Admission(on_roster=await uploads.on_roster(manifest.id, user.subject))
+        if not admitted.on_roster:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"You are not on the roster of '{manifest.id}'")
-    if not assignment_public(manifest).open:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{manifest.id}' is closed to submissions")
-    if user.role == Role.student:
-        wait = store.rate_limit(manifest.id, user.subject, settings.rate_limit_count, settings.rate_limit_window_seconds)
-        if wait is not None:
+        if admitted.wait is not None:
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"Too many submissions: at most {settings.rate_limit_count} per "
-                                f"{settings.rate_limit_window_seconds:g} s", {"Retry-After": str(int(wait) + 1)})  # fmt: skip
-    blobs = BlobStore(settings.blobs)
+                                f"{settings.rate_limit_window_seconds:g} s", {"Retry-After": str(int(admitted.wait) + 1)})  # fmt: skip
+    if not is_open:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{manifest.id}' is closed to submissions")
+
+
+# Starlette keeps a multipart file part in memory up to this size (SpooledTemporaryFile), then on disk.
+_IN_MEMORY = 1024 * 1024
+
+
+def _keep_and_check(blobs: BlobStore, file: UploadFile, max_bytes: int, name: str, marker: str | None) -> tuple[str, int]:
+    """Reject a broken or hostile archive with the same checks the worker applies, and store the upload
+    durably; (sha256, size). A small upload is checked in memory before it is written; a large one is
+    streamed to disk first and checked there (never all in memory)."""
     try:
-        sha, size = blobs.put(file.file, settings.upload_max_bytes)
+        if file.size is not None and file.size <= _IN_MEMORY:
+            data = file.file.read()
+            if len(data) > max_bytes:
+                raise BlobTooLarge  # the size is refused before the contents, as on the streamed path
+            _check(data, name, marker)
+            return blobs.put_bytes(data, max_bytes)
+        sha, size = blobs.put(file.file, max_bytes)
+        _check(blobs.path(sha), name, marker)
+        return sha, size
     except BlobTooLarge:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {settings.upload_max_bytes} bytes") from None
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {max_bytes} bytes") from None
     except BlobStoreFull:
         raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
-    name = _archive_name(file.filename)
-    _validate_zip(blobs.path(sha), name, manifest.files.root_marker)
-    late = manifest.due_date is not None and received > manifest.due_date
-    sub = Submission(id=store.new_id(), assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
-                     filename=name, size_bytes=size, received_at=received,
-                     late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
-    return _accepted(submit(services, sub, manifest))
+
+
+def _check(archive: Path | bytes, name: str, marker: str | None) -> None:
+    try:
+        check_archive(archive, UnpackLimits(), root_marker=marker, name=name)
+    except UnpackError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.student_message) from None
 
 
 def _archive_name(filename: str | None) -> str:
@@ -68,16 +113,10 @@ def _archive_name(filename: str | None) -> str:
 
 
 def _accepted(sub: Submission) -> SubmissionAccepted:
-    # enqueue() either queued it or raised (503), so the state needs no second read from Redis.
-    return SubmissionAccepted(id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
-
-
-def _validate_zip(blob: Path, name: str, marker: str | None) -> None:
-    """Reject a broken or hostile archive before it is queued (the same checks the worker applies)."""
-    try:
-        check_archive(blob, UnpackLimits(), root_marker=marker, name=name)
-    except UnpackError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.student_message) from None
+    # submit() and enqueue() either queued it or raised (503), so the state needs no second read from Redis.
+    return SubmissionAccepted(
+        id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late
+    )
 
 
 def _visible(sub: Submission | None, user: Token) -> Submission:

@@ -19,7 +19,6 @@ from typing import Any
 
 from grader.sandbox import protocol
 from grader.sandbox.agent import scripts
-from grader.sandbox.agent.autogroup import share_niceness_with_session
 
 AGENT_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -252,7 +251,6 @@ def main(argv: list[str]) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-    share_niceness_with_session()  # before the imports below, which are most of a sandbox's CPU
     _preload(opts.preload)
     if opts.deferred:
         agent = Agent(start=lambda path: _prepare_workdir(opts.source, opts.workdir, opts.python_path + path))

@@ -45,10 +45,14 @@ def test_redis_restart_keeps_everything(workspace: Path) -> None:
             first = wait_state(c, upload(c, visibility_zip()).json()["id"])
             redis.stop()
             assert c.get("/healthz").status_code == 503  # says so, and does not crash
+            refused = upload(c, visibility_zip())  # an upload meanwhile is refused clearly, and leaves nothing
+            assert refused.status_code == 503 and "nothing was recorded" in refused.json()["detail"], refused.text
             redis.start()
             wait_healthy(parts.url, parts.api)
             assert c.get(f"/api/v1/submissions/{first['id']}").json() == first  # kept by the append-only file
             second = wait_state(c, upload(c, visibility_zip()).json()["id"], timeout=180)  # the worker reconnected
+            listed = c.get("/api/v1/assignments/visibility/submissions").json()["submissions"]
+            assert sorted(s["id"] for s in listed) == sorted([first["id"], second["id"]])
         assert second["state"] == "done" and second["report"]["score"] == 4
     finally:
         redis.stop()

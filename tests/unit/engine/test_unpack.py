@@ -52,6 +52,10 @@ def rejected(tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = L
         with pytest.raises(UnpackError) as checked:
             check_archive(source, limits, **kw)
         assert checked.value.student_message == message
+        if stat.S_ISREG(os.lstat(source).st_mode):  # the API checks a small upload from its bytes: the same
+            with pytest.raises(UnpackError) as in_memory:
+                check_archive(source.read_bytes(), limits, name=kw.get("name") or source.name, root_marker=kw.get("root_marker"))
+            assert in_memory.value.student_message == message
         assert sorted(tmp_path.rglob("*")) == before
     return message
 
