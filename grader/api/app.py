@@ -72,14 +72,14 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     return app
 
 
+_REDIS_DOWN = "The grading service's database is unavailable; nothing was recorded. Please try again in a minute."
+
+
 async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # Every record, and the queue, is in Redis: a request it could not answer changed nothing there
     # (an upload is recorded and queued in one transaction), so the caller can simply try again.
     log.warning("Redis unavailable for %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse({"detail": _REDIS_DOWN}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
-
-
-_REDIS_DOWN = "The grading service's database is unavailable; nothing was recorded. Please try again in a minute."
 
 
 def app_from_environment() -> FastAPI:

@@ -21,7 +21,6 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -75,50 +74,11 @@ def record_commands(pipe: Any, sub: Submission, message: BrokerMessage | None) -
         pipe.lpush(message.key, message.payload)
 
 
-@dataclass(frozen=True)
-class Admission:
-    """A student's upload, before it is stored: on the roster, and if so, seconds to wait (None: admitted)."""
-
-    on_roster: bool
-    wait: float | None = None
-
-
-# Roster check and rate limit in one step (one round trip, atomic: simultaneous uploads cannot all slip
-# under the limit). An upload is counted only when admitted; a refused one asks for the time until the
-# window's oldest upload leaves it. KEYS: roster, rate window; ARGV: student, now, window, count, member.
-ADMIT_SCRIPT = """
-if redis.call('sismember', KEYS[1], ARGV[1]) == 0 then return {0, false} end
-local now, window = tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('zremrangebyscore', KEYS[2], 0, now - window)
-redis.call('zadd', KEYS[2], now, ARGV[5])
-redis.call('expire', KEYS[2], math.floor(window) + 1)
-if redis.call('zcard', KEYS[2]) <= tonumber(ARGV[4]) then return {1, false} end
-redis.call('zrem', KEYS[2], ARGV[5])
-local oldest = redis.call('zrange', KEYS[2], 0, 0, 'WITHSCORES')
-return {1, oldest[2] or ARGV[2]}
-"""
-
-
-def admit_call(assignment: str, student: str, count: int, window_seconds: float, member: str) -> tuple[list[str], list[Any]]:
-    """The keys and arguments of ``ADMIT_SCRIPT`` for one upload (``member``: a unique id for it)."""
-    return [roster_key(assignment), rate_key(assignment, student)], [student, repr(time.time()), repr(window_seconds), count, member]
-
-
-def admission(reply: list[Any], now: float, window_seconds: float) -> Admission:
-    """``ADMIT_SCRIPT``'s reply (Lua false arrives as None; the oldest score as a string)."""
-    if not int(reply[0]):
-        return Admission(on_roster=False)
-    if reply[1] is None:
-        return Admission(on_roster=True)
-    return Admission(on_roster=True, wait=max(1.0, float(reply[1]) + window_seconds - now))
-
-
 class Store:
     """Records, indexes, tokens and rate limits on one Redis connection."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
-        self._admit = client.register_script(ADMIT_SCRIPT)
 
     # -- submissions ---------------------------------------------------------------------
 
@@ -247,12 +207,6 @@ class Store:
     def on_roster(self, assignment: str, student: str) -> bool:
         """One membership test (the upload path must not fetch a whole roster)."""
         return bool(self.r.sismember(roster_key(assignment), student))
-
-    def admit(self, assignment: str, student: str, count: int, window_seconds: float, member: str) -> Admission:
-        """Roster check and rate limit of one upload in one atomic step (``ADMIT_SCRIPT``)."""
-        keys, args = admit_call(assignment, student, count, window_seconds, member)
-        reply = self._admit(keys=keys, args=args)
-        return admission(reply, float(args[1]), window_seconds)
 
     # -- run locks (one grading of a run at a time, even under duplicate delivery) ----------
 

@@ -13,22 +13,47 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis.asyncio
 from redis.commands.core import AsyncScript
 
 from grader.store.records import BrokerMessage, Submission, Token
 from grader.store.submissions import (
-    ADMIT_SCRIPT,
-    Admission,
-    admission,
-    admit_call,
     consumers_key,
     parse_token,
+    rate_key,
     record_commands,
     roster_key,
     token_key,
 )
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A student's upload, before it is stored: on the roster, and if so, seconds to wait (None: admitted)."""
+
+    on_roster: bool
+    wait: float | None = None
+
+
+# Roster check and rate limit in one step (one round trip, atomic: simultaneous uploads cannot all slip
+# under the limit). An upload is counted only when admitted; a refused one gets the time until the
+# window's oldest upload leaves it. The clock is Redis's own, so uploads through different API processes
+# or hosts stand in the window in the order they were counted. KEYS: roster, rate window;
+# ARGV: student, window (s), count, member. Reply: {on roster, seconds to wait as a string, or false}.
+ADMIT_SCRIPT = """
+if redis.call('sismember', KEYS[1], ARGV[1]) == 0 then return {0, false} end
+local time = redis.call('time')
+local now, window = tonumber(time[1]) + tonumber(time[2]) / 1e6, tonumber(ARGV[2])
+redis.call('zremrangebyscore', KEYS[2], 0, now - window)
+redis.call('zadd', KEYS[2], now, ARGV[4])
+redis.call('expire', KEYS[2], math.floor(window) + 1)
+if redis.call('zcard', KEYS[2]) <= tonumber(ARGV[3]) then return {1, false} end
+redis.call('zrem', KEYS[2], ARGV[4])
+local oldest = redis.call('zrange', KEYS[2], 0, 0, 'WITHSCORES')
+return {1, tostring((tonumber(oldest[2]) or now) + window - now)}
+"""
 
 
 class UploadStore:
@@ -60,10 +85,11 @@ class UploadStore:
         return bool(await self.r.sismember(roster_key(assignment), student))
 
     async def admit(self, assignment: str, student: str, count: int, window_seconds: float, member: str) -> Admission:
-        """As ``Store.admit``: roster check and rate limit in one round trip."""
-        keys, args = admit_call(assignment, student, count, window_seconds, member)
-        reply = await self._client()[1](keys=keys, args=args)
-        return admission(reply, float(args[1]), window_seconds)
+        """Roster check and rate limit of one upload (``member``: a unique id for it) in one atomic step."""
+        on_roster, wait = await self._client()[1](keys=[roster_key(assignment), rate_key(assignment, student)],
+                                                  args=[student, repr(window_seconds), count, member])  # fmt: skip
+        # Lua's false arrives as None, and the wait as a string (a Lua number would arrive cut to an integer).
+        return Admission(on_roster=bool(on_roster), wait=None if wait is None else max(1.0, float(wait)))
 
     async def has_consumer(self, queue: str) -> bool:
         return bool(await self.r.zcount(consumers_key(queue), time.time(), "+inf"))

@@ -1,10 +1,9 @@
-"""The store operations an upload makes, on a real Redis (both clients): few round trips, and still exact under concurrency."""
+"""The store operations an upload makes, on a real Redis: few round trips, and still exact under concurrency."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import pytest
 
 from grader.store.records import BrokerMessage, Role, Submission, SubmissionState, Token
 from grader.store.redis_server import connect, connect_async
-from grader.store.submissions import Admission, Store
-from grader.store.uploads import UploadStore
+from grader.store.submissions import Store
+from grader.store.uploads import Admission, UploadStore
 from tests.utils.service import RedisServer
 
 pytestmark = pytest.mark.service
@@ -34,33 +33,46 @@ def _submission(sub_id: str, **fields: object) -> Submission:
                                       "received_at": NOW, "run_id": "r1", **fields})  # fmt: skip
 
 
+def _admitting(store: Store, *calls: tuple[str, str, int, float, str]) -> list[Admission]:
+    """Run ``UploadStore.admit`` for every call at once (the API's event loop), on its own pool."""
+    path = store.r.connection_pool.connection_kwargs["path"]
+
+    async def run() -> list[Admission]:
+        uploads = UploadStore(lambda: connect_async(f"redis+socket://{path}", max_connections=16))
+        try:
+            return list(await asyncio.gather(*(uploads.admit(*call) for call in calls)))
+        finally:
+            await uploads.close()
+
+    return asyncio.run(run())
+
+
 def test_simultaneous_uploads_cannot_slip_under_the_rate_limit(store: Store) -> None:
     store.add_to_roster("a", ["s1", "s2"])
-    with ThreadPoolExecutor(16) as pool:
-        admitted = list(pool.map(lambda i: store.admit("a", "s1", 5, 3600, f"u{i}"), range(40)))
+    admitted = _admitting(store, *(("a", "s1", 5, 3600, f"u{i}") for i in range(40)))  # 16 connections at once
     assert all(a.on_roster for a in admitted)
     waits = [a.wait for a in admitted]
     assert waits.count(None) == 5
     assert all(1 <= w <= 3600 for w in waits if w is not None)
     # Refused uploads took their records back: the window still holds exactly the five accepted.
     assert store.r.zcard("grader:rate:a:s1") == 5
-    assert store.admit("a", "s2", 5, 3600, "u-s2") == Admission(on_roster=True)  # per student
+    assert _admitting(store, ("a", "s2", 5, 3600, "u-s2")) == [Admission(on_roster=True)]  # per student
 
 
 def test_the_limit_reopens_when_the_window_passes(store: Store) -> None:
     store.add_to_roster("a", ["s1"])
-    assert [store.admit("a", "s1", 2, 0.3, f"u{i}").wait for i in range(2)] == [None, None]
-    wait = store.admit("a", "s1", 2, 0.3, "u2").wait
-    assert wait == 1.0  # at least a second is asked for, even when the window is shorter
+    assert [a.wait for a in _admitting(store, ("a", "s1", 2, 0.3, "u0"), ("a", "s1", 2, 0.3, "u1"))] == [None, None]
+    [refused] = _admitting(store, ("a", "s1", 2, 0.3, "u2"))
+    assert refused.wait == 1.0  # at least a second is asked for, even when the window is shorter
     store.r.zremrangebyscore("grader:rate:a:s1", 0, "+inf")  # the window passed
-    assert store.admit("a", "s1", 2, 0.3, "u3").wait is None
+    assert _admitting(store, ("a", "s1", 2, 0.3, "u3"))[0].wait is None
 
 
 def test_an_upload_from_off_the_roster_is_refused_and_not_counted(store: Store) -> None:
     store.add_to_roster("a", ["s1"])
-    assert store.admit("a", "s9", 5, 3600, "u1") == Admission(on_roster=False)
+    assert _admitting(store, ("a", "s9", 5, 3600, "u1")) == [Admission(on_roster=False)]
     assert store.r.exists("grader:rate:a:s9") == 0
-    assert store.admit("b", "s1", 5, 3600, "u2") == Admission(on_roster=False)  # per assignment
+    assert _admitting(store, ("b", "s1", 5, 3600, "u2")) == [Admission(on_roster=False)]  # per assignment
 
 
 def test_the_asynchronous_upload_path_keeps_the_same_records(store: Store, workspace: Path) -> None:

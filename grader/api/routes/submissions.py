@@ -21,7 +21,7 @@ from grader.engine.unpack import UnpackLimits, check_archive
 from grader.errors import UnpackError
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
 from grader.store.records import Role, Submission, SubmissionState, Token
-from grader.store.submissions import Admission
+from grader.store.uploads import Admission
 
 router = APIRouter(tags=["submissions"])
 
@@ -76,18 +76,17 @@ _IN_MEMORY = 1024 * 1024
 
 
 def _keep_and_check(blobs: BlobStore, file: UploadFile, max_bytes: int, name: str, marker: str | None) -> tuple[str, int]:
-    """Reject a broken or hostile archive with the same checks the worker applies, and store the upload
-    durably; (sha256, size). A small upload is checked in memory before it is written; a large one is
-    streamed to disk first and checked there (never all in memory)."""
+    """Store the upload durably, then reject a broken or hostile archive with the same checks the worker
+    applies; (sha256, size). A small upload is checked from its bytes in memory; a large one from the
+    blob it was streamed to (never all in memory)."""
     try:
         if file.size is not None and file.size <= _IN_MEMORY:
             data = file.file.read()
-            if len(data) > max_bytes:
-                raise BlobTooLarge  # the size is refused before the contents, as on the streamed path
+            sha, size = blobs.put_bytes(data, max_bytes)
             _check(data, name, marker)
-            return blobs.put_bytes(data, max_bytes)
-        sha, size = blobs.put(file.file, max_bytes)
-        _check(blobs.path(sha), name, marker)
+        else:
+            sha, size = blobs.put(file.file, max_bytes)
+            _check(blobs.path(sha), name, marker)
         return sha, size
     except BlobTooLarge:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {max_bytes} bytes") from None
@@ -114,9 +113,7 @@ def _archive_name(filename: str | None) -> str:
 
 def _accepted(sub: Submission) -> SubmissionAccepted:
     # submit() and enqueue() either queued it or raised (503), so the state needs no second read from Redis.
-    return SubmissionAccepted(
-        id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late
-    )
+    return SubmissionAccepted(id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
 
 
 def _visible(sub: Submission | None, user: Token) -> Submission:
