@@ -16,7 +16,9 @@ Reported, from the service's own records:
 - ideal drain: submissions x mean job time (started -> finished, in the worker) / workers, and the
   efficiency ideal / actual (target >= 95 %);
 - lost (accepted but never graded) and duplicated (graded more than once, or listed twice): must be 0;
-- upload latency p50 / p99 during the burst, as the clients saw it (target p99 <= 100 ms).
+- upload latency p50 / p99 during the burst, as the clients saw it (target p99 <= 100 ms);
+- who had the machine's cores while the uploads were served (API, grading, workers, Redis, these
+  clients), and the part of its ready time the API's event loops spent waiting for a core.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import LIGHT_SUBMISSION, LIGHT_SUITE, header, quantile, service, zip_folder  # noqa: E402
+from bench.cpu_split import CpuWindow  # noqa: E402
 from grader.sandbox.pool import WARM_NOTE  # noqa: E402
 
 ASSIGNMENT = "bench-light"
@@ -197,8 +200,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # a schedule begins half a second out, so that every process and thread has started by then.
         burst_start = time.time() + (0.5 if args.spread else 0.0)
         slots = [burst_start + k * args.spread / args.submissions if args.spread else 0.0 for k in range(args.submissions)]
+        cpu = CpuWindow()
+        cpu.start()
         accepted, errors = _clients_in_processes(svc.port, tokens, data, args.keep_alive,
                                                  [slots[i :: args.clients] for i in range(args.clients)], args.client_processes)  # fmt: skip
+        split = cpu.stop()
         burst_start = min([sent for sent, _, _ in accepted], default=burst_start) if not args.spread else burst_start
         uploads_done = max([sent + took for sent, took, _ in accepted], default=time.time())
         listed = _wait_graded(ta, warmups + len(accepted), args.timeout)
@@ -246,6 +252,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "efficiency": ideal / drain if drain else float("nan"),
         "throughput_per_min": len(graded) / drain * 60 if drain else float("nan"),
         "orphans": len(svc.orphans),
+        # Shares of the machine's cores in the upload window, and how much of the time the API's event
+        # loops were ready to run they waited for a core (bench/cpu_split.py).
+        **split.as_dict(),
     }
     def setting(value: int | None) -> str:
         return "default" if value is None else str(value)

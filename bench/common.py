@@ -175,9 +175,10 @@ class BenchService:
 
 @contextmanager
 def service(suites: dict[str, Path], workers: int = 1, **env: str) -> Iterator[BenchService]:
-    svc = BenchService(suites, workers, dict(env)).start()
+    svc = BenchService(suites, workers, dict(env))
     try:
-        yield svc
+        # Inside the try: a service that never became healthy is still stopped, not left running.
+        yield svc.start()
     finally:
         svc.close()
 
