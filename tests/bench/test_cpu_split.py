@@ -37,8 +37,9 @@ def test_a_process_named_as_the_api_counts_as_the_api_and_the_benchmark_as_clien
     cores = os.cpu_count() or 1
     api_seconds = split.shares["api"] * split.seconds * cores
     client_seconds = split.shares["clients"] * split.seconds * cores
-    assert 0.25 <= api_seconds <= 0.8  # its start-up as well as the 0.3 s it spun
-    assert 0.25 <= client_seconds <= 0.8  # to the clock tick
+    # No upper bound for the API: any other process on the machine running `grader api` counts there too.
+    assert api_seconds >= 0.25  # the 0.3 s it spun, and its start-up
+    assert 0.25 <= client_seconds <= 0.8  # to the clock tick; only this process and its children are clients
     assert sum(split.shares.values()) <= 1.05
     assert 0.0 <= split.api_waiting <= 1.0
     assert set(split.as_dict()) >= {"cpu_api", "cpu_grading", "cpu_clients", "api_waiting_for_cpu"}
