@@ -198,6 +198,13 @@ def test_text_renamed_zip_is_not_a_zip(tmp_path: Path) -> None:
     rejected(tmp_path, src, "is not a zip archive")
 
 
+def test_member_zipfile_cannot_read_is_damaged_not_a_crash(tmp_path: Path) -> None:
+    # Flag bit 5 (compressed patched data): zipfile raises NotImplementedError when it opens the member.
+    src = build_zip(tmp_path / "s.zip", [("patched.py", b"x" * 100)])
+    patch_header(src, "flags", 0x20, or_bits=True)
+    rejected(tmp_path, src, "The zip archive is damaged: 'patched.py' cannot be read")
+
+
 def test_truncated_zip_is_damaged(tmp_path: Path) -> None:
     src = build_zip(tmp_path / "s.zip", [("run.py", os.urandom(5000))])
     src.write_bytes(src.read_bytes()[:3000])
