@@ -58,32 +58,27 @@ def _role(pid: int, bench_pid: int) -> str:
     return "other"
 
 
-def _threads() -> dict[tuple[int, int], tuple[int, int]]:
-    """(pid, tid) -> (ns on a CPU, ns runnable and waiting), for every thread alive now."""
-    found = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            for task in (entry / "task").iterdir():
-                run, wait = (task / "schedstat").read_text().split()[:2]
-                found[(int(entry.name), int(task.name))] = (int(run), int(wait))
-        except (OSError, ValueError):
-            continue  # the process ended while we looked
-    return found
-
-
 _NS_PER_TICK = 1e9 / os.sysconf("SC_CLK_TCK")
 
 
-def _reaped() -> dict[int, float]:
-    """pid -> ns its children that have ended (and been waited for) ran: a sandbox or a client process
-    that ended inside the window is counted through its parent."""
-    found = {}
+def _snapshot() -> tuple[dict[tuple[int, int], tuple[int, int]], dict[int, float]]:
+    """One pass over /proc: (pid, tid) -> (ns on a CPU, ns runnable and waiting) for every thread alive
+    now, and pid -> ns its ended (and waited-for) children ran: a sandbox or a client process that ended
+    inside the window is counted through its parent."""
+    threads, reaped = {}, {}
     for entry in PROC.iterdir():
-        if entry.name.isdigit() and len(fields := _stat(int(entry.name))) > 14:
-            found[int(entry.name)] = (int(fields[13]) + int(fields[14])) * _NS_PER_TICK  # cutime + cstime
-    return found
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            for task in (entry / "task").iterdir():
+                run, wait = (task / "schedstat").read_text().split()[:2]
+                threads[(pid, int(task.name))] = (int(run), int(wait))
+        except (OSError, ValueError):
+            continue  # the process ended while we looked
+        if len(fields := _stat(pid)) > 14:
+            reaped[pid] = (int(fields[13]) + int(fields[14])) * _NS_PER_TICK  # cutime + cstime
+    return threads, reaped
 
 
 def _reaped_role(parent_role: str) -> str:
@@ -117,11 +112,11 @@ class CpuWindow:
         self._started = 0.0
 
     def start(self) -> None:
-        self._before, self._reaped_before = _threads(), _reaped()
+        self._before, self._reaped_before = _snapshot()
         self._started = time.monotonic()
 
     def stop(self) -> CpuSplit:
-        after, reaped = _threads(), _reaped()
+        after, reaped = _snapshot()
         seconds = time.monotonic() - self._started
         bench_pid, roles = os.getpid(), {}
         ran: dict[str, float] = {}
