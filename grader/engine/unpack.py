@@ -29,10 +29,10 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -366,8 +366,11 @@ def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *,
         return _finish(_collect(_zip_entries(zf), limits), dest, root_marker, zf)
 
 
-def check_archive(source: Path | bytes, limits: UnpackLimits, *, root_marker: str | None = None, name: str = "") -> None:
-    """Apply every check of ``unpack_submission`` to the zip ``source`` (a file, or its bytes) without writing anything.
+def check_archive(
+    source: Path | bytes | BinaryIO, limits: UnpackLimits, *, root_marker: str | None = None, name: str = ""
+) -> None:
+    """Apply every check of ``unpack_submission`` to the zip ``source`` (a file, its bytes, or an open file,
+    left open) without writing anything.
 
     Each member is decompressed and thrown away, so damaged data and lying headers are found as
     they would be when unpacking. Raises UnpackError with the message the unpack would give, naming
@@ -386,13 +389,13 @@ def _discard(chunk: bytes) -> None:
 
 
 @contextmanager
-def _open_zip(source: Path | bytes, name: str = "") -> Iterator[zipfile.ZipFile]:
-    """The zip ``source`` (a file, or an upload's bytes; called ``name`` in messages), or an UnpackError
-    saying what it is instead."""
+def _open_zip(source: Path | bytes | BinaryIO, name: str = "") -> Iterator[zipfile.ZipFile]:
+    """The zip ``source`` (a file, an upload's bytes or its open file; called ``name`` in messages), or an
+    UnpackError saying what it is instead."""
     q = _q(name or (source.name if isinstance(source, Path) else "submission.zip"))
     if isinstance(source, Path) and not stat.S_ISREG(os.lstat(source).st_mode):
         raise UnpackError(f"The submission {q} is neither a zip archive nor a folder.")
-    with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as fh:
+    with _binary(source) as fh:
         if not zipfile.is_zipfile(fh):
             fh.seek(0)
             if fh.read(4) == b"PK\x03\x04":  # starts like a zip but has no directory at the end: cut short
@@ -403,6 +406,14 @@ def _open_zip(source: Path | bytes, name: str = "") -> Iterator[zipfile.ZipFile]
         fh.seek(0)
         with _guarded(q, lambda: zipfile.ZipFile(fh)) as zf:
             yield zf
+
+
+def _binary(source: Path | bytes | BinaryIO) -> AbstractContextManager[BinaryIO]:
+    if isinstance(source, Path):
+        return open(source, "rb")
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    return nullcontext(source)  # the caller's file: it stays open (ZipFile does not close a file it was given)
 
 
 def find_missing(unpacked: UnpackedSubmission, required: list[str]) -> list[str]:

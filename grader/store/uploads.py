@@ -91,6 +91,11 @@ class UploadStore:
         # Lua's false arrives as None, and the wait as a string (a Lua number would arrive cut to an integer).
         return Admission(on_roster=bool(on_roster), wait=None if wait is None else max(1.0, float(wait)))
 
+    async def release(self, assignment: str, student: str, member: str) -> None:
+        """Give back the rate-limit place ``admit`` counted for ``member``: the upload was refused after all
+        (a broken, oversized or unstorable archive), and a refused upload is not a submission."""
+        await self.r.zrem(rate_key(assignment, student), member)
+
     async def has_consumer(self, queue: str) -> bool:
         return bool(await self.r.zcount(consumers_key(queue), time.time(), "+inf"))
 

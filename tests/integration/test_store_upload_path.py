@@ -68,6 +68,25 @@ def test_the_limit_reopens_when_the_window_passes(store: Store) -> None:
     assert _admitting(store, ("a", "s1", 2, 0.3, "u3"))[0].wait is None
 
 
+def test_a_released_upload_gives_its_place_back(store: Store) -> None:
+    store.add_to_roster("a", ["s1"])
+    path = store.r.connection_pool.connection_kwargs["path"]
+
+    async def run() -> list[float | None]:
+        uploads = UploadStore(lambda: connect_async(f"redis+socket://{path}"))
+        try:
+            first = [(await uploads.admit("a", "s1", 2, 3600, f"u{i}")).wait for i in range(3)]
+            await uploads.release("a", "s1", "u1")  # its zip was refused after admission
+            await uploads.release("a", "s1", "never-admitted")  # harmless
+            return [*first, (await uploads.admit("a", "s1", 2, 3600, "u3")).wait]
+        finally:
+            await uploads.close()
+
+    waits = asyncio.run(run())
+    assert waits[:2] == [None, None] and waits[2] is not None and waits[3] is None
+    assert sorted(store.r.zrange("grader:rate:a:s1", 0, -1)) == ["u0", "u3"]
+
+
 def test_an_upload_from_off_the_roster_is_refused_and_not_counted(store: Store) -> None:
     store.add_to_roster("a", ["s1"])
     assert _admitting(store, ("a", "s9", 5, 3600, "u1")) == [Admission(on_roster=False)]

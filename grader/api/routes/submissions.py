@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, HTTPException, UploadFile, status
 from starlette.concurrency import run_in_threadpool
@@ -41,8 +41,13 @@ async def upload(
     sub_id = services.store.new_id()
     await _admit(services, manifest, user, member=sub_id)
     name = _archive_name(file.filename)
-    sha, size = await run_in_threadpool(_keep_and_check, services.blobs, file, settings.upload_max_bytes,
-                                        name, manifest.files.root_marker)  # fmt: skip
+    try:
+        sha, size = await run_in_threadpool(_check_and_keep, services.blobs, file, settings.upload_max_bytes,
+                                            name, manifest.files.root_marker)  # fmt: skip
+    except HTTPException:
+        if user.role == Role.student:
+            await services.uploads.release(manifest.id, user.subject, member=sub_id)
+        raise
     late = manifest.due_date is not None and received > manifest.due_date
     sub = Submission(id=sub_id, assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
                      filename=name, size_bytes=size, received_at=received,
@@ -75,19 +80,20 @@ async def _admit(services: Services, manifest: SuiteManifest, user: Token, membe
 _IN_MEMORY = 1024 * 1024
 
 
-def _keep_and_check(blobs: BlobStore, file: UploadFile, max_bytes: int, name: str, marker: str | None) -> tuple[str, int]:
-    """Store the upload durably, then reject a broken or hostile archive with the same checks the worker
-    applies; (sha256, size). A small upload is checked from its bytes in memory; a large one from the
-    blob it was streamed to (never all in memory)."""
+def _check_and_keep(blobs: BlobStore, file: UploadFile, max_bytes: int, name: str, marker: str | None) -> tuple[str, int]:
+    """Reject an oversized, broken or hostile archive (the worker's own checks), then store it durably;
+    (sha256, size). Nothing is stored for a refused upload. A small upload is checked from its bytes in
+    memory; a large one from the file Starlette spooled it to (never all in memory)."""
+    if file.size is not None and file.size > max_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {max_bytes} bytes")
     try:
         if file.size is not None and file.size <= _IN_MEMORY:
             data = file.file.read()
-            sha, size = blobs.put_bytes(data, max_bytes)
             _check(data, name, marker)
-        else:
-            sha, size = blobs.put(file.file, max_bytes)
-            _check(blobs.path(sha), name, marker)
-        return sha, size
+            return blobs.put_bytes(data, max_bytes)
+        _check(file.file, name, marker)
+        file.file.seek(0)
+        return blobs.put(file.file, max_bytes)
     except BlobTooLarge:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {max_bytes} bytes") from None
     except BlobStoreFull:
@@ -95,7 +101,7 @@ def _keep_and_check(blobs: BlobStore, file: UploadFile, max_bytes: int, name: st
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
 
 
-def _check(archive: Path | bytes, name: str, marker: str | None) -> None:
+def _check(archive: bytes | BinaryIO, name: str, marker: str | None) -> None:
     try:
         check_archive(archive, UnpackLimits(), root_marker=marker, name=name)
     except UnpackError as exc:

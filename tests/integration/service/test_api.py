@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 
@@ -21,7 +23,7 @@ GOOD = "import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    tim
 
 @pytest.fixture(scope="module")
 def people(service: Service) -> dict[str, str]:
-    tokens = service.students("visibility", "alice", "bob", "carol")
+    tokens = service.students("visibility", "alice", "bob", "carol", "dave")
     tokens.update(service.students("cs224n-a5", "alice"))
     return {**tokens, "ta": service.token("ta", "ta-1"), "ci": service.token("ci", "ci-1")}
 
@@ -138,6 +140,34 @@ def test_student_is_rate_limited(service: Service, people: dict[str, str]) -> No
     assert codes[:4] == [202] * 4 and codes[4] == 429
     assert last.status_code == 429 and int(last.headers["Retry-After"]) > 0
     assert last.json()["detail"] == "Too many submissions: at most 4 per 3600 s"
+
+
+def test_a_refused_upload_is_not_a_submission(service: Service, people: dict[str, str]) -> None:
+    """A broken or oversized zip gets its message, and costs the student neither a place in the rate
+    limit nor space on the server's disk."""
+    blobs = service.root / "var" / "blobs"
+    before = sorted(p.name for p in blobs.rglob("*") if p.is_file())
+    with client(service, people["dave"]) as c:
+        refused = [upload(c, "visibility", b"not a zip at all"), upload(c, "visibility", zip_of({"good.py": "x" * 100})[:-30]),
+                   upload(c, "visibility", b"\0" * (6 * 1024**2))]  # fmt: skip
+        assert [r.status_code for r in refused] == [422, 422, 413]
+        assert sorted(p.name for p in blobs.rglob("*") if p.is_file()) == before  # nothing kept, not even a temp file
+        codes = [upload(c, "visibility", zip_of({"good.py": GOOD})).status_code for _ in range(5)]
+    assert codes == [202] * 4 + [429]  # the limit (4) counts the four accepted uploads only
+
+
+def test_a_large_upload_is_checked_from_its_spooled_file_and_kept(service: Service, people: dict[str, str]) -> None:
+    """Over 1 MiB Starlette spools the upload to disk: it is checked there, then stored whole."""
+    data = zip_of({"good.py": GOOD, "data.bin": os.urandom(3 * 1024**2)})  # random: deflate cannot shrink it
+    broken = data[: len(data) // 2]
+    with client(service, people["ta"]) as c:
+        assert upload(c, "visibility", broken).status_code == 422
+        r = upload(c, "visibility", data)
+        assert r.status_code == 202, r.text
+        sub = wait_state(c, r.json()["id"])
+    assert sub["size_bytes"] == len(data) and sub["state"] == "done"
+    sha = hashlib.sha256(data).hexdigest()
+    assert (service.root / "var" / "blobs" / sha[:2] / sha).read_bytes() == data
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,9 @@ def rejected(tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = L
             with pytest.raises(UnpackError) as in_memory:
                 check_archive(source.read_bytes(), limits, name=kw.get("name") or source.name, root_marker=kw.get("root_marker"))
             assert in_memory.value.student_message == message
+            with source.open("rb") as spooled, pytest.raises(UnpackError) as from_file:  # a large upload: its open file
+                check_archive(spooled, limits, name=kw.get("name") or source.name, root_marker=kw.get("root_marker"))
+            assert from_file.value.student_message == message
         assert sorted(tmp_path.rglob("*")) == before
     return message
 
@@ -65,6 +68,15 @@ def test_check_archive_passes_a_good_zip_and_writes_nothing(tmp_path: Path) -> N
     before = sorted(tmp_path.rglob("*"))
     check_archive(src, LIMITS, root_marker="src/run.py")
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_check_archive_reads_an_open_file_and_leaves_it_open(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("src/run.py", b"print(1)\n")])
+    with src.open("rb") as upload:
+        check_archive(upload, LIMITS, root_marker="src/run.py")
+        assert not upload.closed  # the API stores it next
+        upload.seek(0)
+        assert upload.read() == src.read_bytes()
 
 
 def test_check_archive_names_the_students_file(tmp_path: Path) -> None:
