@@ -13,7 +13,7 @@ from grader.api.deps import Services, now
 from grader.engine.manifest import SuiteManifest
 from grader.store.records import BrokerMessage, Submission, SubmissionState
 from grader.store.submissions import Store
-from grader.worker.messages import grade_message
+from grader.worker.messages import grading_message
 
 
 def _fallback_applies(manifest: SuiteManifest) -> bool:
@@ -49,5 +49,4 @@ def enqueue(services: Services, sub: Submission, manifest: SuiteManifest) -> str
 
 
 def _message(services: Services, sub_id: str, run_id: str, queue: str, manifest: SuiteManifest) -> BrokerMessage:
-    soft = manifest.resources.total_timeout_seconds + 120  # the engine's own limit fires first
-    return grade_message(services.queue, sub_id, run_id, queue, soft_time_limit=soft, time_limit=soft + 60)
+    return grading_message(services.queue, sub_id, run_id, queue, manifest.resources.total_timeout_seconds)

@@ -236,11 +236,27 @@ class Store:
                 found.append(sub)
         return found
 
-    def requeue_abandoned(self, sub_id: str, when: datetime) -> None:
-        """Back to ``queued`` for the same run (attempts kept: a job that kills its worker stays poison)."""
-        self.update(sub_id, state=SubmissionState.queued, queued_at=when, progress_current="")
-        self.r.zadd(f"{P}queue:{self._require(sub_id).queue}", {sub_id: when.timestamp()})
-        self.r.srem(f"{P}running", sub_id)
+    def requeue_abandoned(self, sub_id: str, when: datetime, message: BrokerMessage) -> bool:
+        """Back to ``queued`` for the same run (attempts kept: a job that kills its worker stays poison),
+        with its task ``message``, in one transaction. False, and nothing changed, when it is no longer
+        abandoned by then: its worker renewed the lock, or it finished."""
+        key, lock = f"{P}sub:{sub_id}", f"{P}lock:{sub_id}"
+        with self.r.pipeline() as pipe:
+            try:
+                pipe.watch(key, lock)  # type: ignore[no-untyped-call]  # a live worker writing either cancels EXEC
+                sub = self.get(sub_id)
+                if sub is None or sub.state != SubmissionState.running or self.r.exists(lock):
+                    return False
+                changes = self._changes(sub_id, {"state": SubmissionState.queued, "queued_at": when, "progress_current": ""})
+                pipe.multi()
+                pipe.hset(key, mapping=changes)
+                pipe.zadd(f"{P}queue:{sub.queue}", {sub_id: when.timestamp()})
+                pipe.srem(f"{P}running", sub_id)
+                pipe.lpush(message.key, message.payload)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False
 
     def claim_janitor_round(self, holder: str, seconds: int) -> bool:
         """At most one janitor (of however many workers) acts per round."""

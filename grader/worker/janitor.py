@@ -2,7 +2,8 @@
 
 A worker killed mid-grade leaves its job unacknowledged; the broker would redeliver it only after its
 visibility timeout (hours, since it must exceed the longest grading). A grading whose run lock has
-lapsed (no heartbeat for a lock lifetime) has lost its worker, so the janitor re-sends it at once.
+lapsed (no heartbeat for a lock lifetime) has lost its worker, so the janitor re-sends it at once: the
+record goes back to "queued" and its task message onto the queue in one transaction, as an upload's do.
 A duplicate that the broker delivers later is harmless: the run lock and the run id make it a no-op.
 """
 
@@ -16,21 +17,35 @@ from datetime import UTC, datetime, timedelta
 from celery import Celery
 
 from grader.config import Settings
+from grader.engine.manifest import Resources, load_manifest
+from grader.engine.suites import discover
+from grader.errors import SuiteError
 from grader.store.submissions import Store
-from grader.worker.celery_app import TASK_GRADE
+from grader.worker.messages import grading_message
 
 log = logging.getLogger(__name__)
 
 
-def sweep(store: Store, celery: Celery, lock_seconds: int, now: datetime) -> list[str]:
-    """Re-queue every abandoned grading; returns their ids."""
+def sweep(store: Store, celery: Celery, settings: Settings, now: datetime) -> list[str]:
+    """Re-queue every abandoned grading, each with its task message in the same transaction; their ids."""
     requeued = []
-    for sub in store.abandoned(now - timedelta(seconds=2 * lock_seconds)):
-        store.requeue_abandoned(sub.id, now)
-        celery.send_task(TASK_GRADE, args=[sub.id, sub.run_id], queue=sub.queue)
-        log.warning("re-queued submission %s: its worker stopped while grading it", sub.id)
-        requeued.append(sub.id)
+    for sub in store.abandoned(now - timedelta(seconds=2 * settings.run_lock_seconds)):
+        message = grading_message(celery, sub.id, sub.run_id, sub.queue, _total_timeout(settings, sub.assignment))
+        if store.requeue_abandoned(sub.id, now, message):
+            log.warning("re-queued submission %s: its worker stopped while grading it", sub.id)
+            requeued.append(sub.id)
     return requeued
+
+
+def _total_timeout(settings: Settings, assignment: str) -> float:
+    """The assignment's grading time limit, for the message's own; the default if its suite is gone or
+    broken (the worker then records that it cannot grade it), so that the other re-sends still go out."""
+    try:
+        folder = discover(settings.suites_dir).get(assignment)
+        resources = load_manifest(folder / "suite.toml").resources if folder else Resources()
+    except SuiteError:
+        resources = Resources()
+    return resources.total_timeout_seconds
 
 
 def start_janitor(settings: Settings, store: Store, celery: Celery, queues: list[str]) -> threading.Event:
@@ -57,7 +72,7 @@ def start_janitor(settings: Settings, store: Store, celery: Celery, queues: list
             try:
                 announce()
                 if store.claim_janitor_round(holder, max(1, int(interval))):
-                    sweep(store, celery, settings.run_lock_seconds, datetime.now(UTC))
+                    sweep(store, celery, settings, datetime.now(UTC))
             except Exception:  # noqa: BLE001 - Redis may be restarting; the next round tries again
                 log.exception("janitor round failed")
 

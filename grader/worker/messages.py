@@ -49,3 +49,10 @@ def grade_message(
         },
     }
     return BrokerMessage(key=queue, payload=json.dumps(envelope))
+
+
+def grading_message(app: Celery, sub_id: str, run_id: str, queue: str, total_timeout_seconds: float) -> BrokerMessage:
+    """``grade_message`` with the time limits every grading run gets (a first delivery, a regrade or the
+    janitor's re-send): Celery's limits sit above the assignment's own, so the engine's fire first."""
+    soft = total_timeout_seconds + 120
+    return grade_message(app, sub_id, run_id, queue, soft_time_limit=soft, time_limit=soft + 60)

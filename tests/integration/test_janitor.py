@@ -1,0 +1,84 @@
+"""The janitor puts an abandoned grading back on its queue: record and task message together (real Redis)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from grader.engine.manifest import load_manifest
+from grader.store.records import Role, Submission, SubmissionState
+from grader.store.redis_server import connect
+from grader.store.submissions import Store
+from grader.worker.celery_app import make_celery
+from grader.worker.janitor import sweep
+from grader.worker.messages import grading_message
+from tests.utils.builders import settings_for
+from tests.utils.service import RedisServer
+
+pytestmark = pytest.mark.service
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+SUITES = Path(__file__).resolve().parents[2] / "test_suites"
+
+
+@pytest.fixture
+def redis_url(workspace: Path) -> Iterator[str]:
+    server = RedisServer(workspace).start()
+    yield server.url
+    server.stop()
+
+
+def _running(store: Store, sub_id: str, assignment: str) -> Submission:
+    """A submission whose worker started grading it ten minutes ago and then died (no run lock)."""
+    sub = Submission(id=sub_id, assignment=assignment, student="s1", role=Role.student, blob_sha256="0" * 64,
+                     filename="s.zip", size_bytes=1, received_at=NOW - timedelta(minutes=11), run_id=uuid.uuid4().hex,
+                     queue="cpu", state=SubmissionState.queued, queued_at=NOW - timedelta(minutes=11))  # fmt: skip
+    store.add_submission(sub)
+    store.start_attempt(sub_id, NOW - timedelta(minutes=10))
+    return sub
+
+
+def test_an_abandoned_grading_goes_back_with_its_message_and_time_limits(redis_url: str, workspace: Path) -> None:
+    settings = settings_for(workspace, suites_dir=SUITES, run_lock_seconds=60)
+    store, celery = Store(connect(redis_url)), make_celery(settings, redis_url)
+    sub = _running(store, "abc", "cs224n-a5")
+
+    assert sweep(store, celery, settings, NOW) == ["abc"]
+
+    back = store.get("abc")
+    assert back is not None and back.state == SubmissionState.queued and back.queued_at == NOW
+    assert back.run_id == sub.run_id and back.attempts == 1  # the same run; attempts kept (poison stays poison)
+    assert store.queue_position(back) == 1 and not store.r.sismember("grader:running", "abc")
+    [payload] = store.r.lrange("cpu", 0, -1)
+    message = json.loads(payload)
+    assert json.loads(base64.b64decode(message["body"]))[0] == ["abc", sub.run_id]
+    soft = load_manifest(SUITES / "cs224n_a5" / "suite.toml").resources.total_timeout_seconds + 120
+    assert message["headers"]["timelimit"] == [soft + 60, soft]  # as the first delivery had
+    assert sweep(store, celery, settings, NOW) == []  # queued now: not abandoned any more
+
+
+def test_a_grading_whose_worker_holds_the_lock_is_left_alone(redis_url: str, workspace: Path) -> None:
+    settings = settings_for(workspace, suites_dir=SUITES, run_lock_seconds=60)
+    store, celery = Store(connect(redis_url)), make_celery(settings, redis_url)
+    sub = _running(store, "abc", "cs224n-a5")
+    before = store.get("abc")
+    assert store.acquire_run_lock("abc", "worker-2", 60)  # the worker is alive after all
+
+    assert store.requeue_abandoned("abc", NOW, grading_message(celery, "abc", sub.run_id, "cpu", 60)) is False
+    assert sweep(store, celery, settings, NOW) == []
+    assert store.get("abc") == before and store.r.llen("cpu") == 0
+
+
+def test_a_submission_of_a_removed_suite_is_still_sent_back(redis_url: str, workspace: Path) -> None:
+    settings = settings_for(workspace, suites_dir=SUITES, run_lock_seconds=60)
+    store, celery = Store(connect(redis_url)), make_celery(settings, redis_url)
+    _running(store, "old", "no-such-assignment")
+    assert sweep(store, celery, settings, NOW) == ["old"]  # the worker then records why it cannot grade it
+    assert json.loads(store.r.lrange("cpu", 0, -1)[0])["headers"]["timelimit"] == [1800 + 180, 1800 + 120]
+
