@@ -3,6 +3,7 @@ a job delivered twice. Each ends with nothing lost and nothing half-written."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -16,7 +17,7 @@ from grader.config import Settings
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
 from grader.worker.celery_app import TASK_GRADE, make_celery
-from tests.utils.builders import visibility_zip
+from tests.utils.builders import visibility_zip, zip_of
 from tests.utils.service import (
     GRADER,
     RedisServer,
@@ -109,7 +110,9 @@ def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(workspace: Pa
         token = out.stdout.strip()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
             first = wait_state(c, upload(c, visibility_zip()).json()["id"])
-            r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("big.zip", b"PK" + b"\1" * (3 * 2**20), "application/zip")})
+            # A sound zip (it is checked before it is stored) that cannot fit: 3 MiB deflate cannot shrink.
+            big = zip_of({"good.py": "def add(a, b):\n    return a + b\n", "data.bin": os.urandom(3 * 2**20)})
+            r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("big.zip", big, "application/zip")})
             assert r.status_code == 507, r.text
             assert r.json()["detail"] == "The server's storage is full; your upload was not saved. Please try again later."
             inside = Path(f"/proc/{serve.pid}/root") / str(blob_dir).lstrip("/")
