@@ -50,8 +50,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a swapped-in FIFO must not hang us
 # What zipfile and its decompressors raise on damaged data (bz2 raises OSError). RuntimeError also covers
-# zipfile's refusal of a header feature it does not implement, such as compressed patched data (flag bit
-# 5), which it raises as RuntimeError's subclass NotImplementedError.
+# zipfile's refusal of a header feature it lacks, such as compressed patched data (flag bit 5): it raises
+# a subclass of RuntimeError for those (tests/unit/engine/test_unpack.py drives that path).
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, lzma.LZMAError,
                RuntimeError, ValueError, UnicodeDecodeError)
 _REUPLOAD = "Please create the zip again with a standard tool and re-upload it."

@@ -37,6 +37,12 @@ def _dump(model: Submission | Token) -> dict[FieldT, EncodableT]:
     return {k: json.dumps(v) for k, v in model.model_dump(mode="json").items()}
 
 
+def _changed(current: Submission, fields: dict[str, Any]) -> dict[FieldT, EncodableT]:
+    """``fields`` validated against the whole ``current`` record, encoded as stored; only they are written."""
+    values = Submission.model_validate({**current.model_dump(), **fields})
+    return {k: v for k, v in _dump(values).items() if k in fields}
+
+
 # Key names and command sequences shared with the upload path's asynchronous client (store/uploads.py):
 # redis-py's sync and asyncio pipelines buffer commands alike, so one function queues them for both.
 
@@ -102,8 +108,7 @@ class Store:
 
     def _changes(self, sub_id: str, fields: dict[str, Any]) -> dict[FieldT, EncodableT]:
         """``fields`` validated against the whole record, encoded as stored; only they are written."""
-        values = Submission.model_validate({**self._require(sub_id).model_dump(), **fields})
-        return {k: v for k, v in _dump(values).items() if k in fields}
+        return _changed(self._require(sub_id), fields)
 
     def _require(self, sub_id: str) -> Submission:
         sub = self.get(sub_id)
@@ -247,7 +252,7 @@ class Store:
                 sub = self.get(sub_id)
                 if sub is None or sub.state != SubmissionState.running or self.r.exists(lock):
                     return False
-                changes = self._changes(sub_id, {"state": SubmissionState.queued, "queued_at": when, "progress_current": ""})
+                changes = _changed(sub, {"state": SubmissionState.queued, "queued_at": when, "progress_current": ""})
                 pipe.multi()
                 pipe.hset(key, mapping=changes)
                 pipe.zadd(f"{P}queue:{sub.queue}", {sub_id: when.timestamp()})
