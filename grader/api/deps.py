@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, Form, Header, HTTPException, Query, Request, status
+from fastapi import Depends, Header, HTTPException, Query, Request, status
 
 from grader.config import Settings
 from grader.engine.manifest import SuiteManifest
@@ -73,17 +73,11 @@ def current_user(
 CurrentUser = Annotated[Token, Depends(current_user)]
 
 
-async def upload_user(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-    token: Annotated[str | None, Form(description="Token, for HTML forms that cannot set headers.")] = None,
-) -> Token:
-    """``current_user`` for the upload path, awaited on the event loop (see ``UploadStore``)."""
-    raw = _presented(authorization, token)
+async def upload_caller(services: Services, authorization: str | None, token: object) -> Token:
+    """``current_user`` for the upload path, awaited on the event loop (see ``UploadStore``); ``token`` is
+    the form's field (anything but text is no token)."""
+    raw = _presented(authorization, token if isinstance(token, str) else None)
     return _authenticated(await services.uploads.token(digest(raw)) if raw else None)
-
-
-UploadUser = Annotated[Token, Depends(upload_user)]
 
 
 async def require_staff(user: CurrentUser) -> Token:

@@ -58,6 +58,15 @@ class Timestamps(BaseModel):
     finished: datetime | None
 
 
+# Only the OpenAPI document uses this model: the upload route reads its form itself
+# (``grader.api.routes.submissions.upload`` says why).
+class UploadForm(BaseModel):
+    """A submission upload (a multipart form)."""
+
+    file: bytes = Field(description="The submission zip.", json_schema_extra={"format": "binary"})
+    token: str | None = Field(None, description="Token, for HTML forms that cannot set headers.")
+
+
 class SubmissionAccepted(BaseModel):
     id: str
     state: SubmissionState

@@ -12,7 +12,7 @@ from grader.api.deps import ServicesDep, find_manifest
 from grader.api.pages.session import check_csrf, signed_in
 from grader.api.pages.templating import html_errors, render
 from grader.api.routes.assignments import assignment_public
-from grader.api.routes.submissions import upload
+from grader.api.routes.submissions import accept_upload
 from grader.store.records import Role, Token
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -53,7 +53,7 @@ async def upload_page(
     check_csrf(request, csrf or request.headers.get("x-csrf-token"))
     wants_json = "application/json" in request.headers.get("accept", "")
     try:
-        accepted = await upload(user, find_manifest(assignment_id, services), services, file)
+        accepted = await accept_upload(services, find_manifest(assignment_id, services), user, file)
     except HTTPException as exc:
         if wants_json or exc.status_code == status.HTTP_404_NOT_FOUND:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)

@@ -56,6 +56,10 @@ def test_health_and_openapi(service: Service) -> None:
     assert httpx.get(f"{service.url}/healthz").json()["redis"] is True
     paths = httpx.get(f"{service.url}/openapi.json").json()["paths"]
     assert "/api/v1/assignments/{assignment_id}/submissions" in paths
+    # The upload reads its form itself; its body is still documented, for clients and for the fuzzer.
+    body = paths["/api/v1/assignments/{assignment_id}/submissions"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert body["schema"]["required"] == ["file"]
+    assert body["schema"]["properties"]["file"]["format"] == "binary" and "token" in body["schema"]["properties"]
 
 
 def test_reference_through_grader_submit_gets_the_same_score_as_grader_grade(service: Service, people: dict[str, str]) -> None:
@@ -188,6 +192,33 @@ def test_upload_errors_are_clear(service: Service, people: dict[str, str], who: 
     with client(service, token) as c:
         r = upload(c, assignment, data)
     assert r.status_code == status
+    assert detail in r.json()["detail"]
+
+
+def test_an_html_form_may_send_the_token_as_a_field(service: Service, people: dict[str, str]) -> None:
+    with client(service, None) as c:
+        r = c.post("/api/v1/assignments/visibility/submissions", data={"token": people["carol"]},
+                   files={"file": ("submission.zip", zip_of({"good.py": GOOD}), "application/zip")})  # fmt: skip
+    assert r.status_code == 202, r.text
+    assert r.json()["state"] == "queued" and r.json()["status_url"] == f"/api/v1/submissions/{r.json()['id']}"
+
+
+@pytest.mark.parametrize(
+    ("request_args", "status", "detail"),
+    [
+        ({"data": {"note": "x"}, "files": {"other": ("a.zip", b"x")}}, 422, "The upload has no file: send the zip as the form field 'file'"),
+        ({"json": {"file": "x"}}, 422, "The upload has no file"),
+        ({"data": {"file": "not a file part"}}, 422, "The upload has no file"),
+        ({"files": [("file", ("a.zip", b"x")), ("file", ("b.zip", b"y"))]}, 400, "Too many files"),
+        ({"content": b"--x\r\nno end", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 400, "Invalid multipart data"),
+    ],
+    ids=["no-file-field", "json-body", "file-as-text", "two-files", "truncated-multipart"],
+)
+def test_a_malformed_upload_form_is_refused_clearly(service: Service, people: dict[str, str], request_args: dict[str, object],
+                                                    status: int, detail: str) -> None:  # fmt: skip
+    with client(service, people["ta"]) as c:
+        r = c.post("/api/v1/assignments/visibility/submissions", **request_args)  # type: ignore[arg-type]
+    assert r.status_code == status, r.text
     assert detail in r.json()["detail"]
 
 
