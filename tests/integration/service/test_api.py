@@ -23,7 +23,7 @@ GOOD = "import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    tim
 
 @pytest.fixture(scope="module")
 def people(service: Service) -> dict[str, str]:
-    tokens = service.students("visibility", "alice", "bob", "carol", "dave")
+    tokens = service.students("visibility", "alice", "bob", "carol", "dave", "erin")
     tokens.update(service.students("cs224n-a5", "alice"))
     return {**tokens, "ta": service.token("ta", "ta-1"), "ci": service.token("ci", "ci-1")}
 
@@ -197,7 +197,7 @@ def test_upload_errors_are_clear(service: Service, people: dict[str, str], who: 
 
 def test_an_html_form_may_send_the_token_as_a_field(service: Service, people: dict[str, str]) -> None:
     with client(service, None) as c:
-        r = c.post("/api/v1/assignments/visibility/submissions", data={"token": people["carol"]},
+        r = c.post("/api/v1/assignments/visibility/submissions", data={"token": people["erin"]},
                    files={"file": ("submission.zip", zip_of({"good.py": GOOD}), "application/zip")})  # fmt: skip
     assert r.status_code == 202, r.text
     assert r.json()["state"] == "queued" and r.json()["status_url"] == f"/api/v1/submissions/{r.json()['id']}"
