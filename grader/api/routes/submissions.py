@@ -32,8 +32,10 @@ router = APIRouter(tags=["submissions"])
 # parameters, with their validation and the response model's, cost ~0.3 ms of an upload's ~2.5 ms of
 # API CPU, and a deadline's uploads queue for that CPU (bench/burst.py; docs/BENCHMARKS.md, 2026-12-04).
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UploadForm.model_json_schema()}}}}
-# A submission is one file; the only other field is the token. More parts are refused (400) unread.
+# A submission is one file; the token is the only field read, and a few others (a form's submit button)
+# are tolerated. The parser refuses (400) a form with more as soon as the extra part appears.
 _MAX_FILES, _MAX_FIELDS = 1, 4
+_NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl: -F file=@submission.zip)."
 
 
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202,
@@ -50,9 +52,6 @@ async def upload(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _NO_FILE)
         accepted = await accept_upload(services, manifest, user, file)
     return JSONResponse(accepted.model_dump(mode="json"), status.HTTP_202_ACCEPTED)
-
-
-_NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl: -F file=@submission.zip)."
 
 
 async def accept_upload(services: Services, manifest: SuiteManifest, user: Token, file: UploadFile) -> SubmissionAccepted:
