@@ -41,9 +41,11 @@ _NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl:
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202,
              openapi_extra=_UPLOAD_BODY)  # fmt: skip
 async def upload(
-    assignment_id: str, request: Request, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+    assignment_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     """Store the zip, validate it, and queue it for grading."""
+    # Not a dependency: one less for FastAPI to solve on every upload.
+    services: Services = request.app.state.services
     async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
         user = await upload_caller(services, authorization, form.get("token"))
         manifest = find_manifest(assignment_id, services)
