@@ -82,3 +82,29 @@ def test_a_submission_of_a_removed_suite_is_still_sent_back(redis_url: str, work
     assert sweep(store, celery, settings, NOW) == ["old"]  # the worker then records why it cannot grade it
     assert json.loads(store.r.lrange("cpu", 0, -1)[0])["headers"]["timelimit"] == [1800 + 180, 1800 + 120]
 
+
+class _WorkerWritesMeanwhile(Store):
+    """A store whose worker turns out to be alive: it writes the record right after the janitor reads it."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__(connect(redis_url))
+        self.worker = connect(redis_url)
+
+    def get(self, sub_id: str) -> Submission | None:
+        sub = super().get(sub_id)
+        self.worker.hset(f"grader:sub:{sub_id}", "progress_current", json.dumps("check 2 of 5"))
+        return sub
+
+
+def test_a_record_written_while_the_janitor_decides_is_left_alone(redis_url: str, workspace: Path) -> None:
+    # The record is watched before it is read: a live worker's write in between cancels the whole
+    # transaction, so the grading is neither sent back nor marked queued under the worker's feet.
+    store, celery = Store(connect(redis_url)), make_celery(settings_for(workspace, suites_dir=SUITES), redis_url)
+    sub = _running(store, "abc", "cs224n-a5")
+    racing = _WorkerWritesMeanwhile(redis_url)
+
+    assert racing.requeue_abandoned("abc", NOW, grading_message(celery, "abc", sub.run_id, "cpu", 60)) is False
+    after = store.get("abc")
+    assert after is not None and after.state == SubmissionState.running and after.progress_current == "check 2 of 5"
+    assert store.r.llen("cpu") == 0 and store.r.sismember("grader:running", "abc")
+    assert store.queue_position(after) is None
