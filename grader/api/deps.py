@@ -34,8 +34,13 @@ class Services:
 # dependency in its thread pool, and on the upload path those trips cost more than the lookups.
 
 
-async def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
+    """The app's services (``create_app`` keeps them on the app's state)."""
     return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

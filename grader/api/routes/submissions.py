@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from grader.api.deps import CurrentUser, Services, ServicesDep, StaffUser, find_manifest, now, upload_caller
+from grader.api.deps import (
+    CurrentUser,
+    Services,
+    ServicesDep,
+    StaffUser,
+    find_manifest,
+    now,
+    services_of,
+    upload_caller,
+)
 from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps, UploadForm
@@ -44,8 +53,7 @@ async def upload(
     assignment_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     """Store the zip, validate it, and queue it for grading."""
-    # Not a dependency: one less for FastAPI to solve on every upload.
-    services: Services = request.app.state.services
+    services = services_of(request)  # not a dependency: one less for FastAPI to solve on every upload
     async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
         user = await upload_caller(services, authorization, form.get("token"))
         manifest = find_manifest(assignment_id, services)
