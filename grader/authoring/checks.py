@@ -47,16 +47,31 @@ class NotGradable(Exception):  # noqa: N818 - reads as what it reports, like Sto
 
 @dataclass
 class Feedback:
-    """Notes a check leaves for the student (shown whatever the outcome) and warnings for TAs."""
+    """Notes a check leaves for the student (shown whatever the outcome) and, for staff only,
+    warnings, flags and the pre-release text of a check whose result waits for the due date."""
 
     notes: list[str] = field(default_factory=list)
     staff: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    received: list[str] = field(default_factory=list)
 
     def note(self, message: str) -> None:
         self.notes.append(message)
 
     def warn_staff(self, message: str) -> None:
         self.staff.append(message)
+
+    def flag(self, reason: str) -> None:
+        """Mark the submission for a TA to look at (e.g. a result the grader could not reproduce).
+
+        Flags are staff-only: they never reach the student, whatever the outcome of the check.
+        """
+        self.flags.append(reason)
+
+    def well_formed(self, message: str) -> None:
+        """What a student may see of a hidden-label check before the due date (e.g. "437 lines,
+        well formed"); it must not depend on the hidden labels."""
+        self.received.append(message)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class CheckSpec:
     tags: tuple[str, ...]
     params: tuple[str, ...]
     models: tuple[str, ...] = ()
+    hidden_inputs: bool = False
 
     @property
     def description(self) -> str:
@@ -90,12 +106,17 @@ def check(
     timeout: float = 60.0,
     tags: tuple[str, ...] | list[str] = (),
     models: tuple[str, ...] | list[str] = (),
+    hidden_inputs: bool = False,
 ) -> Callable[[F], F]:
     """Declare a check. ``timeout`` (seconds) bounds everything the check does in the sandbox.
 
     ``models`` names Hugging Face models (e.g. ``"deepset/bert-base-cased-squad2"``) the check loads
     from the operator's read-only model cache; without them in the cache the check is reported as not
     run, never as passed.
+
+    ``hidden_inputs`` says the check passes the student's code inputs students must not see (hidden
+    cases, hidden data): the student's text of a crash then names the exception and the student's own
+    frames only, never the exception's message, which could echo those inputs (staff see all of it).
     """
     if not math.isfinite(points) or points < 0:
         raise ValueError(f"check {name!r}: points must be a finite number >= 0")
@@ -119,6 +140,7 @@ def check(
             tags=tuple(tags),
             params=params,
             models=tuple(models),
+            hidden_inputs=bool(hidden_inputs),
         )
         return func
 

@@ -62,6 +62,9 @@ class TestReport(BaseModel):
     extra_data: dict[str, Any] = {}
     execution_time: float = Field(0.0, ge=0, description="Seconds spent in this check.")
     staff_output: str = Field("", description="Tracebacks and internals; staff views only.")
+    staff_flags: list[str] = Field(default_factory=list, description="Why a TA should look (Feedback.flag); staff views only.")
+    hidden_labels: bool = Field(False, description="Scored against hidden labels: withheld from students until the manifest's policy releases it.")
+    pre_release_output: str = Field("", description="What a student sees of a hidden-label check before its release (Feedback.well_formed).")
 
     @model_validator(mode="after")
     def _consistent(self) -> TestReport:
@@ -119,6 +122,11 @@ class GradeReport(BaseModel):
     files_missing: list[str] = []
     unpack_notes: list[str] = []
     staff_output: str = Field("", description="Captured sandbox output and internals; staff only.")
+    staff_flags: list[str] = Field(default_factory=list, description="Every check's flags, as 'number name: reason'; staff only.")
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.staff_flags)
 
     @model_validator(mode="after")
     def _totals(self) -> GradeReport:

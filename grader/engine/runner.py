@@ -206,6 +206,8 @@ def run_check(spec: CheckSpec, inject: _Injector, session: SandboxSession, total
         visibility=spec.visibility,
         execution_time=round(time.monotonic() - started, 4),
         staff_output="\n".join([staff, *feedback.staff]).strip(),
+        staff_flags=list(feedback.flags),
+        pre_release_output="\n".join(feedback.received),
     )
 
 
@@ -232,6 +234,7 @@ def _finish(
     if any(t.result == CheckResult.error for t in tests):
         status = ReportStatus.suite_error
     timings.total = time.monotonic() - started
+    base["staff_flags"] = [*base.get("staff_flags", []), *(f"{t.number} {t.name}: {f}" for t in tests for f in t.staff_flags)]
     return GradeReport(
         score=round(sum(t.score for t in tests), 2),
         max_score=sum(t.max_score for t in tests),

@@ -236,3 +236,25 @@ def test_collect_checks_ignores_everything_that_is_not_a_check() -> None:
 
 def test_collect_checks_on_an_empty_namespace_is_empty() -> None:
     assert collect_checks({}) == []
+
+
+def test_feedback_flag_and_well_formed_are_kept_apart_from_the_student_notes() -> None:
+    feedback = Feedback()
+    feedback.note("for the student")
+    feedback.flag("test accuracy not reproduced")
+    feedback.well_formed("437 lines, well formed")
+    assert feedback.notes == ["for the student"]
+    assert feedback.flags == ["test accuracy not reproduced"]
+    assert feedback.received == ["437 lines, well formed"]
+
+
+def test_check_records_hidden_inputs() -> None:
+    @check(name="n", number="1", points=1, hidden_inputs=True)
+    def c() -> None:
+        pass
+
+    @check(name="m", number="2", points=1)
+    def d() -> None:
+        pass
+
+    assert spec_of(c).hidden_inputs is True and spec_of(d).hidden_inputs is False
