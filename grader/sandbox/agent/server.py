@@ -117,7 +117,14 @@ class Agent:
         return dict(target.state_dict())
 
     def op_load_state_dict(self, target: Any, state: dict[str, Any], strict: bool) -> dict[str, Any]:
-        result = target.load_state_dict(state, strict=strict)
+        import torch
+
+        # torch's own method, not an override in the student's class: the grader's weights are loaded
+        # by parameter name whatever the class says (forward then shows whether they are used).
+        if isinstance(target, torch.nn.Module):
+            result = torch.nn.Module.load_state_dict(target, state, strict=strict)
+        else:
+            result = target.load_state_dict(state, strict=strict)
         return {"missing": list(result.missing_keys), "unexpected": list(result.unexpected_keys)}
 
     def op_named_parameters(self, target: Any) -> list[dict[str, Any]]:

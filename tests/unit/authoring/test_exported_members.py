@@ -20,6 +20,9 @@ EXPECTED = [
     "assert_shape",
     "check",
     "fail",
+    "load_trusted_weights",
+    "load_weights",
+    "trusted_weights",
 ]
 
 
