@@ -63,26 +63,34 @@ def make_zip(folder: Path, dest: Path, wrapper: str = "") -> Path:
     return dest
 
 
-def mutant_spec(name: str, reference: Path = REFERENCE) -> dict[str, Any]:
-    """A mutant's toml: ``file``, ``replace`` (exact-once edits), its description and bug class."""
-    return tomllib.loads((reference / "mutants" / f"{name}.toml").read_text(encoding="utf-8"))
+def mutant_spec(name: str, reference: Path = REFERENCE, folder: str = "mutants") -> dict[str, Any]:
+    """A mutant's (or forgery's) toml: ``file``, ``replace`` (exact-once edits), its description and bug class.
+
+    Forgeries (``folder="forgeries"``) use the same format plus ``targets`` (the checks they must gain 0
+    on); an edit may name its own ``file``, and ``[[write]]`` entries (``path``, ``text``) replace whole files.
+    """
+    return tomllib.loads((reference / folder / f"{name}.toml").read_text(encoding="utf-8"))
 
 
-def _apply_edits(name: str, root: Path, reference: Path) -> None:
-    spec = mutant_spec(name, reference)
-    target = root / spec["file"]
-    text = target.read_text(encoding="utf-8")
-    for edit in spec["replace"]:
+def _apply_edits(name: str, root: Path, reference: Path, folder: str = "mutants") -> None:
+    spec = mutant_spec(name, reference, folder)
+    for edit in spec.get("replace", []):
+        target = root / edit.get("file", spec.get("file", ""))
+        text = target.read_text(encoding="utf-8")
         count = text.count(edit["old"])
-        assert count == 1, f"mutant {name}: the text to replace occurs {count} times in {spec['file']}"
-        text = text.replace(edit["old"], edit["new"])
-    target.write_text(text, encoding="utf-8")
+        assert count == 1, f"{folder[:-1]} {name}: the text to replace occurs {count} times in {target.relative_to(root)}"
+        target.write_text(text.replace(edit["old"], edit["new"]), encoding="utf-8")
+    for written in spec.get("write", []):
+        target = root / written["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(written["text"]), encoding="utf-8")
 
 
-def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE) -> Path:
-    """Copy a reference solution (CS224N's unless given) to ``dest`` and apply the mutant's exact-once replacements."""
-    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "__pycache__", "README.md"))
-    _apply_edits(name, dest, reference)
+def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE, folder: str = "mutants") -> Path:
+    """Copy a reference solution (CS224N's unless given) to ``dest`` and apply the mutant's (or, with
+    ``folder="forgeries"``, the forgery's) edits."""
+    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "forgeries", "__pycache__", "README.md"))
+    _apply_edits(name, dest, reference, folder)
     os.chmod(dest, 0o755)
     return dest
 
@@ -110,8 +118,8 @@ def pack_disjoint(names: list[str], checks_of: Callable[[str], set[str]]) -> lis
     return [tuple(b) for b in batches]
 
 
-def mutant_names(reference: Path = REFERENCE) -> list[str]:
-    return sorted(p.stem for p in (reference / "mutants").glob("*.toml"))
+def mutant_names(reference: Path = REFERENCE, folder: str = "mutants") -> list[str]:
+    return sorted(p.stem for p in (reference / folder).glob("*.toml"))
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:
