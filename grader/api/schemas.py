@@ -29,12 +29,23 @@ class TestPublic(BaseModel):
     execution_time: float
 
 
+class TestPending(BaseModel):
+    """A check scored against hidden labels, before its release: no score, no result, no label-derived text."""
+
+    name: str
+    number: str
+    max_score: float
+    output: str = Field(description="What the check's author marked as well formed, and when the result is shown.")
+
+
 class ReportPublic(BaseModel):
     """The report as a student sees it; ``score`` is null while any check is withheld."""
 
     score: float | None
     max_score: float | None
-    withheld_checks: int = Field(description="Checks not shown yet (hidden until the due date or publishing).")
+    shown_score: float = Field(0.0, description="The sum of the scores of the checks in `tests` only (not a total while checks are withheld).")
+    shown_max_score: float = Field(0.0, description="The sum of the points of the checks in `tests` only.")
+    withheld_checks: int = Field(description="Checks not shown yet (hidden until the due date or publishing), `pending` included.")
     status: ReportStatus
     output: str
     output_format: OutputFormat
@@ -42,6 +53,7 @@ class ReportPublic(BaseModel):
     files_missing: list[str]
     unpack_notes: list[str]
     tests: list[TestPublic]
+    pending: list[TestPending] = Field(default_factory=list, description="Checks scored against hidden labels, shown after their release.")
 
 
 class Progress(BaseModel):

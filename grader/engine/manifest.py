@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from grader.authoring.checks import Visibility
 from grader.engine.notebooks_spec import NotebookSpec
 from grader.errors import ManifestError
 from grader.sandbox.limits import SandboxLimits
@@ -46,6 +47,35 @@ class Resources(_Strict):
         return value
 
 
+class Policy(_Strict):
+    """What students may learn, and when, of checks scored against labels they must not see."""
+
+    hidden_label_checks: list[str] = Field(
+        default_factory=list,
+        description="Numbers of the checks scored against hidden labels (e.g. test-set accuracy). Until they are "
+        "released a student sees neither their score nor their text, only what the check marked as well formed "
+        "(Feedback.well_formed), and no total: resubmitting chosen answers would otherwise read the labels.",
+    )
+    withhold_until: Literal["due_date", "published"] = Field(
+        "due_date", description="When those checks are released to students: the due date (never, without one) or publishing."
+    )
+
+    @property
+    def release(self) -> Visibility:
+        """The Gradescope visibility that releases those checks when ``withhold_until`` does."""
+        return Visibility.after_due_date if self.withhold_until == "due_date" else Visibility.after_published
+
+    @property
+    def pending_note(self) -> str:
+        """What a student reads of such a check before its release, after what it marked as well formed."""
+        when = "after the due date" if self.withhold_until == "due_date" else "once the grades are published"
+        return f"Received. The result on the hidden test labels is shown {when}."
+
+    def withholds(self, number: str, labelled: bool = False) -> bool:
+        """Whether the check numbered ``number`` (or one the report marked ``labelled``) is label-derived."""
+        return labelled or number in self.hidden_label_checks
+
+
 class SuiteManifest(_Strict):
     """The manifest of one assignment's suite."""
 
@@ -63,6 +93,7 @@ class SuiteManifest(_Strict):
     resources: Resources = Field(default_factory=Resources, description="Queue, sandbox limits, time limits.")
     thresholds: dict[str, float] = Field(default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'.")
     notebooks: list[NotebookSpec] = Field(default_factory=list, description="Notebooks of the submission turned into modules of their definitions (see grader.engine.notebooks).")
+    policy: Policy = Field(default_factory=Policy, description="Checks scored against hidden labels, withheld from students until released.")
 
     @field_validator("due_date", "closes_at")
     @classmethod

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import grader
 from grader.authoring.checks import CheckSpec, Credit, Feedback, NotGradable
 from grader.config import Settings
-from grader.engine.messages import assertion_message, student_code_message
+from grader.engine.messages import HostPaths, assertion_message, redact_echoes, staff_code_detail, student_code_message
 from grader.engine.models import missing_models
 from grader.engine.notebooks import ingest_notebooks
 from grader.engine.report import CheckResult, GradeReport, PhaseTimings, ReportStatus, SandboxRecord, TestReport
@@ -95,7 +95,7 @@ def _grade_in(
     try:
         unpacked = unpack_submission(source, scratch / "submission", UnpackLimits(), root_marker=manifest.files.root_marker)
     except SubmissionError as exc:
-        tests: list[TestReport] = [_not_run(spec, f"Not graded: {exc.student_message}") for spec in suite.checks]
+        tests: list[TestReport] = [_not_run(spec, f"Not graded: {exc.student_message}", suite) for spec in suite.checks]
         return _finish(base, tests, started, timings, status=ReportStatus.submission_error, output=exc.student_message)
     timings.unpack = time.monotonic() - started
     missing = find_missing(unpacked, manifest.files.required)
@@ -114,17 +114,19 @@ def _grade_in(
             pass  # each check retries and reports the failure in its own words
         timings.sandbox_start = time.monotonic() - t
         t = time.monotonic()
-        inject = _Injector(Student(session), suite, unpacked.root, spec.model_cache)
+        paths = HostPaths.of([unpacked.root], {"<scratch>": settings.scratch_dir, "<model cache>": spec.model_cache,
+                                               "<suite>": suite.path})  # fmt: skip
+        inject = _Injector(Student(session), suite, unpacked.root, spec.model_cache, paths)
         for index, check in enumerate(suite.checks):
             if progress:
                 progress.check_started(check, index, len(suite.checks))
             missing_cache = missing_models(check, settings.hf_home)
             if time.monotonic() >= total_deadline:
-                result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.")
+                result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.", suite)
             elif missing_cache:
                 result = _not_run(check, f"Not run, not gradable on this worker: needs model cache. This check needs the model(s) "
                                          f"{', '.join(missing_cache)}, which this grader's model cache does not have; "
-                                         "it is pending: staff can see this and regrade later.")  # fmt: skip
+                                         "it is pending: staff can see this and regrade later.", suite)  # fmt: skip
             else:
                 result = run_check(check, inject, session, total_deadline)
             tests.append(result)
@@ -149,9 +151,12 @@ def _grade_in(
 class _Injector:
     """Builds the keyword arguments a check asks for."""
 
-    def __init__(self, student: Student, suite: Suite, files: Path, model_cache: Path | None = None) -> None:
+    def __init__(self, student: Student, suite: Suite, files: Path, model_cache: Path | None = None,
+                 paths: HostPaths | None = None) -> None:  # fmt: skip
         # model_cache: the one the sandbox mounts (sandbox_spec decides whether the operator's cache exists)
         self.student, self.suite, self.files, self.model_cache = student, suite, files, model_cache
+        # The host paths student-visible text must not show (the run's folders on top of the sandbox's).
+        self.paths = paths or HostPaths.of([files], {"<suite>": suite.path})
 
     def kwargs(self, spec: CheckSpec, feedback: Feedback) -> dict[str, Any]:
         seed = zlib.crc32(f"{self.suite.manifest.id}:{spec.name}".encode())
@@ -180,20 +185,25 @@ def run_check(spec: CheckSpec, inject: _Injector, session: SandboxSession, total
         result = CheckResult.passed if fraction >= 1.0 else CheckResult.partial if fraction > 0 else CheckResult.failed
     except AssertionError as exc:
         fraction, message, result = 0.0, assertion_message(exc), CheckResult.failed
+        if spec.hidden_inputs:
+            staff, message = message, redact_echoes(message, exc)
     except NotGradable as exc:
         fraction, message, result = 0.0, f"Not run, not gradable on this worker: {exc}", CheckResult.not_run
     except SandboxTimeout as exc:
         fraction, result = 0.0, CheckResult.timeout
         message = f"{exc.student_message} This check's time limit is {spec.timeout_seconds:g} s."
     except SandboxError as exc:
-        fraction, message, result = 0.0, student_code_message(exc), CheckResult.failed
+        fraction, result = 0.0, CheckResult.failed
+        message = student_code_message(exc, inject.paths, spec.hidden_inputs)
+        staff = staff_code_detail(exc)
     except Exception:
         fraction, result = 0.0, CheckResult.error
         message = "This check could not be completed because of an error in the grader's test (not your code). Staff have the details."
         staff = traceback.format_exc()
     finally:
         session.check_deadline = None
-    output = "\n".join([m for m in [message, *feedback.notes] if m])
+    output = inject.paths.scrub("\n".join([m for m in [message, *feedback.notes] if m]))
+    labelled = inject.suite.manifest.policy.withholds(spec.number)
     return TestReport(
         name=spec.name,
         number=spec.number,
@@ -207,14 +217,16 @@ def run_check(spec: CheckSpec, inject: _Injector, session: SandboxSession, total
         execution_time=round(time.monotonic() - started, 4),
         staff_output="\n".join([staff, *feedback.staff]).strip(),
         staff_flags=list(feedback.flags),
-        pre_release_output="\n".join(feedback.received),
+        hidden_labels=labelled,
+        pre_release_output=inject.paths.scrub("\n".join(feedback.received)),
     )
 
 
-def _not_run(spec: CheckSpec, message: str) -> TestReport:
+def _not_run(spec: CheckSpec, message: str, suite: Suite) -> TestReport:
     return TestReport(
         name=spec.name, number=spec.number, score=0, max_score=spec.points, status="failed",
         result=CheckResult.not_run, output=message, tags=list(spec.tags), visibility=spec.visibility,
+        hidden_labels=suite.manifest.policy.withholds(spec.number),
     )  # fmt: skip
 
 

@@ -73,6 +73,9 @@ def load_suite(path: Path) -> Suite:
             raise SuiteError(f"cannot load check module {file}: {type(exc).__name__}: {exc}") from exc
     checks.sort(key=lambda c: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in c.number.split(".")])
     validate_points(checks, manifest.total_points)
+    unknown = sorted(set(manifest.policy.hidden_label_checks) - {c.number for c in checks})
+    if unknown:  # a mistyped number would leave a label-derived figure visible to students
+        raise SuiteError(f"suite {manifest.id!r}: [policy] hidden_label_checks names no check numbered {', '.join(unknown)}")
     return Suite(manifest, tuple(checks), path)
 
 

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace, started: float, checks: list[CheckSpec]) -> Gr
     if not report.sandbox_secure:  # cannot happen with the backend forced to bwrap; refuse all the same
         raise SandboxUnavailable(SANDBOX_DOWN, "the report says it was graded without a sandbox")
     say("Staff report (hidden from students):\n" + report.model_dump_json(indent=2))
-    return from_report(report, time.monotonic() - started)
+    return from_report(report, time.monotonic() - started, suite.manifest)
 
 
 def say(text: str) -> None:

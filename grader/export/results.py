@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.authoring.checks import CheckSpec, Visibility
+from grader.engine.manifest import Policy, SuiteManifest
 from grader.engine.report import GradeReport, OutputFormat
 
 
@@ -57,9 +58,12 @@ class GradescopeResults(BaseModel):
         return self
 
 
-def from_report(report: GradeReport, execution_time: float) -> GradescopeResults:
-    """The report's Gradescope keys, the stdout (staff details) hidden from students."""
+def from_report(report: GradeReport, execution_time: float, manifest: SuiteManifest | None = None) -> GradescopeResults:
+    """The report's Gradescope keys, the stdout (staff details) hidden from students, and the checks
+    scored against hidden labels released only when the manifest's policy says (see :func:`withhold_labels`)."""
     data = report.gradescope_json()
+    if manifest is not None:
+        data["tests"] = withhold_labels(report, data["tests"], manifest.policy)
     notes = [n for n in [report.output, *report.unpack_notes] if n]
     data |= {
         "output": "\n".join(notes),
@@ -68,6 +72,26 @@ def from_report(report: GradeReport, execution_time: float) -> GradescopeResults
         "extra_data": {"status": report.status.value, "grader_version": report.grader_version, **report.extra_data},
     }
     return GradescopeResults.model_validate(data)
+
+
+def withhold_labels(report: GradeReport, tests: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
+    """Gradescope applies the visibility itself: a hidden-label check gets the policy's (``after_due_date``
+    or ``after_published``; ``hidden`` where its own visibility asks for another release), and a visible
+    0-point entry says, without any label-derived text, that its file was received."""
+    out: list[dict[str, Any]] = []
+    for test, entry in zip(report.tests, tests, strict=True):
+        if not policy.withholds(test.number, test.hidden_labels):
+            out.append(entry)
+            continue
+        own = Visibility(entry["visibility"])
+        entry["visibility"] = (policy.release if own in (Visibility.visible, policy.release) else Visibility.hidden).value
+        said = [test.pre_release_output, policy.pending_note]
+        if own == Visibility.visible:
+            out.append({"name": f"{test.name} (received)", "number": test.number, "score": 0, "max_score": 0,
+                        "status": "passed", "output": "\n".join(t for t in said if t), "tags": entry["tags"],
+                        "visibility": Visibility.visible.value})  # fmt: skip
+        out.append(entry)
+    return out
 
 
 def fail_closed(message: str, checks: Sequence[CheckSpec], execution_time: float, reason: str) -> GradescopeResults:

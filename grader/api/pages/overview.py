@@ -34,10 +34,14 @@ class Overview:
     rates: list[CheckRate] = field(default_factory=list)
     roster_size: int = 0
     submitted: int = 0
+    flags: dict[str, list[str]] = field(default_factory=dict)  # submission id -> its report's staff flags
+
+    def flagged_only(self) -> list[Submission]:
+        return [s for s in self.latest if s.id in self.flags]
 
 
 def build_overview(store: Store, manifest: SuiteManifest) -> Overview:
-    """Latest submission per submitter, upload times, latest scores and pass rate per check.
+    """Latest submission per submitter, upload times, latest scores, pass rate per check and flags.
 
     Reads one report per student (their latest); fine for a course's few hundred students.
     """
@@ -53,11 +57,16 @@ def build_overview(store: Store, manifest: SuiteManifest) -> Overview:
     )
     passed: dict[str, int] = {}
     seen: dict[str, int] = {}
-    for sub in students:
+    for sub in view.latest:
         raw = store.report(sub.id) if sub.state == SubmissionState.done else None
         if raw is None:
             continue
-        for test in GradeReport.model_validate_json(raw).tests:
+        report = GradeReport.model_validate_json(raw)
+        if report.staff_flags:
+            view.flags[sub.id] = report.staff_flags
+        if sub.role != Role.student:
+            continue
+        for test in report.tests:
             label = f"{test.number} {test.name}".strip()
             seen[label] = seen.get(label, 0) + 1
             passed[label] = passed.get(label, 0) + (test.result == CheckResult.passed)

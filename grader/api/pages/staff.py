@@ -26,8 +26,10 @@ def _data_uri(svg: bytes) -> str:
 
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
 @html_errors
-def overview_page(assignment_id: str, request: Request, services: ServicesDep, regraded: int | None = None) -> Response:
-    """Submissions over time, score histogram, pass rate per check and the latest submission per student."""
+def overview_page(assignment_id: str, request: Request, services: ServicesDep, regraded: int | None = None,
+                  flagged: bool = False) -> Response:  # fmt: skip
+    """Submissions over time, score histogram, pass rate per check and the latest submission per student
+    (``?flagged=1``: only those whose report a check flagged for review)."""
     user = staff_only(request, services)
     manifest = find_manifest(assignment_id, services)
     view = build_overview(services.store, manifest)
@@ -37,8 +39,9 @@ def overview_page(assignment_id: str, request: Request, services: ServicesDep, r
         "checks": _data_uri(charts.pass_rate_per_check(view.rates)),
     }
     rates = sorted(view.rates, key=lambda r: (r.rate, r.label))
+    rows = view.flagged_only() if flagged else view.latest
     return render(request, "overview.html", user, assignment=assignment_public(manifest), view=view, plots=plots,
-                  rates=rates, regraded=regraded)  # fmt: skip
+                  rates=rates, regraded=regraded, rows=rows, flagged=flagged)  # fmt: skip
 
 
 @router.get("/assignments/{assignment_id}/grades.csv")
