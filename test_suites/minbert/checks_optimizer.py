@@ -49,6 +49,7 @@ def official(student: Student, data: Path) -> Credit | None:
     number="3.2",
     points=5,
     timeout=120,
+    hidden_inputs=True,
 )
 def hidden_cases(student: Student) -> None:
     """Decoupled weight decay 0.1 over 1000 steps; correct_bias=False; two groups with different lr; per-parameter state; grad None skipped."""
