@@ -18,6 +18,7 @@ from rich.console import Console
 from grader.cli import app
 from grader.cli.grading import load_settings
 from grader.config import Settings, child_environment
+from grader.folders import BOTH, Part, prepare_folders
 from grader.store.redis_server import EmbeddedRedis
 
 console = Console(stderr=True)
@@ -43,6 +44,16 @@ def _require_redis_url(settings: Settings) -> str:
     return settings.redis_url
 
 
+def _require_folders(settings: Settings, parts: tuple[Part, ...]) -> None:
+    """Refuse to start (exit 2) when a part could not use its folders: a service that accepted uploads
+    and then failed every grading would look healthy (grader/folders.py)."""
+    problems = prepare_folders(settings, parts)
+    for problem in problems:
+        console.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)  # paths stay whole
+    if problems:
+        raise typer.Exit(2)
+
+
 @app.command("api")
 def api_command(
     host: Annotated[str | None, typer.Option(help="Listen address (default from settings).")] = None,
@@ -56,6 +67,7 @@ def api_command(
 
     settings = load_settings()
     url = _require_redis_url(settings)
+    _require_folders(settings, ("api",))
     # A process killed mid-upload leaves a temp file behind (never a blob, never a record). Cleared here,
     # once, before any process takes uploads: uvicorn restarts a dead worker beside live ones.
     BlobStore(settings.blobs).remove_partial()
@@ -77,17 +89,21 @@ def worker_command(
     from grader.sandbox.agent.autogroup import share_niceness_with_session
     from grader.store.redis_server import connect
     from grader.store.submissions import Store
-    from grader.worker.celery_app import make_celery
+    from grader.worker.celery_app import accept_root_knowingly, make_celery
     from grader.worker.janitor import start_janitor
     from grader.worker.tasks import register_tasks
 
     settings = load_settings()
     url = _require_redis_url(settings)
+    _require_folders(settings, ("worker",))
     # Grading is throughput work; uploads and status pages are latency work. On one machine the API must
     # not queue behind sandboxes for the CPU (bench/burst.py measures upload latency during a burst), so
     # grading yields to it; GRADER_WORKER_NICE=0 keeps the old behaviour.
     os.nice(settings.worker_nice)
     share_niceness_with_session()
+    if os.geteuid() == 0:
+        accept_root_knowingly()
+        console.print("grader: the worker runs as root so that each sandbox gets a private uid (docs/DEPLOY.md)")
     celery = make_celery(settings, url)
     register_tasks(celery, settings, url)
     # In the main process only: the pool's children are forked from it and do not inherit threads.
@@ -120,6 +136,7 @@ def serve_command(
 ) -> None:
     """Run the whole service on this machine: Redis (embedded unless REDIS_URL), workers and the API."""
     settings = load_settings()
+    _require_folders(settings, BOTH)  # before anything starts: the parts would each refuse on their own
     with redis_url_for(settings) as url:
         env = child_environment(REDIS_URL=url)
         base = [sys.executable, "-m", "grader"]
