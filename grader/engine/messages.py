@@ -61,20 +61,20 @@ class HostPaths:
             return text
         text = _WORK_COPY.sub(lambda m: "" if m[1] == "/" else ".", text)
         for prefix, name in self.rewrites:
+            text = text.replace(prefix + "/./", f"{name}/" if name else "")  # sys.path "." joins as .../.
             text = text.replace(prefix + "/", f"{name}/" if name else "")
             text = re.sub(re.escape(prefix) + r"(?![\w.-])", name or ".", text)
         return text
 
-    def source_line(self, relative: str, lineno: int) -> str | None:
-        """Line ``lineno`` of the file ``relative`` as the student submitted it (``""`` past its end), or
-        None when ``relative`` is no submitted file (code their program wrote or compiled while running)."""
+    def submitted_source(self, relative: str) -> list[str] | None:
+        """The lines of the file ``relative`` as the student submitted it, or None when ``relative`` is no
+        submitted file (code their program wrote or compiled while running)."""
         if relative.startswith(("/", "<")) or ".." in Path(relative).parts:
             return None
         for root in self.submission:
             path = (Path(root) / relative).resolve()
             if path.is_relative_to(Path(root).resolve()) and path.is_file() and path.stat().st_size <= _MAX_SOURCE_BYTES:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+                return path.read_text(encoding="utf-8", errors="replace").splitlines()
         return None
 
 
@@ -143,12 +143,15 @@ def frames_only(formatted: str, paths: HostPaths) -> str:
     kept: list[str] = []
     for line in formatted.splitlines():
         frame = _FRAME.match(line)
-        if not frame or not _NAME.match(frame["func"] or "<module>"):
+        source = paths.submitted_source(frame["file"]) if frame else None
+        if frame is None or source is None:
             continue
-        source = paths.source_line(frame["file"], int(frame["line"]))
-        if source is not None:
-            kept.append(f'  File "{frame["file"]}", line {frame["line"]}, in {frame["func"] or "<module>"}')
-            kept += [f"    {source}"] if source else []
+        lineno, func = int(frame["line"]), frame["func"] or "<module>"
+        # A function's name can be set at run time (code.replace(co_name=...)): shown only if the file defines it.
+        named = func.startswith("<") or any(re.match(rf"\s*(?:async\s+)?def\s+{re.escape(func)}\b", x) for x in source)
+        kept.append(f'  File "{frame["file"]}", line {lineno}' + (f", in {func}" if named and _NAME.match(func) else ""))
+        if 0 < lineno <= len(source) and source[lineno - 1].strip():
+            kept.append(f"    {source[lineno - 1].strip()}")
     return "\n".join(kept)
 
 

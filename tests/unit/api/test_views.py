@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from grader.api.views import student_report, visible_to_students
+from grader.authoring.checks import Visibility
 from grader.engine.manifest import SuiteManifest
 from grader.engine.report import CheckResult, GradeReport
 from grader.engine.report import TestReport as CheckReport
@@ -57,3 +58,66 @@ def test_student_view_cannot_carry_staff_output() -> None:
 def test_naive_due_dates_are_read_as_utc() -> None:
     manifest = _manifest(due_date=datetime(2026, 11, 22, 11, 0))
     assert visible_to_students(_test("3", "after_due_date"), manifest, NOW)
+
+
+# ----------------------------------------------------------------------------- hidden-label policy
+
+LABELS = {"policy": {"hidden_label_checks": ["2"]}}
+
+
+def _labelled_report() -> GradeReport:
+    tests = [
+        CheckReport(name="dev accuracy", number="1", score=1, max_score=1, status="passed", result=CheckResult.passed,
+                    output="Dev accuracy: 4/4"),
+        CheckReport(name="test accuracy", number="2", score=1.25, max_score=2, status="failed", result=CheckResult.partial,
+                    output="Test accuracy: 5/8", pre_release_output="test.predictions: 8 lines, well formed.",
+                    staff_flags=["looks copied"], staff_output="traceback for staff"),
+    ]  # fmt: skip
+    return GradeReport(score=2.25, max_score=3, execution_time=1, tests=tests, assignment="a", grader_version="0",
+                       created_at=NOW, staff_flags=["2 test accuracy: looks copied"])  # fmt: skip
+
+
+def test_before_the_due_date_a_hidden_label_check_shows_no_score_result_or_figure() -> None:
+    view = student_report(_labelled_report(), _manifest(due_date=NOW + timedelta(days=1), **LABELS), NOW)
+    assert [t.number for t in view.tests] == ["1"] and view.withheld_checks == 1
+    assert [(p.number, p.max_score) for p in view.pending] == [("2", 2)]
+    assert view.pending[0].output.startswith("test.predictions: 8 lines, well formed.\nReceived.")
+    # neither the total nor a sum that includes the withheld check: only the shown checks, labelled as such
+    assert view.score is None and view.max_score is None and (view.shown_score, view.shown_max_score) == (1, 1)
+    dumped = view.model_dump_json()
+    assert "5/8" not in dumped and "1.25" not in dumped and "2.25" not in dumped and "partial" not in dumped
+    assert "looks copied" not in dumped and "staff" not in dumped
+
+
+def test_after_the_due_date_the_hidden_label_check_and_the_total_are_shown() -> None:
+    view = student_report(_labelled_report(), _manifest(due_date=NOW - timedelta(seconds=1), **LABELS), NOW)
+    assert [t.number for t in view.tests] == ["1", "2"] and view.pending == []
+    assert view.score == 2.25 and view.tests[1].output == "Test accuracy: 5/8"
+    assert "looks copied" not in view.model_dump_json()
+
+
+def test_without_a_due_date_a_hidden_label_check_stays_withheld() -> None:
+    view = student_report(_labelled_report(), _manifest(**LABELS), NOW)
+    assert [t.number for t in view.tests] == ["1"] and "5/8" not in view.model_dump_json()
+
+
+def test_a_policy_released_at_publishing_waits_for_it_even_after_the_due_date() -> None:
+    policy = {"policy": {"hidden_label_checks": ["2"], "withhold_until": "published"}}
+    past = NOW - timedelta(days=1)
+    assert [t.number for t in student_report(_labelled_report(), _manifest(due_date=past, **policy), NOW).tests] == ["1"]
+    view = student_report(_labelled_report(), _manifest(due_date=past, published=True, **policy), NOW)
+    assert [t.number for t in view.tests] == ["1", "2"]
+
+
+def test_a_report_that_marked_a_check_label_derived_is_withheld_even_if_the_manifest_no_longer_lists_it() -> None:
+    report = _labelled_report()
+    report.tests[1].hidden_labels = True
+    view = student_report(report, _manifest(due_date=NOW + timedelta(days=1)), NOW)
+    assert [p.number for p in view.pending] == ["2"] and "5/8" not in view.model_dump_json()
+
+
+def test_a_hidden_label_check_that_is_also_hidden_is_not_even_listed_as_pending() -> None:
+    report = _labelled_report()
+    report.tests[1].visibility = Visibility.hidden
+    view = student_report(report, _manifest(due_date=NOW + timedelta(days=1), **LABELS), NOW)
+    assert view.pending == [] and view.withheld_checks == 1

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from grader.engine.manifest import FilesSpec, Resources, SuiteManifest, load_manifest
+from grader.authoring.checks import Visibility
+from grader.engine.manifest import FilesSpec, Policy, Resources, SuiteManifest, load_manifest
+from grader.engine.suites import load_suite
 from grader.errors import ManifestError, SuiteError
 
 MINIMAL = 'id = "cs101-a1"\ntitle = "Assignment 1"\n'
@@ -169,13 +171,13 @@ def test_unknown_sandbox_limit_is_rejected_when_the_manifest_is_loaded(tmp_path:
 # ----------------------------------------------------------------------------- self-documentation
 
 
-@pytest.mark.parametrize("model", [SuiteManifest, FilesSpec, Resources])
+@pytest.mark.parametrize("model", [SuiteManifest, FilesSpec, Resources, Policy])
 def test_every_manifest_field_has_a_description(model: type[BaseModel]) -> None:
     undocumented = [name for name, field in model.model_fields.items() if not (field.description or "").strip()]
     assert undocumented == []
 
 
-@pytest.mark.parametrize("model", [SuiteManifest, FilesSpec, Resources])
+@pytest.mark.parametrize("model", [SuiteManifest, FilesSpec, Resources, Policy])
 def test_every_manifest_model_has_a_docstring(model: type[BaseModel]) -> None:
     assert (model.__doc__ or "").strip()
 
@@ -183,3 +185,35 @@ def test_every_manifest_model_has_a_docstring(model: type[BaseModel]) -> None:
 def test_sub_models_are_the_types_of_the_manifest_fields() -> None:
     assert SuiteManifest.model_fields["files"].annotation is FilesSpec
     assert SuiteManifest.model_fields["resources"].annotation is Resources
+
+
+# ----------------------------------------------------------------------------- hidden-label policy
+
+
+def test_the_policy_withholds_nothing_by_default_and_waits_for_the_due_date(tmp_path: Path) -> None:
+    policy = load_manifest(write(tmp_path, MINIMAL)).policy
+    assert policy == Policy(hidden_label_checks=[], withhold_until="due_date")
+    assert policy.release is Visibility.after_due_date and not policy.withholds("4.4")
+    assert policy.withholds("4.4", labelled=True)  # a report that marked it keeps it withheld
+
+
+def test_the_policy_names_checks_and_when_they_are_released(tmp_path: Path) -> None:
+    text = MINIMAL + '[policy]\nhidden_label_checks = ["4.4", "4.6"]\nwithhold_until = "published"\n'
+    policy = load_manifest(write(tmp_path, text)).policy
+    assert policy.withholds("4.4") and policy.withholds("4.6") and not policy.withholds("4.3")
+    assert policy.release is Visibility.after_published and "published" in policy.pending_note
+
+
+@pytest.mark.parametrize("extra", ['[policy]\nwithhold_until = "never"\n', "[policy]\nhidden_label_checks = 4.4\n",
+                                   "[policy]\nlabel_checks = []\n"])  # fmt: skip
+def test_a_bad_policy_is_a_manifest_error(tmp_path: Path, extra: str) -> None:
+    rejected(write(tmp_path, MINIMAL + extra))
+
+
+def test_a_policy_naming_no_check_of_the_suite_fails_to_load(tmp_path: Path) -> None:
+    # A mistyped number would silently leave a label-derived figure visible to students.
+    write(tmp_path, MINIMAL + '[policy]\nhidden_label_checks = ["1", "4.4"]\n')
+    write(tmp_path, "from grader.authoring import check\n\n@check(name='c', number='1', points=1)\ndef c():\n    pass\n",
+          "checks_a.py")  # fmt: skip
+    with pytest.raises(SuiteError, match="hidden_label_checks names no check numbered 4.4"):
+        load_suite(tmp_path)

@@ -205,3 +205,25 @@ def test_json_with_inconsistent_totals_is_rejected_on_read() -> None:
     data["score"] = 3.5
     with pytest.raises(ValidationError, match="do not add up"):
         GradeReport.model_validate_json(json.dumps(data))
+
+
+# ----------------------------------------------------------------------------- staff flags, hidden labels
+
+
+def test_flags_and_pre_release_text_stay_out_of_gradescopes_keys() -> None:
+    tests = [make_test(staff_flags=["copied?"], hidden_labels=True, pre_release_output="8 lines"), two_tests()[1]]
+    report = make_report(tests=tests, staff_flags=["1.1 Shapes: copied?"])
+    assert report.flagged and report.tests[0].staff_flags == ["copied?"]
+    dumped = json.dumps(report.gradescope_json())
+    assert "copied?" not in dumped and "8 lines" not in dumped and "hidden_labels" not in dumped
+
+
+def test_a_report_stored_before_flags_existed_still_loads_unflagged() -> None:
+    data = make_report().model_dump(mode="json")
+    for key in ("staff_flags",):
+        del data[key]
+    for test in data["tests"]:
+        for key in ("staff_flags", "hidden_labels", "pre_release_output"):
+            del test[key]
+    report = GradeReport.model_validate(data)
+    assert not report.flagged and not report.tests[0].hidden_labels and report.tests[0].pre_release_output == ""
