@@ -1,9 +1,12 @@
 """AdamW.step against the official optimizer test and hidden cases, driven step by step over the RPC.
 
-Each step mirrors the official ``optimizer_test.py``: the trusted side draws x (numpy ``default_rng``),
-reads the student's current weight, and asks the sandbox for the gradient of the summed squared error
-at that weight (``grad_probe`` sets ``.grad`` with the output gradient we give); then the student's
-``step()`` runs. Nothing of the loop runs in student code except ``AdamW`` itself.
+Each step mirrors the official ``optimizer_test.py``: the trusted side draws the initial weight (torch's
+``Linear`` init under the run's seed, computed here and loaded into the sandbox) and x (numpy
+``default_rng``), reads the student's current weight, and asks the sandbox for the gradient of the
+summed squared error at that weight (``grad_probe`` sets ``.grad`` with the output gradient we give);
+then the student's ``step()`` runs. Nothing of the loop runs in student code except ``AdamW`` itself,
+and every expected weight comes from our own run (``RefAdamW``) from the same draws. Besides the
+handout's seed 0 (whose answer, ``optimizer_test.npy``, is public), the checks use seeds drawn per grading.
 """
 
 from __future__ import annotations
@@ -50,11 +53,20 @@ def problem_gradient_weights(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return -2.0 * (y - y_hat)
 
 
-def remote_linear(student: Student, seed: int) -> RemoteObject:
-    """``torch.nn.Linear(3, 2, bias=False)`` built in the sandbox right after ``torch.manual_seed(seed)``."""
-    student.seed(seed)
+def initial_weights(seed: int, count: int = 1) -> list[torch.Tensor]:
+    """``count`` weights of ``Linear(3, 2, bias=False)`` as torch draws them after ``manual_seed(seed)``, here."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    weights = [torch.nn.Linear(3, 2, bias=False).weight.detach().clone() for _ in range(count)]
+    torch.random.set_rng_state(generator_state)
+    return weights
+
+
+def remote_linear(student: Student, weight: torch.Tensor) -> RemoteObject:
+    """``torch.nn.Linear(3, 2, bias=False)`` in the sandbox holding the grader's initial ``weight``."""
     lin = student.module("torch").nn.Linear(3, 2, bias=False)
     assert isinstance(lin, RemoteObject)
+    lin.load_state_dict({"weight": weight})
     return lin
 
 
@@ -64,10 +76,13 @@ def remote_step(lin: RemoteObject, x: torch.Tensor) -> None:
     lin.grad_probe(x, weights=problem_gradient_weights(w, x))
 
 
-def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4) -> torch.Tensor:
-    """The official test (lr 1e-3, seed 0) with the student's AdamW; returns the final weight."""
-    rng = np.random.default_rng(0)
-    lin = remote_linear(student, 0)
+def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4, seed: int = 0) -> torch.Tensor:
+    """The official test (lr 1e-3; seed 0 is the handout's) with the student's AdamW; the final weight.
+
+    The initial weight and the inputs are drawn here from ``seed`` and handed to the sandbox.
+    """
+    rng = np.random.default_rng(seed)
+    lin = remote_linear(student, initial_weights(seed)[0])
     opt = student.module("optimizer").AdamW(lin.parameters(), lr=1e-3, weight_decay=weight_decay, correct_bias=True)
     for _ in range(steps):
         remote_step(lin, torch.FloatTensor(rng.uniform(size=[3])))
@@ -76,11 +91,10 @@ def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4) ->
     return weight
 
 
-def reference_run(steps: int, weight_decay: float) -> torch.Tensor:
+def reference_run(steps: int, weight_decay: float, seed: int = 0) -> torch.Tensor:
     """The official problem with our AdamW (the same draws of x and the same initial weight)."""
-    rng = np.random.default_rng(0)
-    torch.manual_seed(0)
-    w = torch.nn.Linear(3, 2, bias=False).weight.detach().clone()
+    rng = np.random.default_rng(seed)
+    w = initial_weights(seed)[0]
     opt = RefAdamW(lr=1e-3, weight_decay=weight_decay)
     for _ in range(steps):
         x = torch.FloatTensor(rng.uniform(size=[3]))
@@ -88,16 +102,16 @@ def reference_run(steps: int, weight_decay: float) -> torch.Tensor:
     return w
 
 
-def groups_run(student: Student | None, steps: int) -> list[torch.Tensor]:
+def groups_run(student: Student | None, steps: int, seed: int = 1) -> list[torch.Tensor]:
     """Two parameter groups: lr 1e-3 with bias correction (two tensors, one of which never gets a gradient,
     so a step counter shared across tensors shows) and lr 1e-2 without bias correction.
 
     With ``student`` None the same run uses our reference; returns the three final weights.
     """
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
+    initial = initial_weights(seed, 3)
     if student is None:
-        torch.manual_seed(1)
-        ws = [torch.nn.Linear(3, 2, bias=False).weight.detach().clone() for _ in range(3)]
+        ws = [w.clone() for w in initial]
         first, second = RefAdamW(lr=1e-3, weight_decay=0.01), RefAdamW(lr=1e-2, correct_bias=False, weight_decay=0.01)
         for _ in range(steps):
             x = torch.FloatTensor(rng.uniform(size=[3]))
@@ -105,9 +119,7 @@ def groups_run(student: Student | None, steps: int) -> list[torch.Tensor]:
             first.step(0, ws[0], grads[0])
             second.step(1, ws[1], grads[1])
         return ws
-    student.seed(1)
-    nn = student.module("torch").nn
-    lins = [nn.Linear(3, 2, bias=False) for _ in range(3)]
+    lins = [remote_linear(student, w) for w in initial]
     chain = student.module("itertools").chain  # parameter handles stay in the sandbox; tensors would be copied
     groups = [
         {"params": chain(lins[0].parameters(), lins[2].parameters())},

@@ -8,14 +8,16 @@ import torch.nn.functional as F
 from grader.authoring import Feedback, StudentCodeError, assert_shape, check, fail
 from grader.sandbox.client import RemoteObject, Student
 
-from .bertlib.head import NUM_LABELS, WIDE, classifier, head_weights
-from .bertlib.probes import batch, close, state_of, tensor_result
+from .bertlib.bodies import fresh
+from .bertlib.head import NUM_LABELS, WIDE, classifier, trusted_head
+from .bertlib.probes import batch, close, tensor_result, trusted
 
 
 @check(name="BertSentClassifier: log-probabilities from the pooled output", number="2.1", points=15, timeout=90)
 def head(student: Student, seed: int, feedback: Feedback) -> None:
     """Output (bs, num_labels) of log-probabilities (rows log-sum-exp to 0) = log_softmax(Linear(pooler_output)) in eval mode."""
     model, bert = classifier(student, "finetune")
+    seed = fresh(seed)
     ids, mask = batch(seed, WIDE)
     try:
         model.call_method("eval")
@@ -31,28 +33,37 @@ def head(student: Student, seed: int, feedback: Feedback) -> None:
     if not torch.allclose(lse, torch.zeros_like(lse), atol=1e-5) or bool((out > 1e-6).any()):
         fail("The head returns raw scores, not log-probabilities: the given training loop applies F.nll_loss, so "
              "forward must end with F.log_softmax(logits, dim=-1).")  # fmt: skip
-    state = state_of(model)
-    found = head_weights(state, WIDE.hidden_size)
-    if found is None:
-        fail(f"Could not find the head's Linear({WIDE.hidden_size}, {NUM_LABELS}) outside self.bert.")
-    weight, bias = found
-    # The student's own BERT output, so that a BERT bug does not count twice (parts 1.x grade it).
+    # The comparison runs with weights the grader draws: BERT's (with the pooler's weight 0, so the pooled
+    # vector is tanh of the pooler's bias whatever BERT's layers compute: a BERT bug, graded in part 1,
+    # does not count twice) and the head's Linear, found by its shape and loaded by name.
+    bert_state = trusted(bert, "BertModel", WIDE, zero=("pooler_dense.weight",))
+    pooled = torch.tanh(bert_state["pooler_dense.bias"]).expand(ids.shape[0], -1)
+    weight, bias = trusted_head(model, WIDE.hidden_size)
     try:
-        bert_out = bert(ids, mask)
+        out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
     except StudentCodeError as exc:
-        fail(f"The classifier could not be checked: your BertModel.forward raised {exc.exc_type}: {exc.exc_message}")
-    if not isinstance(bert_out, dict) or not isinstance(bert_out.get("pooler_output"), torch.Tensor):
-        fail("The classifier could not be checked: your BertModel.forward does not return a 'pooler_output' tensor.")
-    pooled = bert_out["pooler_output"].float()
+        fail(f"BertSentClassifier.forward raised {exc.exc_type}: {exc.exc_message}")
     want = F.log_softmax(pooled @ weight.T + bias, dim=-1)
     if not close(out, want):
+        _diagnose_input(bert, ids, mask, out, weight, bias)
+        fail("With the grader's weights loaded (BERT and the head's Linear), the eval-mode output is not "
+             "log_softmax(Linear(dropout(pooler_output))).")  # fmt: skip
+    _dropout_probability(student, model, pooled, seed, weight, bias, feedback)
+
+
+def _diagnose_input(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, out: torch.Tensor,
+                    weight: torch.Tensor, bias: torch.Tensor) -> None:  # fmt: skip
+    """A hint only (the verdict is already a failure): does the head read last_hidden_state[:, 0]?"""
+    try:
+        bert_out = bert(ids, mask)
+    except StudentCodeError:
+        return
+    if isinstance(bert_out, dict) and isinstance(bert_out.get("last_hidden_state"), torch.Tensor):
         cls = F.log_softmax(bert_out["last_hidden_state"][:, 0].float() @ weight.T + bias, dim=-1)
         if close(out, cls):
             fail(
                 "The head reads last_hidden_state[:, 0]; use BERT's 'pooler_output' (the [CLS] vector after the pooler)."
             )
-        fail("In eval mode the output is not log_softmax(Linear(pooler_output)).")
-    _dropout_probability(student, model, pooled, seed, weight, bias, feedback)
 
 
 def _dropout_probability(student: Student, model: RemoteObject, pooled: torch.Tensor, seed: int, weight: torch.Tensor,

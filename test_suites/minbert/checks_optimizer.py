@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,14 @@ from . import adamw
 #: decay coupled into the gradient drifts by ~2e-2 (spec, appendix A).
 HIDDEN_DECAY_TOL = 1e-3
 GROUPS_TOL = 1e-4
+#: The official problem from a weight and inputs drawn per grading: the fixture's answer is public, so a
+#: step() that writes it passes the fixture alone. Decoupled and coupled decay (1e-4) both stay within
+#: this of our run; a weight that did not follow AdamW's trajectory does not.
+FRESH_STEPS, FRESH_TOL = 300, 1e-4
+
+
+def _fresh_seed() -> int:
+    return secrets.randbits(31) | 1  # never the handout's seed 0
 
 
 def _run(what: str, func: object, *args: object) -> object:
@@ -32,6 +41,14 @@ def _run(what: str, func: object, *args: object) -> object:
 def official(student: Student, data: Path) -> Credit | None:
     """1000 steps (lr 1e-3, weight decay 1e-4) match optimizer_test.npy at torch.allclose's default tolerance (2021-22); atol 1e-5 (Fall 2023) earns half."""
     expected = torch.from_numpy(np.load(data / "optimizer_test.npy")).float()
+    seed = _fresh_seed()
+    fresh = _run(
+        "the official problem from the grader's own initial weight", adamw.official, student, FRESH_STEPS, 1e-4, seed
+    )
+    assert isinstance(fresh, torch.Tensor)
+    if float((fresh - adamw.reference_run(FRESH_STEPS, 1e-4, seed)).abs().max()) > FRESH_TOL:
+        fail(f"The official problem (lr 1e-3, weight decay 1e-4), run from an initial weight and inputs the grader "
+             f"drew, ends {FRESH_STEPS} steps away from AdamW's trajectory: the update is not AdamW's.")  # fmt: skip
     got = _run("the official optimizer test", adamw.official, student)
     assert isinstance(got, torch.Tensor)
     if torch.allclose(got, expected):
@@ -53,15 +70,17 @@ def official(student: Student, data: Path) -> Credit | None:
 )
 def hidden_cases(student: Student) -> None:
     """Decoupled weight decay 0.1 over 1000 steps; correct_bias=False; two groups with different lr; per-parameter state; grad None skipped."""
-    got = _run("weight decay 0.1", adamw.official, student, 1000, 0.1)
-    want = adamw.reference_run(1000, 0.1)
+    seed = _fresh_seed()
+    got = _run("weight decay 0.1", adamw.official, student, 1000, 0.1, seed)
+    want = adamw.reference_run(1000, 0.1, seed)
     assert isinstance(got, torch.Tensor)
     diff = float((got - want).abs().max())
     if diff > HIDDEN_DECAY_TOL:
         fail(f"With weight_decay=0.1 the weight after 1000 steps is off by {diff:.3g}: the decay must be decoupled "
              "(p -= lr * weight_decay * p), not added to the gradient.")  # fmt: skip
-    got_ws = _run("two parameter groups without bias correction", adamw.groups_run, student, 200)
-    want_ws = adamw.groups_run(None, 200)
+    seed = _fresh_seed()
+    got_ws = _run("two parameter groups without bias correction", adamw.groups_run, student, 200, seed)
+    want_ws = adamw.groups_run(None, 200, seed)
     assert isinstance(got_ws, list)
     labels = [
         "the first group's parameter",

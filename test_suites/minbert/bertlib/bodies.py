@@ -1,4 +1,8 @@
-"""The BERT comparisons both suites grade, each against our reference with the student's own weights.
+"""The BERT comparisons both suites grade, each against our reference with weights the grader chose.
+
+Every module under test first gets the handout's parameters drawn here (``probes.trusted``: random,
+nonzero, fresh per grading, loaded by name); the reference is computed from those, so a module that
+zeroes or re-draws its weights, or reports another state dict, cannot match.
 
 Every body runs in eval mode and, where dropout matters, in train mode under one torch seed shared by
 the sandbox and the reference: that is what catches dropout in the wrong place, which the official
@@ -7,6 +11,7 @@ eval-mode sanity check cannot see. Bodies fail with a message for the student or
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +21,24 @@ from grader.authoring import Feedback, StudentCodeError, assert_shape, fail
 from grader.sandbox.client import Student
 
 from . import reference as ref
-from .probes import TINY, attention_inputs, batch, build, close, hidden, max_diff, seeded, state_of, tensor_result
+from .probes import (
+    TINY,
+    attention_inputs,
+    batch,
+    build,
+    close,
+    hidden,
+    max_diff,
+    seeded,
+    state_of,
+    tensor_result,
+    trusted,
+)
+
+
+def fresh(seed: int) -> int:
+    """A seed drawn per grading for the inputs and dropout masks (the check's own seed is fixed per suite)."""
+    return seed ^ secrets.randbits(30)
 
 
 def _call_failed(what: str, exc: StudentCodeError) -> None:
@@ -28,8 +50,9 @@ def _call_failed(what: str, exc: StudentCodeError) -> None:
 
 def embed(student: Student, seed: int) -> None:
     """``BertModel.embed`` equals word + position + token-type embeddings, LayerNorm, then dropout."""
+    seed = fresh(seed)
     bert = build(student, "BertModel")
-    state = state_of(bert)
+    state = trusted(bert, "BertModel")
     ids, _ = batch(seed)
     try:
         got = tensor_result(bert.call_method("embed", ids), "BertModel.embed(input_ids)")
@@ -54,6 +77,7 @@ def embed(student: Student, seed: int) -> None:
 
 def attention(student: Student, seed: int) -> None:
     """``attention(key, query, value, mask)``: masked scaled dot-product attention, heads concatenated."""
+    seed = fresh(seed)
     attn = build(student, "BertSelfAttention")
     key, query, value, mask = attention_inputs(seed)
     try:
@@ -94,8 +118,9 @@ def _train_variants(
 
 def self_attention_forward(student: Student, seed: int) -> None:
     """``BertSelfAttention.forward`` projects with key/value/query and attends (eval and seeded train mode)."""
+    seed = fresh(seed)
     attn = build(student, "BertSelfAttention")
-    state = state_of(attn)
+    state = trusted(attn, "BertSelfAttention")
     x, mask = hidden(seed), attention_inputs(seed)[3]
     try:
         got = tensor_result(attn(x, mask), "BertSelfAttention.forward")
@@ -118,8 +143,9 @@ def self_attention_forward(student: Student, seed: int) -> None:
 
 def add_norm(student: Student, seed: int) -> None:
     """``add_norm`` = ln_layer(input + dropout(dense_layer(output))), checked with dropout active."""
+    seed = fresh(seed)
     layer = build(student, "BertLayer", train=True)
-    state = state_of(layer)
+    state = trusted(layer, "BertLayer")
     x, out = hidden(seed), hidden(seed + 7)
     parts = [layer.attention_dense, layer.attention_dropout, layer.attention_layer_norm]
     try:
@@ -150,8 +176,9 @@ def add_norm(student: Student, seed: int) -> None:
 
 def layer_forward(student: Student, seed: int) -> None:
     """``BertLayer.forward``: attention, add-norm, GELU feed-forward, add-norm (eval and seeded train mode)."""
+    seed = fresh(seed)
     layer = build(student, "BertLayer")
-    state = state_of(layer)
+    state = trusted(layer, "BertLayer")
     x, mask = hidden(seed), attention_inputs(seed)[3]
     try:
         got = tensor_result(layer(x, mask), "BertLayer.forward")
@@ -171,15 +198,17 @@ def layer_forward(student: Student, seed: int) -> None:
 
 def full_model(student: Student, seed: int, feedback: Feedback) -> None:
     """``BertModel``: the parameter names pretrained loading needs, and both outputs (eval and seeded train)."""
+    seed = fresh(seed)
     bert = build(student, "BertModel")
-    state = state_of(bert)
-    keys, expected = set(state), ref.expected_keys(TINY)
+    # The names are what is graded here (pretrained loading depends on them); the values are ours.
+    keys, expected = set(state_of(bert)), ref.expected_keys(TINY)
     if not expected <= keys:
         fail(
             f"BertModel's state dict lacks {sorted(expected - keys)[:5]}: parameter names must not change (pretrained weights are loaded by name)."
         )
     if keys - expected:
         feedback.note(f"BertModel has extra parameters or buffers {sorted(keys - expected)[:5]}; they are ignored.")
+    state = trusted(bert, "BertModel")
     ids, mask = batch(seed)
     keep = mask.unsqueeze(-1)
     for train in (False, True):

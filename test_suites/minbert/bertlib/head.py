@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail
+from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
 from .probes import build, patch
@@ -51,14 +51,24 @@ def classifier(student: Student, option: str, dropout: float = 0.3) -> tuple[Rem
     return model, bert
 
 
-def head_weights(state: dict[str, torch.Tensor], width: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The head's Linear (num_labels × width) outside the ``bert.`` submodule, if there is exactly one."""
-    weights = [
-        k
-        for k, v in state.items()
-        if not k.startswith("bert.") and k.endswith("weight") and tuple(v.shape) == (NUM_LABELS, width)
-    ]
+def head_names(model: RemoteObject, width: int) -> tuple[str, str | None] | None:
+    """The names of the head's Linear (num_labels × width) outside ``bert.``, if there is exactly one."""
+    params = {p["name"]: p["shape"] for p in model.named_parameters()}
+    weights = [n for n, shape in params.items()
+               if not n.startswith("bert.") and n.endswith("weight") and shape == [NUM_LABELS, width]]  # fmt: skip
     if len(weights) != 1:
         return None
-    bias = weights[0][: -len("weight")] + "bias"
-    return state[weights[0]].float(), state.get(bias, torch.zeros(NUM_LABELS)).float()
+    bias = weights[0].removesuffix("weight") + "bias"
+    return weights[0], bias if bias in params else None
+
+
+def trusted_head(model: RemoteObject, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the head's Linear here, load it into the student's classifier by name; (weight, bias)."""
+    names = head_names(model, width)
+    if names is None:
+        fail(f"Could not find the head's Linear({width}, {NUM_LABELS}) outside self.bert.")
+    weight_name, bias_name = names
+    shapes = {weight_name: (NUM_LABELS, width)} | ({bias_name: (NUM_LABELS,)} if bias_name else {})
+    drawn = trusted_weights(shapes)
+    load_weights(model, drawn, what="the classifier head")
+    return drawn[weight_name], drawn[bias_name] if bias_name else torch.zeros(NUM_LABELS)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail
+from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
 from .reference import TinyConfig, extended_mask
@@ -54,7 +54,59 @@ def attention_inputs(
 
 
 def state_of(obj: RemoteObject) -> dict[str, torch.Tensor]:
+    """The module's state dict as the sandbox reports it: for names and diagnoses, never for an expectation."""
     return {k: v.float() for k, v in obj.state_dict().items()}
+
+
+def _linear(name: str, out: int, inp: int) -> dict[str, tuple[int, ...]]:
+    return {f"{name}.weight": (out, inp), f"{name}.bias": (out,)}
+
+
+def handout_shapes(cls: str, cfg: TinyConfig = TINY) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """The handout's parameter names and shapes of ``cls`` (and which are LayerNorm gains)."""
+    h, i = cfg.hidden_size, cfg.intermediate_size
+    attention = {**_linear("query", h, h), **_linear("key", h, h), **_linear("value", h, h)}
+    if cls == "BertSelfAttention":
+        return attention, []
+    layer = {f"self_attention.{k}": v for k, v in attention.items()}
+    layer |= _linear("attention_dense", h, h) | _linear("attention_layer_norm", h, h)
+    layer |= _linear("interm_dense", i, h) | _linear("out_dense", h, i) | _linear("out_layer_norm", h, h)
+    for norm in ("attention_layer_norm", "out_layer_norm"):
+        layer[f"{norm}.weight"] = layer[f"{norm}.bias"] = (h,)
+    gains = ["attention_layer_norm.weight", "out_layer_norm.weight"]
+    if cls == "BertLayer":
+        return layer, gains
+    if cls != "BertModel":
+        raise ValueError(cls)
+    shapes: dict[str, tuple[int, ...]] = {
+        "word_embedding.weight": (cfg.vocab_size, h),
+        "pos_embedding.weight": (cfg.max_position_embeddings, h),
+        "tk_type_embedding.weight": (2, h),
+        "embed_layer_norm.weight": (h,),
+        "embed_layer_norm.bias": (h,),
+    }
+    model_gains = ["embed_layer_norm.weight"]
+    for n in range(cfg.num_hidden_layers):
+        shapes |= {f"bert_layers.{n}.{k}": v for k, v in layer.items()}
+        model_gains += [f"bert_layers.{n}.{g}" for g in gains]
+    return shapes | _linear("pooler_dense", h, h), model_gains
+
+
+def trusted(
+    obj: RemoteObject, cls: str, cfg: TinyConfig = TINY, *, zero: tuple[str, ...] = ()
+) -> dict[str, torch.Tensor]:
+    """Draw the handout's parameters of ``cls`` here (fresh per grading), load them into the student's
+    module by name and return them: every reference is computed from these, never from the module's own.
+
+    ``zero`` names parameters set to 0 on purpose (a check that must not depend on the layers before
+    them, e.g. the pooler's weight when only the classifier head is graded).
+    """
+    shapes, gains = handout_shapes(cls, cfg)
+    weights = trusted_weights(shapes, around_one=gains)
+    for name in zero:
+        weights[name] = torch.zeros_like(weights[name])
+    load_weights(obj, weights, what=f"bert.{cls}")
+    return weights
 
 
 def tensor_result(value: Any, what: str) -> torch.Tensor:
