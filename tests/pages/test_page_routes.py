@@ -294,3 +294,66 @@ def test_regrade_all_queues_every_latest_submission(world: World) -> None:
     assert response.headers["location"] == f"/staff/assignments/visibility?regraded={len(latest)}"
     assert all(sub.state == SubmissionState.queued for sub in latest.values())
     assert f"Queued {len(latest)} submissions for regrading." in ta.get(response.headers["location"]).text
+
+
+# ----------------------------------------------------------------------------- hidden labels and staff flags
+
+FIGURE = "Test accuracy: 5/8"  # derived from the hidden labels: staff only until the due date (2099 in the toy suite)
+
+
+def _labels_graded(services: Services, student: str, flags: list[str]) -> str:
+    store = services.store
+    tests = [
+        CheckReport(name="Dev predictions: accuracy", number="1", score=1, max_score=1, status="passed",
+                    result=CheckResult.passed, output="Dev accuracy: 4/4", staff_flags=flags),
+        CheckReport(name="Test predictions: accuracy on the hidden labels", number="2", score=1.25, max_score=2,
+                    status="failed", result=CheckResult.partial, output=FIGURE, hidden_labels=True,
+                    pre_release_output="test.predictions: 8 lines, well formed."),
+    ]  # fmt: skip
+    report = GradeReport(score=2.25, max_score=3, execution_time=1, tests=tests, assignment="labels", grader_version="t",
+                         created_at=NOW, staff_flags=[f"1 Dev predictions: accuracy: {f}" for f in flags])  # fmt: skip
+    sub = Submission(id=store.new_id(), assignment="labels", student=student, role=Role.student, blob_sha256="0" * 64,
+                     filename=f"{student}-labels.zip", size_bytes=10, received_at=NOW, run_id="")  # fmt: skip
+    store.add_submission(sub)
+    store.mark_queued(sub.id, "run-1", "cpu", NOW)
+    store.finish(sub.id, "run-1", SubmissionState.done, NOW, report_json=report.model_dump_json(),
+                 score=report.score, max_score=report.max_score)  # fmt: skip
+    return sub.id
+
+
+@pytest.fixture(scope="module")
+def labelled(world: World) -> dict[str, str]:
+    return {"alice": _labels_graded(world.services, "alice", ["constant dev predictions"]),
+            "bob": _labels_graded(world.services, "bob", [])}  # fmt: skip
+
+
+def test_student_page_withholds_the_hidden_label_figure_and_says_the_file_was_received(world: World, labelled: dict[str, str]) -> None:
+    page = world.client("alice").get(f"/submissions/{labelled['alice']}")
+    assert page.status_code == 200
+    assert FIGURE not in page.text and "1.25" not in page.text and "2.25" not in page.text
+    assert 'id="pending"' in page.text and "test.predictions: 8 lines, well formed." in page.text
+    assert "shown after the due date" in page.text and "Dev accuracy: 4/4" in page.text
+    assert 'id="score"' not in page.text and "Points of the checks shown below (not your total): 1 / 1" in page.text
+    assert "constant dev predictions" not in page.text and "flagged" not in page.text.lower()
+    status = world.client("alice").get(f"/submissions/{labelled['alice']}/status").json()
+    assert FIGURE not in status["html"] and "constant dev predictions" not in status["html"]
+
+
+def test_ta_submission_page_shows_the_figure_and_the_flags(world: World, labelled: dict[str, str]) -> None:
+    page = world.client("ta").get(f"/submissions/{labelled['alice']}")
+    assert page.status_code == 200 and FIGURE in page.text and 'id="score">2.25</strong>' in page.text
+    assert 'id="staff-flags"' in page.text and "1 Dev predictions: accuracy: constant dev predictions" in page.text
+    assert "hidden labels</span>" in page.text and "Students see before the release: test.predictions" in page.text
+    assert 'id="staff-flags"' not in world.client("ta").get(f"/submissions/{labelled['bob']}").text
+
+
+def test_ta_overview_marks_flagged_submissions_and_filters_them(world: World, labelled: dict[str, str]) -> None:
+    ta = world.client("ta")
+    page = ta.get("/staff/assignments/labels")
+    assert page.status_code == 200 and labelled["alice"] in page.text and labelled["bob"] in page.text
+    assert page.text.count('data-flagged="1"') == 1 and 'title="1 Dev predictions: accuracy: constant dev predictions"' in page.text
+    assert "(1 flagged for review)" in page.text
+    only = ta.get("/staff/assignments/labels?flagged=1")
+    assert only.status_code == 200 and labelled["alice"] in only.text and labelled["bob"] not in only.text
+    assert "Showing the 1 flagged submission only" in only.text
+    assert world.client("alice").get("/staff/assignments/labels?flagged=1").status_code == 403
