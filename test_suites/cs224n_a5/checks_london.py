@@ -1,95 +1,152 @@
-"""Part (d): ``src/london_baseline.py`` must report the London baseline's real dev accuracy (3 points).
+"""Part (d): ``src/london_baseline.py`` must report the London baseline's accuracy (3 points).
 
-The script runs in the sandbox from the assignment root, on the grader's pristine ``birth_dev.tsv``;
-the true accuracy (25/500 = 5.0 %) is computed here. Its output format is free (spec §7.11): a
-percentage, a fraction or "25 out of 500". A second run on a shadow dev file (same questions, some
-places changed to London) must report that file's accuracy, so a script that prints a fixed number
-fails. Both files are public data: no test label is involved.
+The handout gives no command for this script, so the check tries the ways students run it, in a fixed
+order (``INVOCATIONS``): from the assignment root without arguments, with run.py-style flags, and from
+``src/``. Every run reads a shadow dev file drawn in this process for this grading (``london.py``): the
+same format as birth_dev.tsv, a random number of lines and a random share of "London" answers, put at
+every path the script may read. The first invocation whose one reported figure is that file's London
+share is then run on two more shadow files with other shares, and must report each. The true shares
+are never shown. Spec §5.6 and §7.11 (the output format is free).
 """
 
 from __future__ import annotations
 
-import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.authoring import check, fail
 from grader.sandbox.client import Student
+from grader.sandbox.script_runs import ScriptRun
 
+from . import london
 from .staging import stage
 
 SCRIPT = "src/london_baseline.py"
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
-MAX_NUMBERS = 30
+#: Where a script may look for the dev file: the root (``birth_dev.tsv``, also ``../birth_dev.tsv``
+#: seen from src/) and src/ itself (``birth_dev.tsv`` read from src/).
+DEV_PATHS = ("birth_dev.tsv", "src/birth_dev.tsv")
+#: Runs the script from inside src/ (the agent runs scripts from the assignment root).
+FROM_SRC = ".grader_run_from_src.py"
+_FROM_SRC_TEXT = '''"""Written by the grader: `cd src && python london_baseline.py ARGS`, then back to the root."""
+import os
+import runpy
+import sys
+
+_root = os.getcwd()
+sys.argv = ["london_baseline.py", *sys.argv[1:]]
+os.chdir("src")
+try:
+    runpy.run_path("london_baseline.py", run_name="__main__")
+finally:
+    os.chdir(_root)
+'''
+#: Shadow files per grading: the first picks the invocation, the others must agree with it.
+SHADOWS = 3
 
 
-def london_truth(dev_text: str) -> tuple[int, int]:
-    """(correct, total) of answering "London" for every line of a ``question<TAB>place`` text."""
-    places = [line.strip().split("\t")[1] for line in dev_text.splitlines()]
-    return sum(p == "London" for p in places), len(places)
+@dataclass(frozen=True)
+class Invocation:
+    """One way to run the script: the file the agent runs, its arguments, and the command shown."""
+
+    path: str
+    argv: tuple[str, ...]
+    shown: str
 
 
-def shadow_dev(dev_text: str, seed: int, extra: int = 37) -> str:
-    """The dev file with ``extra`` more places (chosen by ``seed``) replaced by "London"."""
-    lines = dev_text.splitlines()
-    others = [i for i, line in enumerate(lines) if line.strip().split("\t")[1] != "London"]
-    for i in random.Random(seed).sample(others, min(extra, len(others))):
-        lines[i] = lines[i].split("\t")[0] + "\tLondon"
-    return "\n".join(lines) + "\n"
+INVOCATIONS = (
+    Invocation(SCRIPT, (), "python src/london_baseline.py"),
+    Invocation(SCRIPT, ("--eval_corpus_path", "birth_dev.tsv"),
+               "python src/london_baseline.py --eval_corpus_path birth_dev.tsv"),
+    Invocation(SCRIPT, ("--eval_corpus_path", "birth_dev.tsv", "--outputs_path", "london.dev.predictions"),
+               "python src/london_baseline.py --eval_corpus_path birth_dev.tsv --outputs_path london.dev.predictions"),
+    Invocation(FROM_SRC, (), "cd src && python london_baseline.py"),
+)  # fmt: skip
+
+_FRAME = re.compile(r'File "[^"]*?((?:src/)?[^"/]+\.py)", line (\d+)')
 
 
-def reports(output: str, correct: int, total: int) -> bool:
-    """True when ``output`` states correct/total as a percentage, a fraction or 'correct out of total'."""
-    numbers = [float(n) for n in _NUMBER.findall(output)]
-    pct, frac = 100 * correct / total, correct / total
-    if any(abs(x - pct) <= 0.05 or abs(x - frac) <= 0.0005 for x in numbers):
-        return True
-    return any(a == correct and b == total for a, b in zip(numbers, numbers[1:], strict=False))
+def _where(run: ScriptRun) -> str:
+    """' (at src/x.py line N: `code`)' from the innermost frame of the student's files, or ''."""
+    lines = run.error_traceback.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        m = _FRAME.search(lines[i])
+        if m and not m[1].endswith(FROM_SRC):
+            code = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            return f" (at {m[1]} line {m[2]}" + (f": `{code[:120]}`)" if code else ")")
+    return ""
 
 
-def _run(student: Student) -> str:
-    run = student.run_script(SCRIPT, [])
+def _outcome(run: ScriptRun, figure: london.Figure | None, why: str) -> str:
+    """What one run did, for the student: how it ended, what it printed, the figure read from it."""
     if run.failed:
-        fail(
-            f"Running `python {SCRIPT}` from the assignment root (with the handout's data files) failed: {run.describe_failure()}"
-        )
-    output = run.output.strip()
-    if not output:
-        fail(
-            f"`python {SCRIPT}` printed nothing: it should print the accuracy of always predicting 'London' on the dev set."
-        )
-    if len(_NUMBER.findall(output)) > MAX_NUMBERS:
-        fail(
-            f"`python {SCRIPT}` printed more than {MAX_NUMBERS} numbers, so the accuracy cannot be told apart; print it once."
-        )
-    return output
+        ended = run.describe_failure() or "it failed"
+        if run.error_type and not run.error_message.strip():
+            ended = f"it raised {run.error_type}"
+        ended += _where(run)
+    elif figure is None:
+        ended = why
+    else:
+        ended = f"it reported {figure.line[:200]!r}, which is not the share of London answers in that file"
+    tail = run.output.strip()[-200:]
+    return ended + (f"; its output ended with {tail!r}" if tail and figure is None else "")
+
+
+def _run(student: Student, shadow: str, invocation: Invocation) -> tuple[ScriptRun, london.Figure | None, str]:
+    """Put ``shadow`` at every dev path and run the script once; the one figure it reports."""
+    for path in DEV_PATHS:
+        student.write_file(path, shadow)
+    run = student.run_script(invocation.path, list(invocation.argv))
+    if run.failed:
+        return run, None, ""
+    figure, why = london.reported_figure(run.output)
+    return run, figure, why
+
+
+def _restore(student: Student, data: Path) -> None:
+    pristine = (data / "birth_dev.tsv").read_bytes()
+    for path in DEV_PATHS:
+        student.write_file(path, pristine)
 
 
 @check(
-    name="London baseline: london_baseline.py reports the real dev accuracy",
+    name="London baseline: london_baseline.py reports the London accuracy of the dev file it reads",
     number="5.1",
     points=3,
     tags=["part d"],
-    timeout=120,
+    timeout=180,
 )
-def london_baseline(student: Student, data: Path, seed: int) -> None:
-    """Runs src/london_baseline.py on the dev set (expected 5.0 %), then on a shadow dev file it cannot know."""
+def london_baseline(student: Student, data: Path) -> None:
+    """Runs src/london_baseline.py on dev files of the grader's (random London shares, never shown)."""
     dev = (data / "birth_dev.tsv").read_text(encoding="utf-8")
-    correct, total = london_truth(dev)
+    shadows = london.shadow_files(dev, SHADOWS)
     stage(student, data)
-    output = _run(student)
-    if not reports(output, correct, total):
-        fail(f"`python {SCRIPT}` printed {output[-300:]!r}, but always answering 'London' is right on {correct} of the "
-             f"{total} dev examples ({100 * correct / total:.1f} %); no number in the output matches (accepted forms: "
-             f"{100 * correct / total:g}, {100 * correct / total:g}%, {correct / total:g}, '{correct} out of {total}').")  # fmt: skip
-    shadow = shadow_dev(dev, seed)
-    s_correct, s_total = london_truth(shadow)
-    stage(student, data, ("birth_dev.tsv",), {"birth_dev.tsv": shadow.encode("utf-8")})
+    student.write_file(FROM_SRC, _FROM_SRC_TEXT)
+    tried: list[str] = []
+    chosen: Invocation | None = None
     try:
-        s_output = _run(student)
+        text, correct, total = shadows[0]
+        for invocation in INVOCATIONS:
+            run, figure, why = _run(student, text, invocation)
+            if figure is not None and figure.matches(correct, total):
+                chosen = invocation
+                break
+            tried.append(f"`{invocation.shown}`: {_outcome(run, figure, why)}")
+        if chosen is None:
+            fail(
+                "london_baseline.py should print the accuracy of always answering 'London' on the dev file it "
+                "reads. The grader put a dev file of its own (birth_dev.tsv's format, another share of London "
+                "answers) at birth_dev.tsv and src/birth_dev.tsv and ran: " + "; ".join(tried) + ". Accepted "
+                "outputs: one line with the accuracy as a percentage (5.0 or 5.0 %), a fraction (0.05) or "
+                "'25 out of 500', computed from the file (e.g. with utils.evaluate_places)."
+            )
+        for text, correct, total in shadows[1:]:
+            run, figure, why = _run(student, text, chosen)
+            if figure is None or not figure.matches(correct, total):
+                fail(
+                    f"`{chosen.shown}` reported the right London accuracy on one dev file of the grader's, "
+                    f"but not on another with a different share of London answers: {_outcome(run, figure, why)}. "
+                    "The accuracy must be computed from the file the script reads, not printed as a fixed number."
+                )
     finally:
-        stage(student, data, ("birth_dev.tsv",))
-    if not reports(s_output, s_correct, s_total):
-        fail(f"With another dev file in the same format (where 'London' is right on {s_correct} of {s_total}, "
-             f"{100 * s_correct / s_total:.1f} %), `python {SCRIPT}` printed {s_output[-300:]!r}: the accuracy must be "
-             "computed from birth_dev.tsv (e.g. with utils.evaluate_places), not printed as a fixed number.")  # fmt: skip
+        _restore(student, data)

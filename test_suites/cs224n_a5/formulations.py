@@ -1,7 +1,9 @@
-"""Accepted formulations of the Perceiver blocks, computed here from the student's own weights.
+"""The handout's blocks recomputed in the trusted process: the accepted Perceiver formulations and the
+given vanilla GPT, from weights the grader drew and loaded into the student's module.
 
 §7.7 of the spec leaves residuals and the LayerNorm on the key/value side open, so a block is accepted
-when it matches any of these variants; the maths is ours, the weights are the student's.
+when it matches any of these variants. The maths and the weights are ours; only the output compared
+with them is the student's (never compute these from a state dict read back from the sandbox).
 """
 
 from __future__ import annotations
@@ -81,3 +83,34 @@ def closest(variants: dict[str, torch.Tensor], actual: torch.Tensor) -> tuple[st
         return "", math.inf
     name = min(diffs, key=lambda n: diffs[n])
     return name, diffs[name]
+
+
+#: LayerNorm gains of a block: drawn around one by the grader (``trusted_weights(around_one=...)``).
+LN_GAINS = ("ln1.weight", "ln2.weight")
+
+
+def handout_block_shapes(n_embd: int, bottleneck_dim: int | None = None) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of the handout's Block layout (with the basis ``C`` for a down block)."""
+    d = n_embd
+    shapes: dict[str, tuple[int, ...]] = {"C": (1, bottleneck_dim, d)} if bottleneck_dim else {}
+    for ln in ("ln1", "ln2"):
+        shapes |= {f"{ln}.weight": (d,), f"{ln}.bias": (d,)}
+    for name in ("key", "query", "value", "proj"):
+        shapes |= {f"attn.{name}.weight": (d, d), f"attn.{name}.bias": (d,)}
+    return shapes | {"mlp.0.weight": (4 * d, d), "mlp.0.bias": (4 * d,), "mlp.2.weight": (d, 4 * d), "mlp.2.bias": (d,)}
+
+
+def block(state: State, x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """The given pre-LayerNorm ``Block``: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))`` (eval mode)."""
+    h = _ln(state, "ln1", x)
+    x = x + cross_attention(state, h, h, n_head)
+    return x + _mlp(state, _ln(state, "ln2", x))
+
+
+def vanilla_logits(state: State, idx: torch.Tensor, n_head: int) -> torch.Tensor:
+    """Logits of the given vanilla ``GPT`` (eval mode) from a state dict with its parameter names."""
+    x = state["tok_emb.weight"][idx] + state["pos_emb"][:, : idx.shape[1]]
+    n_layer = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+    for i in range(n_layer):
+        x = block({k.removeprefix(f"blocks.{i}."): v for k, v in state.items()}, x, n_head)
+    return F.linear(_ln(state, "ln_f", x), state["head.weight"])

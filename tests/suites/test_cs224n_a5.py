@@ -53,7 +53,8 @@ EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
     "truncation_range_shifted": ({"1.5"}, {}),
     "truncation_keeps_extra_char": ({"1.5"}, {}),
     "truncation_float_bound": ({"1.5", "1.8"}, {}),
-    "perceiver_c_plain_tensor": ({"2.1", "2.6"} | PERCEIVER_WIRING, {"2.7": "non-standard submodule names"}),
+    # 2.7 cannot load the grader's weights without a parameter C: "Not graded", never a pass (issue 21, class 6).
+    "perceiver_c_plain_tensor": ({"2.1", "2.6", "2.7"} | PERCEIVER_WIRING, {"2.7": "Not graded: DownProjectBlock has no parameter named C"}),
     "perceiver_mlp_on_c": ({"2.7"}, {}),
     "perceiver_undefined_local": (PERCEIVER_ALL - {"2.6"}, {}),
     "perceiver_cross_attention_reversed": (PERCEIVER_ALL - {"2.6"}, {}),

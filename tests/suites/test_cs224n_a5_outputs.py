@@ -144,20 +144,46 @@ def test_test_messages_never_show_a_gold_place(suite: Suite, tmp_path: Path) -> 
         assert failed and not [place for place in gold if f"'{place}'" in shown or f" {place} " in shown]
 
 
-def test_london_output_forms_and_shadow_file(suite: Suite) -> None:
-    london = _module(suite, "checks_london")
+def test_london_output_forms(suite: Suite) -> None:
+    """One figure per output: every honest form is read as 5 %, a line of several values as none."""
+    london = _module(suite, "london")
+    honest = ("Correct: 25 out of 500: 5.0%", "5%", "accuracy 0.05", "5.0", "25/500", "London: 4.999999 %",
+              "Accuracy with London Baseline:  0.05", "(500, 25)", "data has 418352 characters, 256 unique.\n5.0 %",
+              "Accuracy on 500 examples: 0.05", "Accuracy: 5.000000000000001%\nDone.", "tensor(0.0500)")  # fmt: skip
+    for output in honest:
+        figure, why = london.reported_figure(output)
+        assert figure is not None and figure.matches(25, 500), (output, why)
+    for output in ("Correct: 24 out of 500: 4.8%", "0.5", "50", "4%"):
+        figure, _ = london.reported_figure(output)
+        assert figure is not None and not figure.matches(25, 500), output
+    for output in ("5.0 % 12.4 %", "", "no number here", "0.05 0.12 0.31", "25 out of 500: 12.4%"):
+        figure, why = london.reported_figure(output)
+        assert figure is None and why, output
+    # Only the last line stating an accuracy counts: printing every candidate gives one guess, the last.
+    figure, _ = london.reported_figure("\n".join(f"{p / 10:.1f} %" for p in range(30, 301)))
+    assert figure is not None and figure.share == 0.30
+    # The coarsest accepted rounding is a whole percent: "0.1" cannot claim every share from 5 to 15 %.
+    assert london.reported_figure("0.1")[0].tolerance == london.MAX_TOLERANCE
+
+
+def test_london_shadow_files_are_drawn_per_grading_and_far_apart(suite: Suite) -> None:
+    london = _module(suite, "london")
     dev = (DATA / "birth_dev.tsv").read_text(encoding="utf-8")
     assert london.london_truth(dev) == (25, 500)
-    for output in ("Correct: 25 out of 500: 5.0%", "5%", "accuracy 0.05", "5.0", "25/500", "London: 4.999999 %"):
-        assert london.reports(output, 25, 500), output
-    for output in ("Correct: 24 out of 500: 4.8%", "0.5", "50"):
-        assert not london.reports(output, 25, 500), output
-    shadow = london.shadow_dev(dev, seed=3)
-    correct, total = london.london_truth(shadow)
-    assert (
-        total == 500 and correct == 62 and shadow.splitlines()[0].split("\t")[0] == dev.splitlines()[0].split("\t")[0]
-    )
-    assert not london.reports("Correct: 25 out of 500: 5.0%", correct, total)
+    questions = {line.split("\t")[0] for line in dev.splitlines()}
+    draws = [london.shadow_files(dev, 3) for _ in range(20)]
+    shares = [[100 * c / n for _, c, n in files] for files in draws]
+    assert len({tuple(s) for s in shares}) == 20  # fresh per grading
+    for files, pcts in zip(draws, shares, strict=True):
+        for text, correct, total in files:
+            assert london.london_truth(text) == (correct, total) and 400 <= total <= 600
+            assert {line.split("\t")[0] for line in text.splitlines()} <= questions
+        for i, pct in enumerate(pcts):
+            assert 3 <= pct <= 30.2 and abs(pct - 5.0) >= london.MIN_GAP_PCT
+            assert all(abs(pct - other) >= london.MIN_GAP_PCT for other in pcts[:i])
+    # A tiny dev file (the fixture's six lines) still gives full-size shadow files.
+    text, correct, total = london.shadow_files("Where was A born?\tParis\n", 1)[0]
+    assert london.london_truth(text) == (correct, total) and correct >= 12
 
 
 def test_the_staging_refuses_the_hidden_labels(suite: Suite) -> None:
