@@ -47,8 +47,8 @@ def folder_problems(settings: Settings, parts: Collection[Part]) -> list[str]:
 
 
 def _inspect(settings: Settings, parts: Collection[Part], *, repair: bool) -> list[str]:
-    suites = settings.suites_dir
-    problems = _usable(suites, "the suites folder (GRADER_SUITES_DIR)", os.R_OK | os.X_OK, create=False, made_on_use=False)
+    problems = _usable(settings.suites_dir, "the suites folder (GRADER_SUITES_DIR)", os.R_OK | os.X_OK,
+                       create=False, made_on_use=False)  # fmt: skip
     if "api" in parts:
         problems += _usable(settings.blobs, "the blob folder (GRADER_BLOB_DIR)", os.W_OK | os.X_OK, create=repair)
     if "worker" in parts:
