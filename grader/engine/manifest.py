@@ -67,9 +67,10 @@ class Policy(_Strict):
 
     @property
     def pending_note(self) -> str:
-        """What a student reads of such a check before its release, after what it marked as well formed."""
+        """What a student reads of such a check before its release, after what it marked as well formed
+        (only the check can say that the file was received and well formed: it may be missing)."""
         when = "after the due date" if self.withhold_until == "due_date" else "once the grades are published"
-        return f"Received. The result on the hidden test labels is shown {when}."
+        return f"The result of this check on the hidden test labels is shown {when}."
 
     def withholds(self, number: str, labelled: bool = False) -> bool:
         """Whether the check numbered ``number`` (or one the report marked ``labelled``) is label-derived."""

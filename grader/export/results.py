@@ -77,7 +77,7 @@ def from_report(report: GradeReport, execution_time: float, manifest: SuiteManif
 def withhold_labels(report: GradeReport, tests: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
     """Gradescope applies the visibility itself: a hidden-label check gets the policy's (``after_due_date``
     or ``after_published``; ``hidden`` where its own visibility asks for another release), and a visible
-    0-point entry says, without any label-derived text, that its file was received."""
+    0-point entry says when its result comes, with what the check marked as well formed (passed if it did)."""
     out: list[dict[str, Any]] = []
     for test, entry in zip(report.tests, tests, strict=True):
         if not policy.withholds(test.number, test.hidden_labels):
@@ -87,8 +87,9 @@ def withhold_labels(report: GradeReport, tests: list[dict[str, Any]], policy: Po
         entry["visibility"] = (policy.release if own in (Visibility.visible, policy.release) else Visibility.hidden).value
         said = [test.pre_release_output, policy.pending_note]
         if own == Visibility.visible:
-            out.append({"name": f"{test.name} (received)", "number": test.number, "score": 0, "max_score": 0,
-                        "status": "passed", "output": "\n".join(t for t in said if t), "tags": entry["tags"],
+            out.append({"name": f"{test.name} (before the release)", "number": test.number, "score": 0, "max_score": 0,
+                        "status": "passed" if test.pre_release_output else "failed",
+                        "output": "\n".join(t for t in said if t), "tags": entry["tags"],
                         "visibility": Visibility.visible.value})  # fmt: skip
         out.append(entry)
     return out

@@ -327,7 +327,7 @@ def labelled(world: World) -> dict[str, str]:
             "bob": _labels_graded(world.services, "bob", [])}  # fmt: skip
 
 
-def test_student_page_withholds_the_hidden_label_figure_and_says_the_file_was_received(world: World, labelled: dict[str, str]) -> None:
+def test_student_page_withholds_the_hidden_label_figure_and_says_what_the_check_marked_well_formed(world: World, labelled: dict[str, str]) -> None:
     page = world.client("alice").get(f"/submissions/{labelled['alice']}")
     assert page.status_code == 200
     assert FIGURE not in page.text and "1.25" not in page.text and "2.25" not in page.text

@@ -26,13 +26,14 @@ def _manifest(**policy: object) -> SuiteManifest:
     return SuiteManifest.model_validate({"id": "a", "title": "A", "policy": {"hidden_label_checks": ["2"], **policy}})
 
 
-def test_a_hidden_label_check_is_released_after_the_due_date_with_a_visible_received_entry() -> None:
+def test_a_hidden_label_check_is_released_after_the_due_date_with_a_visible_entry_saying_so() -> None:
     results = from_report(_report(), 1.0, _manifest())
     entries = [(t.name, t.number, t.score, t.max_score, t.visibility.value) for t in results.tests]
-    assert entries == [("dev", "1", 1, 1, "visible"), ("test (received)", "2", 0, 0, "visible"),
+    assert entries == [("dev", "1", 1, 1, "visible"), ("test (before the release)", "2", 0, 0, "visible"),
                        ("test", "2", 1, 2, "after_due_date")]  # fmt: skip
     received = results.tests[1]
-    assert "4/8" not in received.output and received.output.startswith("8 lines, well formed.\nReceived.")
+    assert "4/8" not in received.output and received.status == "passed"
+    assert received.output == "8 lines, well formed.\nThe result of this check on the hidden test labels is shown after the due date."
     assert results.score == 2 and "copied?" not in results.model_dump_json()
 
 
@@ -47,3 +48,10 @@ def test_released_at_publishing_or_hidden_by_its_own_visibility() -> None:
 
 def test_without_a_manifest_the_report_is_exported_as_is() -> None:
     assert [t.visibility.value for t in from_report(_report(), 1.0).tests] == ["visible", "visible"]
+
+
+def test_the_entry_before_the_release_fails_when_the_check_did_not_say_the_file_was_well_formed() -> None:
+    report = _report()
+    report.tests[1].pre_release_output = ""  # e.g. the file is missing: the check failed before saying anything
+    entry = from_report(report, 1.0, _manifest()).tests[1]
+    assert entry.status == "failed" and entry.output.startswith("The result of this check on the hidden test labels")

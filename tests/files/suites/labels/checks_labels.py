@@ -36,14 +36,14 @@ def test(files: Path, data: Path, feedback: Feedback) -> Credit:
     return Credit(correct / len(gold), f"Test accuracy: {correct}/{len(gold)}")
 
 
-@check(name="Hidden cases: double", number="3", points=1, hidden_inputs=True)
+@check(name="Hidden cases: double", number="3", points=1, timeout=240, hidden_inputs=True)
 def hidden(student: Student, data: Path) -> None:
     case = (data / "hidden_case.txt").read_text().strip()
     if student.module("solution").double(case) != case + case:
         fail("double() is wrong on a hidden case.")
 
 
-@check(name="Hidden cases: double, the error quoted", number="4", points=1, hidden_inputs=True)
+@check(name="Hidden cases: double, the error quoted", number="4", points=1, timeout=240, hidden_inputs=True)
 def hidden_quoted(student: Student, data: Path) -> None:
     case = (data / "hidden_case.txt").read_text().strip()
     try:
@@ -54,7 +54,7 @@ def hidden_quoted(student: Student, data: Path) -> None:
         fail("double() is wrong on a hidden case.")
 
 
-@check(name="Public case: double", number="5", points=1)
+@check(name="Public case: double", number="5", points=1, timeout=240)
 def public(student: Student) -> None:
     if student.module("solution").double("ab") != "abab":
         fail("double('ab') should be 'abab'.")
