@@ -100,3 +100,42 @@ def _consistency(log: ResultLog) -> None:
     best = log.best_dev
     if "dev" in log.final and best is not None and abs(log.final["dev"] - best) > 0.0015:
         problems.append(f"the final dev acc {log.final['dev']:.3f} is not the best epoch's dev acc {best:.3f}")
+
+
+@dataclass(frozen=True)
+class ExpectedRun:
+    """What the grader's replay of a controlled run says its log must show (never shown to the student)."""
+
+    epochs: list[tuple[float, float, float]]  # per epoch: train loss, train acc, dev acc
+    steps: list[float]  # the 'step loss' lines (one batch per epoch: the epoch's loss)
+    final: dict[str, float]  # the test phase's dev and test accuracy
+
+
+def _near(found: float, expected: float, places: int) -> bool:
+    """Equal once rounded to the ``places`` decimals the given code prints (plus float32 noise)."""
+    return math.isfinite(found) and abs(found - expected) <= 0.5 * 10.0**-places + 1e-5
+
+
+def mismatches(text: str, want: ExpectedRun) -> list[str]:
+    """Where a re-run's log differs from the replay, in words that do not reveal the expected figures."""
+    log = parse(text)
+    found: list[str] = []
+    if len(log.epochs) != len(want.epochs):
+        return [f"{len(log.epochs)} 'Epoch' lines for {len(want.epochs)} epochs"]
+    for (k, loss, train_acc, dev_acc), (w_loss, w_train, w_dev) in zip(log.epochs, want.epochs, strict=True):
+        if not _near(loss, w_loss, 3):
+            found.append(f"epoch {k}'s train loss ({loss:g}) is not the mean of that epoch's batch losses")
+        if not (_near(train_acc, w_train, 3) and _near(dev_acc, w_dev, 3)):
+            found.append(
+                f"epoch {k}'s train/dev accuracy ({train_acc:g}, {dev_acc:g}) is not that of the trained model"
+            )
+    if len(log.steps) != len(want.steps):
+        found.append(f"{len(log.steps)} 'step loss' lines for {len(want.steps)} batches")
+    elif not all(_near(s, w, 5) for s, w in zip(log.steps, want.steps, strict=True)):
+        found.append("the 'step loss' lines are not the batch's NLL loss")
+    for split in ("dev", "test"):
+        if split not in log.final:
+            found.append(f"no final '{split} acc' line (the test phase)")
+        elif not _near(log.final[split], want.final[split], 3):
+            found.append(f"the final {split} acc ({log.final[split]:g}) is not that of the best epoch's model")
+    return found

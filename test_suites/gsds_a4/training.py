@@ -1,44 +1,113 @@
-"""Observe the student's training step (q2 e) exactly, by running the given ``train(args)`` offline.
+"""Run the student's training code (q2 e, f) offline in a run the grader controls, and replay it here.
 
-The run is built so that the result is predictable on the trusted side: a small random BERT of the
-student's own code (``from_pretrained`` replaced), a vocabulary built from the sample, 8 SST lines in
-one batch of 8 (so the shuffle cannot change a batch), dropout 0 and **learning rate 0** for 2 epochs.
-Then both steps see the same gradient g of the batch's NLL loss, and after them AdamW's first moment
-is (1-β1)(β1+1)·g when the gradients are zeroed every step, (1-β1)(β1+2)·g when they accumulate.
-``save_model`` is replaced by a recording stand-in, which hands us the live model and optimizer.
+The grader chooses every input: a small BERT of the student's own code whose weights it draws (the
+pooler's weight 0, so the pooled vector is tanh of the pooler's bias whatever the layers compute: a
+BERT bug, graded in q2 a-d, does not count again, while the layers still run), the classifier head's
+weights, 8 sentences with labels drawn per grading (one batch of 8, so the shuffle cannot change a
+batch), dropout 0, option ``pretrain`` (BERT frozen: the head alone learns, so the pooled vector stays
+the grader's) and the learning rate. The same run is replayed here with torch's AdamW (the handout's
+optimizer, its defaults) from the same weights: the head after each step, each epoch's loss and the
+accuracies are ours, compared with what the student's run leaves and prints. Nothing the sandbox
+reports feeds an expectation.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from grader.authoring import StudentCodeError, fail
+from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
 from .bertlib import reference as ref
-from .bertlib.head import NUM_LABELS
-from .bertlib.probes import build, patch, state_of
+from .bertlib.head import NUM_LABELS, head_names, head_shapes, namespace, split_head
+from .bertlib.probes import build, draw, patch, state_of
 
 SPECIALS = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
-EPOCHS, BATCH = 2, 8
+BATCH, HIDDEN, LR = 8, 768, 1e-3
+#: Below these the replay could disagree with a correct float32 run: the arg-max class (accuracy) and
+#: Adam's normalised step (a gradient near 0 is where eps matters). Such draws are drawn again.
+CLASS_MARGIN, GRADIENT_MARGIN = 1e-3, 1e-3
+#: A correct run's head weights agree with the replay to float32 rounding; a missing zero_grad moves
+#: the second step by about 3 % of the learning rate (3e-5).
+WEIGHT_ATOL = 2e-6
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Our replay: the head before the first step and after each step, and what each state gives."""
+
+    heads: list[tuple[torch.Tensor, torch.Tensor]]
+    losses: list[float]  # the batch's mean NLL at each state
+    classes: list[int]  # the class predicted (for every sentence: the pooled vector is shared) at each state
+    gaps: list[float]  # min |softmax - label frequency| at each state (Adam's step is sign-like above it)
+    margins: list[float]  # top-1 minus top-2 log-probability at each state
 
 
 @dataclass
-class Observed:
-    """What one offline ``train(args)`` run showed."""
+class Run:
+    """The student's objects of one controlled run and what the grader chose for it."""
 
-    steps: list[int]  # AdamW's step count of the head's weight (one entry; a list for the message)
-    exp_avg: torch.Tensor  # the head weight's first moment after the run
-    betas: tuple[float, float]
-    gradient: torch.Tensor  # our gradient of the batch NLL w.r.t. the head weight
-    loss: float  # our batch NLL (mean over the batch)
-    printed: list[float]  # the epoch train losses the run printed
+    tmp: str
+    classifier: RemoteObject
+    model: RemoteObject
+    labels: list[int]
+    dev: list[int]
+    test: list[int]
+    head: tuple[torch.Tensor, torch.Tensor]
+    pooled: torch.Tensor
+    lr: float
+
+
+def replay(
+    head: tuple[torch.Tensor, torch.Tensor], pooled: torch.Tensor, labels: list[int], lr: float, steps: int,
+    *, accumulate: bool = False,
+) -> Trajectory:  # fmt: skip
+    """``steps`` AdamW steps on the batch's mean NLL (gradients zeroed each step unless ``accumulate``)."""
+    w, b = (t.clone().requires_grad_(True) for t in head)
+    optimizer = torch.optim.AdamW([w, b], lr=lr)
+    ys = torch.tensor(labels)
+    freq = torch.bincount(ys, minlength=NUM_LABELS).float() / len(labels)
+    heads, losses, classes, gaps, margins = [], [], [], [], []
+    for k in range(steps + 1):
+        logp = F.log_softmax(w @ pooled + b, dim=-1)
+        loss = -logp[ys].mean()
+        top = torch.topk(logp.detach(), 2).values
+        heads.append((w.detach().clone(), b.detach().clone()))
+        losses.append(float(loss.detach()))
+        classes.append(int(logp.argmax()))
+        gaps.append(float((logp.detach().exp() - freq).abs().min()))
+        margins.append(float(top[0] - top[1]))
+        if k == steps:
+            break
+        if not accumulate:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return Trajectory(heads, losses, classes, gaps, margins)
+
+
+def _labels() -> list[int]:
+    """8 labels with every class present (the given code counts the classes of the training file)."""
+    rng = secrets.SystemRandom()
+    labels = list(range(NUM_LABELS)) + [rng.randrange(NUM_LABELS) for _ in range(BATCH - NUM_LABELS)]
+    rng.shuffle(labels)
+    return labels
+
+
+def _eval_labels() -> list[int]:
+    """15 labels, class k a different number of times (1..5, shuffled): the accuracy names the class predicted."""
+    rng = secrets.SystemRandom()
+    counts = list(range(1, NUM_LABELS + 1))
+    rng.shuffle(counts)
+    labels = [k for k in range(NUM_LABELS) for _ in range(counts[k])]
+    rng.shuffle(labels)
+    return labels
 
 
 def vocabulary(sentences: list[str]) -> list[str]:
@@ -53,28 +122,30 @@ def _write(student: Student, path: str, text: str) -> None:
     handle.call_method("close")
 
 
-def _read(student: Student, path: str) -> str:
+def read(student: Student, path: str) -> str:
     handle = student.module("builtins").open(path, encoding="utf-8")
     text = handle.call_method("read")
     handle.call_method("close")
     return str(text)
 
 
-def run(student: Student, sample: Path, lr: float = 0.0, epochs: int = EPOCHS) -> Observed:
-    """Run the student's ``classifier.train`` on the sample and compute what it should have done
-    (exact at learning rate 0, the default; with ``lr > 0`` only the printed losses are meaningful)."""
-    lines = sample.read_text(encoding="utf-8").splitlines()
-    labels = torch.tensor([int(line.split(" ||| ")[0]) for line in lines])
-    sentences = [line.split(" ||| ", 1)[1].lower().strip() for line in lines]
+def _lines(labels: list[int], sentences: list[str]) -> str:
+    return "".join(f"{y} ||| {sentences[i % len(sentences)]}\n" for i, y in enumerate(labels))
+
+
+def prepare(student: Student, sample: Path, *, layers: int, steps: int, lr: float = LR) -> tuple[Run, Trajectory]:
+    """Build the controlled run in the sandbox (the given ``BertSentClassifier`` now returns our model)."""
+    sentences = [line.split(" ||| ", 1)[1].strip() for line in sample.read_text(encoding="utf-8").splitlines()]
     vocab = vocabulary(sentences)
-    cfg = ref.TinyConfig(vocab_size=len(vocab), hidden_size=768, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
-                         max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # fmt: skip
+    cfg = ref.TinyConfig(vocab_size=len(vocab), hidden_size=HIDDEN, num_hidden_layers=layers, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                         attention_probs_dropout_prob=0.0)  # fmt: skip
+    labels, dev, test = _labels(), _eval_labels(), _eval_labels()
     tmp = str(student.module("tempfile").mkdtemp())
     _write(student, f"{tmp}/vocab.txt", "\n".join(vocab) + "\n")
-    _write(student, f"{tmp}/train.txt", "\n".join(lines) + "\n")
-    # Dev: one sentence with every label, so accuracy is 1/5 whatever the model predicts and the
-    # given loop saves the model (the moment we observe) after the first epoch.
-    _write(student, f"{tmp}/dev.txt", "".join(f"{k} ||| {sentences[0]}\n" for k in range(NUM_LABELS)))
+    _write(student, f"{tmp}/train.txt", _lines(labels, sentences))
+    _write(student, f"{tmp}/dev.txt", _lines(dev, sentences))
+    _write(student, f"{tmp}/test.txt", _lines(test, sentences))
     student.module("os").chdir(tmp)  # importing classifier.py opens result.log in the working folder
 
     bert = build(student, "BertModel", cfg)
@@ -82,65 +153,66 @@ def run(student: Student, sample: Path, lr: float = 0.0, epochs: int = EPOCHS) -
     try:
         tokenizer = student.module("tokenizer").BertTokenizer(f"{tmp}/vocab.txt")
         patch(student, student.module("tokenizer").BertTokenizer, "from_pretrained", tokenizer)
-        encoded = tokenizer(sentences, return_tensors="pt", padding=True, truncation=True)
         classifier = student.module("classifier")
-        saved = patch(student, classifier, "save_model", None)
-        argv = ["classifier.py", "--option", "finetune", "--epochs", str(epochs), "--lr", repr(lr), "--batch_size", str(BATCH),
-                "--hidden_dropout_prob", "0", "--train", f"{tmp}/train.txt", "--dev", f"{tmp}/dev.txt", "--test", f"{tmp}/dev.txt"]  # fmt: skip
+        config = namespace(student, hidden_dropout_prob=0.0, num_labels=NUM_LABELS, hidden_size=HIDDEN, data_dir=".",
+                           option="pretrain")  # fmt: skip
+        model = classifier.BertSentClassifier(config)
+    except StudentCodeError as exc:
+        fail(f"Building the classifier (classifier.BertSentClassifier) raised {exc.exc_type}: {exc.exc_message}")
+    shapes = head_shapes(model, HIDDEN)
+    for _ in range(50):
+        bert_weights = draw("BertModel", cfg, zero=("pooler_dense.weight",))
+        head = split_head(drawn := trusted_weights(shapes))
+        pooled = torch.tanh(bert_weights["pooler_dense.bias"])
+        trajectory = replay(head, pooled, labels, lr, steps)
+        if min(trajectory.margins) > CLASS_MARGIN and min(trajectory.gaps[:-1]) > GRADIENT_MARGIN:
+            break
+    load_weights(bert, bert_weights, what="bert.BertModel")
+    load_weights(model, drawn, what="the classifier head")
+    patch(student, classifier, "BertSentClassifier", model)
+    return Run(tmp, classifier, model, labels, dev, test, head, pooled, lr), trajectory
+
+
+def train(student: Student, run: Run, epochs: int) -> RemoteObject:
+    """``classifier.train(args)`` with the handout's CLI (``get_args``) on the run's files; returns args."""
+    tmp = run.tmp
+    argv = ["classifier.py", "--option", "pretrain", "--epochs", str(epochs), "--lr", repr(run.lr),
+            "--batch_size", str(BATCH), "--hidden_dropout_prob", "0", "--train", f"{tmp}/train.txt",
+            "--dev", f"{tmp}/dev.txt", "--test", f"{tmp}/test.txt", "--dev_out", f"{tmp}/dev-output.txt",
+            "--test_out", f"{tmp}/test-output.txt"]  # fmt: skip
+    try:
         student.module("builtins").setattr(student.module("sys"), "argv", argv)
-        args = classifier.get_args()
+        args = run.classifier.get_args()
         student.module("builtins").setattr(args, "filepath", f"{tmp}/model.pt")
-        classifier.train(args)
+        run.classifier.train(args)
     except StudentCodeError as exc:
         fail(f"classifier.train(args) raised {exc.exc_type}: {exc.exc_message}")
-    if saved.call_count != 1:
-        fail("The given train() should save the model once in this run (dev accuracy improves after the first epoch); "
-             f"save_model was called {saved.call_count} times. Was the given code around your training step changed?")  # fmt: skip
-    model, optimizer = _saved_objects(saved.call_args)
+    if not isinstance(args, RemoteObject):
+        fail("classifier.get_args() did not return the parsed arguments")
+    return args
 
-    params = model.named_parameters()
-    head = [
-        i
-        for i, p in enumerate(params)
-        if not p["name"].startswith("bert.") and p["shape"] == [NUM_LABELS, cfg.hidden_size]
-    ]
-    if len(head) != 1:
-        fail("Could not find the classifier head's Linear(768, num_labels) among the model's parameters.")
-    opt_state = optimizer.call_method("state_dict")
-    per_param = opt_state.get("state", {}).get(head[0], {}) if isinstance(opt_state, dict) else {}
-    groups = opt_state.get("param_groups") or [{}]
-    betas = tuple(groups[0].get("betas", (0.9, 0.999)))
-    head_name = params[head[0]]["name"]
-    state = state_of(model)
-    weight, bias = state[head_name], state[head_name.removesuffix("weight") + "bias"]
 
-    # The student's own BERT (weights unchanged at learning rate 0), so that a BERT bug does not count
-    # against the training step (q2 a-d grade it).
-    bert.call_method("eval")
-    out = bert(encoded["input_ids"], encoded["attention_mask"])
-    if not isinstance(out, dict) or not isinstance(out.get("pooler_output"), torch.Tensor):
-        fail("BertModel.forward did not return a 'pooler_output' tensor, so the training step cannot be checked.")
-    pooled = out["pooler_output"].float()
-    w = weight.clone().requires_grad_(True)
-    loss = F.nll_loss(F.log_softmax(pooled @ w.T + bias, dim=-1), labels)
-    loss.backward()
-    assert w.grad is not None
-    log = _read(student, f"{tmp}/result.log")
-    printed = [float(v) for v in re.findall(r"train loss\s*::\s*([-+0-9.eEnaif]+)", log)]
-    step = per_param.get("step", 0)
-    return Observed(
-        steps=[int(step.item() if isinstance(step, torch.Tensor) else step)],
-        exp_avg=per_param.get("exp_avg", torch.zeros_like(weight)).float(),
-        betas=(float(betas[0]), float(betas[1])),
-        gradient=w.grad.detach(),
-        loss=float(loss.detach()),
-        printed=printed,
+def head_after(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+    """The student's head weights as its run left them (the thing under test)."""
+    names = head_names(run.model, HIDDEN)
+    if names is None:
+        fail("After training, the classifier no longer has one Linear(768, num_labels) head.")
+    state = state_of(run.model)
+    weight = state[names[0]]
+    return weight, state[names[1]] if names[1] else torch.zeros(NUM_LABELS)
+
+
+def same_head(got: tuple[torch.Tensor, torch.Tensor], want: tuple[torch.Tensor, torch.Tensor]) -> bool:
+    return all(
+        g.shape == w.shape and bool(torch.allclose(g, w, atol=WEIGHT_ATOL, rtol=1e-5))
+        for g, w in zip(got, want, strict=True)
     )
 
 
-def _saved_objects(call: Any) -> tuple[RemoteObject, RemoteObject]:
-    """(model, optimizer) from the recorded ``save_model(model, optimizer, args, config, filepath)`` call."""
-    args = call[0] if isinstance(call, tuple) and len(call) == 2 and isinstance(call[0], tuple) else call
-    if not isinstance(args, tuple) or len(args) < 2 or not all(isinstance(a, RemoteObject) for a in args[:2]):
-        fail("save_model was not called as save_model(model, optimizer, ...): was the given code changed?")
-    return args[0], args[1]
+def printed_losses(log: str) -> list[float]:
+    """The epoch train losses a ``result.log`` shows."""
+    return [float(v) for v in re.findall(r"train loss\s*::\s*([-+0-9.eEnaif]+)", log)]
+
+
+def accuracy(labels: list[int], predicted: int) -> float:
+    return sum(y == predicted for y in labels) / len(labels)

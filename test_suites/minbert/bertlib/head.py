@@ -62,13 +62,25 @@ def head_names(model: RemoteObject, width: int) -> tuple[str, str | None] | None
     return weights[0], bias if bias in params else None
 
 
-def trusted_head(model: RemoteObject, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw the head's Linear here, load it into the student's classifier by name; (weight, bias)."""
+def head_shapes(model: RemoteObject, width: int) -> dict[str, tuple[int, ...]]:
+    """The head Linear's parameter names and shapes, or a failure when there is no single such layer."""
     names = head_names(model, width)
     if names is None:
         fail(f"Could not find the head's Linear({width}, {NUM_LABELS}) outside self.bert.")
     weight_name, bias_name = names
-    shapes = {weight_name: (NUM_LABELS, width)} | ({bias_name: (NUM_LABELS,)} if bias_name else {})
+    return {weight_name: (NUM_LABELS, width)} | ({bias_name: (NUM_LABELS,)} if bias_name else {})
+
+
+def trusted_head(model: RemoteObject, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the head's Linear here, load it into the student's classifier by name; (weight, bias)."""
+    shapes = head_shapes(model, width)
     drawn = trusted_weights(shapes)
     load_weights(model, drawn, what="the classifier head")
-    return drawn[weight_name], drawn[bias_name] if bias_name else torch.zeros(NUM_LABELS)
+    return split_head(drawn)
+
+
+def split_head(drawn: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, bias) of a drawn head (a zero bias where the layer has none)."""
+    weight = next(v for k, v in drawn.items() if k.endswith("weight"))
+    bias = next((v for k, v in drawn.items() if k.endswith("bias")), torch.zeros(NUM_LABELS))
+    return weight, bias

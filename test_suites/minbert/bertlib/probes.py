@@ -92,11 +92,8 @@ def handout_shapes(cls: str, cfg: TinyConfig = TINY) -> tuple[dict[str, tuple[in
     return shapes | _linear("pooler_dense", h, h), model_gains
 
 
-def trusted(
-    obj: RemoteObject, cls: str, cfg: TinyConfig = TINY, *, zero: tuple[str, ...] = ()
-) -> dict[str, torch.Tensor]:
-    """Draw the handout's parameters of ``cls`` here (fresh per grading), load them into the student's
-    module by name and return them: every reference is computed from these, never from the module's own.
+def draw(cls: str, cfg: TinyConfig = TINY, *, zero: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """The handout's parameters of ``cls``, drawn here (random, nonzero, fresh per grading).
 
     ``zero`` names parameters set to 0 on purpose (a check that must not depend on the layers before
     them, e.g. the pooler's weight when only the classifier head is graded).
@@ -105,6 +102,15 @@ def trusted(
     weights = trusted_weights(shapes, around_one=gains)
     for name in zero:
         weights[name] = torch.zeros_like(weights[name])
+    return weights
+
+
+def trusted(
+    obj: RemoteObject, cls: str, cfg: TinyConfig = TINY, *, zero: tuple[str, ...] = ()
+) -> dict[str, torch.Tensor]:
+    """:func:`draw` the parameters of ``cls``, load them into the student's module by name and return them:
+    every reference is computed from these, never from the module's own."""
+    weights = draw(cls, cfg, zero=zero)
     load_weights(obj, weights, what=f"bert.{cls}")
     return weights
 
