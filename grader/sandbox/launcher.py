@@ -301,10 +301,15 @@ class BwrapLauncher:
         cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
         cmd += ["--size", str(limits.tmpfs_bytes), "--tmpfs", INSIDE_HOME]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
-        cmd += self._binds()
+        # bwrap's /dev and the /dev/shm in it are an uncapped tmpfs (half the host's RAM, outside RLIMIT_AS):
+        # /dev/shm gets the same cap as /tmp (POSIX shared memory, DataLoader workers' tensors), and /dev is
+        # made read-only once every device is in place, so that no byte can be stored there.
+        cmd += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
         if spec.gpu:
             for dev in sorted(Path("/dev").glob("nvidia*")):
                 cmd += ["--dev-bind", str(dev), str(dev)]
+        cmd += ["--remount-ro", "/dev"]
+        cmd += self._binds()
         if spec.model_cache is not None:
             cmd += ["--ro-bind", str(spec.model_cache), str(spec.model_cache)]
         cmd += ["--ro-bind", str(spec.submission_dir), INSIDE_SOURCE]

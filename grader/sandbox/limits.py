@@ -19,7 +19,9 @@ class SandboxLimits(BaseModel):
     wall_seconds: float = Field(900, gt=0, description="Lifetime of one sandbox before it is killed, seconds.")
     output_bytes: int = Field(1 * MiB, gt=0, description="Captured stdout+stderr kept; the rest is counted and dropped.")
     file_bytes: int = Field(256 * MiB, gt=0, description="Largest file the sandbox may write (RLIMIT_FSIZE), bytes.")
-    tmpfs_bytes: int = Field(512 * MiB, gt=0, description="Size of each writable tmpfs (/tmp and the work copy), bytes.")
+    tmpfs_bytes: int = Field(
+        512 * MiB, gt=0, description="Size of each writable tmpfs (/tmp, /dev/shm and the work copy), bytes."
+    )
     open_files: int = Field(256, gt=0, description="Open file descriptors per process (RLIMIT_NOFILE).")
     cpu_threads: int = Field(1, gt=0, description="Intra-op threads for torch/OpenMP/MKL inside the sandbox.")
 

@@ -199,6 +199,44 @@ def test_big_file_is_stopped_by_the_file_size_limit(sandbox: Sandbox) -> None:
         student.module("fill").fill()
 
 
+SHM_FILL = """
+import errno, os
+
+def fill(path, total):
+    chunk = b"x" * 2**20
+    written = 0
+    try:
+        with open(path, "wb") as f:
+            while written < total:
+                written += f.write(chunk)
+                f.flush()
+        return ["WROTE", written]
+    except OSError as exc:
+        return [errno.errorcode[exc.errno], written]
+
+def size(path):
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize
+"""
+
+
+def test_dev_shm_is_capped_like_tmp_and_the_host_is_untouched(sandbox: Sandbox) -> None:
+    cap = 8 * 2**20
+    name = f"grader-shm-fill-{os.getpid()}"
+    shm = sandbox({"fill.py": SHM_FILL}, tmpfs_bytes=cap, file_bytes=64 * 2**20).module("fill")
+    assert shm.size("/dev/shm") == cap
+    status, written = shm.fill(f"/dev/shm/{name}", 32 * 2**20)
+    assert status == "ENOSPC" and written <= cap
+    assert shm.fill(f"/tmp/{name}", 32 * 2**20)[0] == "ENOSPC"  # the same cap as /tmp
+    assert not Path("/dev/shm", name).exists() and not Path("/tmp", name).exists()
+
+
+def test_dev_is_read_only_outside_dev_shm(sandbox: Sandbox) -> None:
+    shm = sandbox({"fill.py": SHM_FILL}).module("fill")
+    assert shm.fill("/dev/grader-fill", 2**20) == ["EROFS", 0]  # bwrap's /dev is an uncapped tmpfs otherwise
+    assert shm.fill("/dev/shm/ok", 2**20) == ["WROTE", 2**20]
+
+
 def test_daemon_does_not_outlive_the_sandbox(sandbox: Sandbox) -> None:
     marker = f"{os.getpid()}.4242"
     daemon = (
