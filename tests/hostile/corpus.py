@@ -1,7 +1,7 @@
 """The hostile corpus: each case builds one submission that attacks one thing.
 
-Code attacks target check 2 of the ``toy`` suite (``evil.answer(7)`` should return 49) and leave the
-honest ``good.py`` alone, so an attack contained is a score of exactly 2 of 3. Archive attacks must be
+Code attacks target check 2 of the ``hostile`` suite (``suites/hostile``: ``evil.answer(7)`` should return
+49) and leave the honest ``good.py`` alone, so an attack contained is a score of exactly 2 of 3. Archive attacks must be
 refused at upload with a clear message, or, when harmless, graded like any other submission.
 """
 
