@@ -5,9 +5,12 @@ Threat model (what the sandbox covers / does not cover).
 Covered, by construction:
 - Hidden checks, hidden data and the suites never enter the sandbox's mount namespace: it sees a
   read-only ``/usr``, the Python environment, the agent's own six files (``launcher.AGENT_FILES``), the submission (read-only,
-  copied to a size-limited tmpfs before any student code runs) and a private ``/tmp``.
+  copied to a size-limited tmpfs before any student code runs), a private ``/tmp`` and ``/dev/shm`` (capped
+  alike) and a read-only ``/dev``.
 - No network: a new network namespace, and a seccomp filter that refuses every socket family but
-  ``AF_UNIX`` (so not even 127.0.0.1 inside the namespace), plus ``io_uring``.
+  ``AF_UNIX`` (so not even 127.0.0.1 inside the namespace), plus ``io_uring``. The same filter denies at
+  least what Docker's default profile denies, on bare metal too (``seccomp.DENIED``), plus SysV IPC and
+  ``memfd_create`` (memory outside every cap).
 - No view of other processes (new PID namespace and /proc), of the grader's environment (cleared), of
   inherited descriptors (only the RPC pipes and the output pipe are passed).
 - Limits: wall clock (killed from outside), CPU time, address space, processes (a dedicated host uid

@@ -10,13 +10,20 @@ metal as well as in a container:
   namespaces, kernel modules and kexec, host-wide clocks and state, file handles and raw I/O, tracing
   other processes, NUMA placement);
 - ``clone`` with a namespace flag, and ``personality`` with anything but the flags Docker allows;
-- ``clone3`` and every number above the newest call reviewed here (:data:`REVIEWED_UP_TO`).
+- ``clone3``, ``memfd_create`` (:data:`ENOSYS_CALLS`) and every number above the newest call reviewed
+  here (:data:`REVIEWED_UP_TO`).
+
+Beyond Docker, SysV shared memory, semaphores and message queues and ``memfd_create`` are refused:
+without cgroups, the memory they hold is outside ``RLIMIT_AS`` and every tmpfs cap (a SysV segment even
+outlives its process), the same gap as an uncapped ``/dev/shm``; Python, numpy and torch use POSIX shared
+memory (files in the capped ``/dev/shm``) instead.
 
 Denied calls fail with EPERM and the process goes on, as under Docker: libraries probe some of these
 calls (NUMA policy, perf, io_uring, the keyring) and fall back when refused, so killing the process
-would break honest submissions. ``clone3`` and unknown numbers get ENOSYS instead, the answer of a
-kernel without them: glibc then falls back from ``clone3`` to ``clone`` (whose flags, unlike
-``clone3``'s, the filter can read), and a library tries an older call. A foreign ABI (i386's
+would break honest submissions. ``clone3``, ``memfd_create`` and unknown numbers get ENOSYS instead,
+the answer of a kernel without them, because that is what their callers fall back on: glibc from
+``clone3`` to ``clone`` (whose flags, unlike ``clone3``'s, the filter can read), asmjit (torch's fbgemm
+JIT) and libffi from ``memfd_create`` to a file (on EPERM asmjit gives up), a library to an older call. A foreign ABI (i386's
 ``int 0x80``) kills the process, and x32 numbers fail, since the numbers below would not match them.
 
 Why these, and what would need them, is said per family in :data:`DENIED`; ``tests/sandbox/
@@ -84,7 +91,12 @@ DENIED: dict[str, tuple[str, ...]] = {
     "NUMA memory placement (libraries probe it and fall back)": (
         "mbind", "set_mempolicy", "get_mempolicy", "migrate_pages", "move_pages", "set_mempolicy_home_node",
     ),
+    "SysV IPC: memory outside RLIMIT_AS and the tmpfs caps, kept after its process exits (beyond Docker)": (
+        "shmget", "semget", "msgget",
+    ),
 }  # fmt: skip
+#: What fails with ENOSYS, as on a kernel without it, so that callers take their fallback (see above).
+ENOSYS_CALLS = ("clone3", "memfd_create")
 
 # System call numbers (arch/x86/entry/syscalls/syscall_64.tbl and include/uapi/asm-generic/unistd.h).
 # tests/unit/sandbox/test_seccomp.py checks them against libseccomp's own tables.
@@ -108,6 +120,7 @@ _X86_64 = {
     "process_madvise": 440,
     "mbind": 237, "set_mempolicy": 238, "get_mempolicy": 239, "migrate_pages": 256, "move_pages": 279,
     "set_mempolicy_home_node": 450,
+    "shmget": 29, "semget": 64, "msgget": 68, "memfd_create": 319,
 }  # fmt: skip
 _AARCH64 = {
     "socket": 198, "socketpair": 199, "clone": 220, "clone3": 435, "personality": 92,
@@ -127,6 +140,7 @@ _AARCH64 = {
     "process_madvise": 440,
     "mbind": 235, "set_mempolicy": 237, "get_mempolicy": 236, "migrate_pages": 238, "move_pages": 239,
     "set_mempolicy_home_node": 450,
+    "shmget": 194, "semget": 190, "msgget": 186, "memfd_create": 279,
 }  # fmt: skip
 
 #: (audit arch, name -> number) per machine.
@@ -187,7 +201,8 @@ def build_filter(machine: str | None = None) -> bytes:
     p.jump(_JEQ_K, table["socketpair"], "family")
     p.jump(_JEQ_K, table["clone"], "clone")
     p.jump(_JEQ_K, table["personality"], "personality")
-    p.jump(_JEQ_K, table["clone3"], "enosys")  # its flags sit in memory the filter cannot read
+    for name in ENOSYS_CALLS:  # clone3's flags sit in memory the filter cannot read
+        p.jump(_JEQ_K, table[name], "enosys")
     for nr in sorted(set(denied_numbers(machine or platform.machine()).values())):
         p.jump(_JEQ_K, nr, "eperm")
     p.jump(_JEQ_K, 0, "allow", "allow")  # an unconditional jump, to keep the returns together below

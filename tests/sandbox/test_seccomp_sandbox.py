@@ -25,7 +25,7 @@ import ctypes, errno, os
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
-RETURNS_FD = {"userfaultfd", "open_tree", "open_tree_attr"}
+RETURNS_FD = {"userfaultfd", "open_tree", "open_tree_attr", "memfd_create"}
 
 
 def _arg(value):
@@ -127,6 +127,11 @@ FAMILIES: dict[str, dict[str, tuple[dict[str, int | None], tuple[object, ...]]]]
         "mbind": ({"x86_64": 237, "aarch64": 235}, (0, 0, 0, None, 0, 0)),  # ok
         "move_pages": ({"x86_64": 279, "aarch64": 239}, (0, 0, None, None, None, 0)),  # ok
     },
+    "sysv-ipc": {  # IPC_PRIVATE, IPC_CREAT | 0600: ok
+        "shmget": ({"x86_64": 29, "aarch64": 194}, (0, 4096, 0o1600)),
+        "semget": ({"x86_64": 64, "aarch64": 190}, (0, 1, 0o1600)),
+        "msgget": ({"x86_64": 68, "aarch64": 186}, (0, 0o1600)),
+    },
 }
 
 
@@ -145,6 +150,24 @@ def test_every_call_of_a_denied_family_fails_with_eperm(sandbox: Sandbox, family
     table = _table(family)
     assert table
     assert probe.calls(table) == dict.fromkeys(table, "EPERM")
+
+
+def test_memfd_create_fails_with_enosys_and_shared_memory_goes_to_the_capped_dev_shm(sandbox: Sandbox) -> None:
+    """A memfd's pages are outside RLIMIT_AS and every tmpfs cap; POSIX shared memory lives in /dev/shm."""
+    source = PROBE + (
+        "from multiprocessing import shared_memory\n"
+        "def posix_shm():\n"
+        "    block = shared_memory.SharedMemory(create=True, size=2**20)\n"
+        "    try:\n"
+        "        block.buf[:3] = b'abc'\n"
+        "        return [bytes(block.buf[:3]).decode(), os.path.exists('/dev/shm/' + block.name.lstrip('/'))]\n"
+        "    finally:\n"
+        "        block.close(); block.unlink()\n"
+    )
+    probe = sandbox({"probe.py": source}).module("probe")
+    nr = {"x86_64": 319, "aarch64": 279}[platform.machine()]
+    assert probe.call("memfd_create", nr, ["grader-probe", 0]) == "ENOSYS"  # unfiltered: ok
+    assert probe.posix_shm() == ["abc", True]
 
 
 def test_clone3_fails_with_enosys_and_threads_and_fork_still_work(sandbox: Sandbox) -> None:
