@@ -66,8 +66,11 @@ def wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: fl
 
 
 @pytest.mark.slow
-def test_worker_comes_up_answers_the_healthcheck_and_stops_on_sigterm(tmp_path: Path, redis: EmbeddedRedis) -> None:
-    env = worker_env(tmp_path, redis.url)
+def test_worker_comes_up_answers_the_healthcheck_and_stops_on_sigterm(
+    tmp_path: Path, workspace: Path, redis: EmbeddedRedis
+) -> None:
+    # Its folders where a root worker's sandboxes can pass (pytest's tmp_path is 0700): it refuses otherwise.
+    env = worker_env(workspace, redis.url)
     unhealthy = healthcheck(env)  # Redis is up but no worker yet
     assert unhealthy.returncode == 1 and "no worker" in unhealthy.stderr, unhealthy.stderr
 
