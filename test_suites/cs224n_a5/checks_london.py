@@ -37,7 +37,7 @@ _root = os.getcwd()
 sys.argv = ["london_baseline.py", *sys.argv[1:]]
 os.chdir("src")
 try:
-    runpy.run_path("london_baseline.py", run_name="__main__")
+    runpy.run_path(os.path.abspath("london_baseline.py"), run_name="__main__")
 finally:
     os.chdir(_root)
 '''

@@ -95,12 +95,12 @@ def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE, folder: str
     return dest
 
 
-def apply_mutants(names: tuple[str, ...], dest: Path, reference: Path = REFERENCE) -> Path:
-    """The reference with every mutant of ``names`` applied, one after another (they must edit different
-    places: each edit still has to match exactly once)."""
-    apply_mutant(names[0], dest, reference)
+def apply_mutants(names: tuple[str, ...], dest: Path, reference: Path = REFERENCE, folder: str = "mutants") -> Path:
+    """The reference with every mutant (or forgery) of ``names`` applied, one after another (they must edit
+    different places: each edit still has to match exactly once)."""
+    apply_mutant(names[0], dest, reference, folder)
     for name in names[1:]:
-        _apply_edits(name, dest, reference)
+        _apply_edits(name, dest, reference, folder)
     return dest
 
 
