@@ -48,7 +48,7 @@ def official(student: Student, data: Path) -> Credit | None:
     assert isinstance(fresh, torch.Tensor)
     if float((fresh - adamw.reference_run(FRESH_STEPS, 1e-4, seed)).abs().max()) > FRESH_TOL:
         fail(f"The official problem (lr 1e-3, weight decay 1e-4), run from an initial weight and inputs the grader "
-             f"drew, ends {FRESH_STEPS} steps away from AdamW's trajectory: the update is not AdamW's.")  # fmt: skip
+             f"drew, is off AdamW's trajectory after {FRESH_STEPS} steps: the update is not AdamW's.")  # fmt: skip
     got = _run("the official optimizer test", adamw.official, student)
     assert isinstance(got, torch.Tensor)
     if torch.allclose(got, expected):

@@ -33,6 +33,7 @@ class Parsed:
     edition: str = ""
     accuracy: float | None = None
     problem: str = ""
+    labels: frozenset[int] = frozenset()  # the distinct predicted labels
 
 
 def load_gold(path: Path) -> Gold:
@@ -71,12 +72,13 @@ def parse_txt(name: str, text: str, gold: Gold) -> Parsed:
         mismatched = sum(_norm(f[1]) != s for f, s in zip(fields, gold.sentences, strict=True))
         if mismatched > len(lines) // 100:
             return Parsed(name, problem=f"{name}: {mismatched} lines are not in the order of the input file")
-        return Parsed(name, "2022", _accuracy([int(p) for p in preds if p is not None], gold.labels))
+        ints = [int(p) for p in preds if p is not None]
+        return Parsed(name, "2022", _accuracy(ints, gold.labels), labels=frozenset(ints))
     if all(len(f) == 3 for f in fields):  # 2021: sentence ||| gold ||| pred, any order
         by_text: dict[str, list[int]] = collections.defaultdict(list)
         for sentence, label in zip(gold.sentences, gold.labels, strict=True):
             by_text[sentence].append(label)
-        correct = 0
+        correct, predicted = 0, set()
         for f in fields:
             pred, labels = _label(f[2]), by_text.get(_norm(f[0]))
             if pred is None or not labels:
@@ -84,7 +86,8 @@ def parse_txt(name: str, text: str, gold: Gold) -> Parsed:
                     name, problem=f"{name}: a line does not match an input sentence with a label: {f[0][:60]!r}"
                 )
             correct += pred == labels.pop()
-        return Parsed(name, "2021", correct / len(gold.labels))
+            predicted.add(pred)
+        return Parsed(name, "2021", correct / len(gold.labels), labels=frozenset(predicted))
     return Parsed(
         name, problem=f"{name}: lines must be 'pred ||| sentence' (2022) or 'sentence ||| gold ||| pred' (2021)"
     )
@@ -105,7 +108,12 @@ def parse_csv(name: str, text: str, gold: Gold) -> Parsed:
         preds[ident] = pred
     if len(preds) != len(gold.labels):
         return Parsed(name, problem=f"{name}: some IDs are repeated or missing")
-    return Parsed(name, "2023", _accuracy([preds[i] for i in range(len(gold.labels))], gold.labels))
+    return Parsed(
+        name,
+        "2023",
+        _accuracy([preds[i] for i in range(len(gold.labels))], gold.labels),
+        labels=frozenset(preds.values()),
+    )
 
 
 def read_outputs(files: Path, data: Path) -> list[Parsed]:
@@ -121,5 +129,5 @@ def read_outputs(files: Path, data: Path) -> list[Parsed]:
         else:
             found.append(Parsed(f"{ds}-{split}-output", problem=f"{txt.name} (or {csv_path.name}) is missing"))
         if (ds, split) not in SCORED:
-            found[-1] = Parsed(found[-1].name, found[-1].edition, None, found[-1].problem)
+            found[-1] = Parsed(found[-1].name, found[-1].edition, None, found[-1].problem, found[-1].labels)
     return found

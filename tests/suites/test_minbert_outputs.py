@@ -68,11 +68,34 @@ def test_missing_files_cost_their_share(outputs: ModuleType, tmp_path: Path) -> 
         labels = [
             line.split(" ||| ", 1) for line in (MINBERT_DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines()
         ]
-        (tmp_path / f"{name}-output.txt").write_text("".join(f"{g} ||| {s}\n" for g, s in labels), encoding="utf-8")
+        # Gold for the first 40 % of the lines, label 1 after: a model's kind of accuracy (about 0.55).
+        cut = len(labels) * 4 // 10
+        text = "".join(f"{g if i < cut else 1} ||| {s}\n" for i, (g, s) in enumerate(labels))
+        (tmp_path / f"{name}-output.txt").write_text(text, encoding="utf-8")
     feedback = Feedback()
     result = checks.prediction_files(tmp_path, MINBERT_DATA, feedback)
     assert isinstance(result, Credit) and result.fraction == 0.75 and "cfimdb-test-output.txt" in result.message
-    assert "sst-dev 1.000" in feedback.notes[0] and not feedback.staff
+    assert "Accuracy against the gold labels: sst-dev 0." in feedback.notes[0] and not feedback.flags
+
+
+def test_a_copy_of_the_public_gold_labels_is_not_credited(outputs: ModuleType, tmp_path: Path) -> None:
+    """SST's gold labels ship with the handout: a file that copies them is no model's output (flagged, no credit);
+    one label for every sentence is flagged for the TAs but keeps the credit for its form."""
+    checks = importlib.import_module("grader_suite_minbert.checks_outputs")
+    for name in ("sst-dev", "sst-test", "cfimdb-dev", "cfimdb-test"):
+        rows = [
+            line.split(" ||| ", 1) for line in (MINBERT_DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+        ]
+        gold_copy = name == "sst-dev"
+        text = "".join(f"{g if gold_copy else 3} ||| {s}\n" for g, s in rows)
+        (tmp_path / f"{name}-output.txt").write_text(text, encoding="utf-8")
+    feedback = Feedback()
+    result = checks.prediction_files(tmp_path, MINBERT_DATA, feedback)
+    assert isinstance(result, Credit) and result.fraction == 0.75
+    assert "sst-dev-output.txt agrees with the gold labels far beyond" in result.message
+    assert any("sst-dev-output.txt: accuracy 1.000" in f for f in feedback.flags)
+    assert any("sst-test-output.txt: every prediction is label 3" in f for f in feedback.flags)
+    assert not any("1.000" in n for n in feedback.notes + [result.message])  # the figure is for staff only
 
 
 def test_reference_log_is_consistent_and_broken_logs_are_named(resultlog: ModuleType) -> None:
