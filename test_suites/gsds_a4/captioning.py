@@ -1,23 +1,30 @@
 """q1b offline: a tiny random Pix2Struct captioner, synthetic batches and our reference ``Trainer.train``.
 
-The student's ``Trainer`` needs a model object, so the model is built inside the sandbox from plain
-config data (``Pix2StructConfig(text_config=..., vision_config=...)``, about 8 K parameters, dropout
-0) and its initial weights come back here, where the same model is rebuilt to run the reference loop.
-Batches are made here and sent as plain dicts of tensors, in the handout's format (``flattened_patches``
-with the patch row and column in the first two columns, ``attention_mask``, ``labels``); the loaders
-are unshuffled ``DataLoader``s over those batches. The optimizer we hand the student is plain SGD: its update is
-linear in the gradient, so a missing ``zero_grad`` (accumulated gradients) or a missing ``step`` shows
-as a clear difference in the weights, without Adam's normalisation amplifying rounding noise.
+The grader chooses every input here (docs/SECURITY.md, "The rule"): the initial weights are drawn in
+this process, fresh for each grading (nonzero, fan-in scaled), and so are the batches. The student's
+``Trainer`` needs a model object, so the model is built inside the sandbox from plain config data
+(``Pix2StructConfig(text_config=..., vision_config=...)``, about 8 K parameters, dropout 0) and our
+weights are loaded into it by parameter name (torch's own ``load_state_dict``); the reference loop runs
+here on the same architecture from *those* weights. Nothing read back from the sandbox feeds the
+expectation: the final weights and the recorded losses read back are the student's output under test.
+Batches are sent as plain dicts of tensors, in the handout's format (``flattened_patches`` with the
+patch row and column in the first two columns, ``attention_mask``, ``labels``); the loaders are
+unshuffled ``DataLoader``s over those batches. The optimizer we hand the student is plain SGD: its
+update is linear in the gradient, so a missing ``zero_grad`` (accumulated gradients) or a missing
+``step`` shows as a clear difference in the weights, without Adam's normalisation amplifying rounding noise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import math
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail
+from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
 PATCHES, PATCH_WIDTH, LABEL_LENGTH, BATCH, VOCAB = 16, 12, 20, 2, 40
@@ -31,10 +38,11 @@ CONFIG: dict[str, Any] = {
 }  # fmt: skip
 
 
-def batches(seed: int, count: int) -> list[dict[str, torch.Tensor]]:
-    """``count`` batches of 2 like the given ``my_collate``'s; captions fill all 20 positions (no pad id 0),
-    so masking pads to -100 (an accepted improvement) gives the same loss."""
-    gen = torch.Generator().manual_seed(seed)
+def batches(count: int, seed: int | None = None) -> list[dict[str, torch.Tensor]]:
+    """``count`` batches of 2 like the given ``my_collate``'s, fresh for each grading unless a seed is given;
+    captions fill all 20 positions (no pad id 0), so masking pads to -100 (an accepted improvement) gives
+    the same loss."""
+    gen = torch.Generator().manual_seed(secrets.randbits(63) if seed is None else seed)
     out = []
     for _ in range(count):
         patches = torch.rand(BATCH, PATCHES, PATCH_WIDTH + 2, generator=gen)
@@ -55,6 +63,19 @@ def _new_model() -> Any:
     return Pix2StructForConditionalGeneration(Pix2StructConfig(**CONFIG))
 
 
+@functools.lru_cache(maxsize=1)
+def _shapes() -> dict[str, tuple[int, ...]]:
+    return {name: tuple(p.shape) for name, p in _new_model().named_parameters()}
+
+
+def initial_weights(seed: int | None = None) -> dict[str, torch.Tensor]:
+    """Every parameter of the tiny model, drawn here: fresh per grading (unless seeded), nonzero, the
+    RMS-norm gains around one, so no zero or default-initialised model can stand in for them."""
+    shapes = _shapes()
+    gains = [name for name in shapes if name.endswith(("layer_norm.weight", "layernorm.weight"))]
+    return trusted_weights(shapes, seed=seed, around_one=gains)
+
+
 @dataclass
 class Run:
     """What one training run recorded (ours, or read back from the student's trainer)."""
@@ -62,7 +83,6 @@ class Run:
     epoch_train_loss: list[float]
     epoch_val_loss: list[float]
     state: dict[str, torch.Tensor]
-    grads: list[torch.Tensor | None] = field(default_factory=list)
 
 
 def reference(
@@ -74,7 +94,8 @@ def reference(
     zero_grad: bool = True,
     step: bool = True,
 ) -> Run:
-    """The handout's loop, run here; ``zero_grad``/``step`` False give the known bugs, to name them."""
+    """The handout's loop, run here from the grader's weights; ``zero_grad``/``step`` False give the known
+    bugs, to name them."""
     model = _new_model()
     model.load_state_dict(state)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
@@ -95,12 +116,18 @@ def reference(
             val = [float(model(**batch).loss) for batch in valid]
         train_means.append(sum(losses) / len(losses) if losses else float("nan"))
         val_means.append(sum(val) / len(val) if val else float("nan"))
-    grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
-    return Run(train_means, val_means, {k: v.detach().clone() for k, v in model.state_dict().items()}, grads)
+    return Run(train_means, val_means, {k: v.detach().clone() for k, v in model.named_parameters()})
 
 
-def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
-    return max(float((a[k].float() - b[k].float()).abs().max()) for k in b)
+def max_difference(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> float:
+    """The largest difference over ``want``'s parameters (infinite where ``got`` lacks one or its shape differs)."""
+    worst = 0.0
+    for name, expected in want.items():
+        value = got.get(name)
+        if not isinstance(value, torch.Tensor) or value.shape != expected.shape:
+            return math.inf
+        worst = max(worst, float((value.float() - expected.float()).abs().max()))
+    return worst
 
 
 @dataclass
@@ -109,13 +136,16 @@ class Setup:
 
     trainer: RemoteObject
     model: RemoteObject
-    initial: dict[str, torch.Tensor]
 
 
 def build(
-    student: Student, seed: int, train: list[dict[str, torch.Tensor]], valid: list[dict[str, torch.Tensor]]
+    student: Student,
+    weights: dict[str, torch.Tensor],
+    train: list[dict[str, torch.Tensor]],
+    valid: list[dict[str, torch.Tensor]],
 ) -> Setup:
-    """``Trainer(model, train_loader, valid_loader, optimizer)`` from the notebook, on the tiny model."""
+    """``Trainer(model, train_loader, valid_loader, optimizer)`` from the notebook, on the tiny model that holds
+    the grader's ``weights`` (loaded before the optimizer and the trainer see it, as pretrained weights are)."""
     try:
         q1b = student.module("q1b")
     except StudentCodeError as exc:
@@ -125,11 +155,10 @@ def build(
         # The handout's model cell computes ``device`` (not run by the grader); a loop may use the global.
         builtins.setattr(q1b, "device", "cpu")
     tf = student.module("transformers")
-    student.seed(seed)
     model = tf.Pix2StructForConditionalGeneration(tf.Pix2StructConfig(**CONFIG))
     if not isinstance(model, RemoteObject):
-        raise RuntimeError("the tiny Pix2Struct model did not stay in the sandbox")
-    initial = model.state_dict()
+        fail("The tiny Pix2StructForConditionalGeneration could not be built (did the notebook replace it?).")
+    load_weights(model, weights, what="the tiny Pix2StructForConditionalGeneration")
     optimizer = student.module("torch.optim").SGD(model.call_method("parameters"), lr=LR)
     # DataLoaders over the fixed batches (no shuffling): like the handout's, each epoch yields fresh dicts,
     # so a loop that pops keys out of a batch still sees whole batches in the next epoch.
@@ -141,10 +170,28 @@ def build(
         fail(f"Trainer(model, train_loader, valid_loader, optimizer) raised {exc.exc_type}: {exc.exc_message}")
     if not isinstance(trainer, RemoteObject):
         fail("Trainer(model, train_loader, valid_loader, optimizer) did not return an object.")
-    return Setup(trainer, model, initial)
+    return Setup(trainer, model)
 
 
-def train(setup: Setup, epochs: int, setting: str) -> Run:
+def parameters(student: Student, model: RemoteObject) -> dict[str, Any]:
+    """The model's parameters by name, read with torch's own ``nn.Module.named_parameters`` (a ``state_dict``
+    or ``named_parameters`` override in a class, or a state-dict hook, does not choose what comes back).
+
+    Whatever comes back is only the student's output under test: the expectation is computed here from
+    the grader's weights, so a read-back that is forged anyway can only match by being the right answer."""
+    builtins = student.module("builtins")
+    # getattr in the sandbox: ``.named_parameters`` here would be the proxy's own method, not torch's function.
+    named = builtins.getattr(student.module("torch.nn").Module, "named_parameters")
+    try:
+        values = builtins.dict(named(model))
+    except StudentCodeError as exc:
+        fail(f"Reading the model's parameters after train() raised {exc.exc_type}: {exc.exc_message}")
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        fail("The model's named parameters could not be read after train().")
+    return {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
+
+
+def train(student: Student, setup: Setup, epochs: int, setting: str) -> Run:
     """Call the student's ``train(epochs)`` and read back the epoch losses and the weights."""
     try:
         setup.trainer.call_method("train", epochs)
@@ -166,7 +213,7 @@ def train(setup: Setup, epochs: int, setting: str) -> Run:
         if not all(isinstance(v, (int, float)) for v in values):
             fail(f"self.{name} should hold floats, one per epoch.")
         lists.append([float(v) for v in values])
-    return Run(lists[0], lists[1], setup.model.state_dict())
+    return Run(lists[0], lists[1], parameters(student, setup.model))
 
 
 def grads(student: Student, model: RemoteObject) -> list[Any]:

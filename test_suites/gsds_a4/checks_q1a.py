@@ -33,20 +33,18 @@ def _answer(model: RemoteObject) -> str:
     return answer
 
 
-def _own_ids(model: RemoteObject) -> torch.Tensor:
-    """The student's own encoding of the last pair (q1a(b) grades it; here only the span matters)."""
-    ids = qa.read_inputs(model, ("input_ids",))["input_ids"]
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        fail("self.inputs['input_ids'] should be a (1, L) tensor.")
-    return ids[0]
+def _context_start(inputs: dict[str, torch.Tensor]) -> int:
+    """Where the context starts in an encoded pair ([CLS] question [SEP] have token type 0)."""
+    return int((inputs["token_type_ids"][0] == 0).sum())
 
 
 @check(
     name="q1a(a) QAmodel.__init__ loads the tokenizer and the model", number="1.1", points=2, timeout=120, tags=["q1a"]
 )
-def init(student: Student, data: Path, seed: int) -> None:
-    """tokenizer and model from model_path (AutoTokenizer, AutoModelForQuestionAnswering); max_seq_len from the config."""
-    model = qa.qa_model(student, data, seed)
+def init(student: Student, data: Path) -> None:
+    """tokenizer and model from model_path (AutoTokenizer, AutoModelForQuestionAnswering): they encode a pair and
+    score it as the tokenizer and the model (weights drawn by the grader) saved there do; max_seq_len from the config."""
+    model, weights = qa.qa_model(student, data)
     if "Tokenizer" not in model.describe("tokenizer")["type"]:
         fail("self.tokenizer should be the tokenizer loaded with AutoTokenizer.from_pretrained(model_path).")
     if "ForQuestionAnswering" not in model.describe("model")["type"]:
@@ -57,6 +55,29 @@ def init(student: Student, data: Path, seed: int) -> None:
         fail(
             f"max_seq_len should be the model's max_position_embeddings ({qa.MAX_POSITIONS}) and splitted False after __init__."
         )
+    question, context = qa.short_pair(data, qa.fresh_rng())
+    want = qa.encode(data, question, context)
+    try:
+        encoded = model.tokenizer(question, context, return_tensors="pt")
+        ids = encoded["input_ids"]
+    except StudentCodeError as exc:
+        fail(
+            f"self.tokenizer(question, context, return_tensors='pt') raised {exc.exc_type}: {exc.exc_message}; "
+            "self.tokenizer should be the tokenizer loaded with AutoTokenizer.from_pretrained(model_path)."
+        )
+    if not isinstance(ids, torch.Tensor) or not torch.equal(ids, want["input_ids"]):
+        fail("self.tokenizer does not encode a question/context pair as the tokenizer saved at model_path does: "
+             "load it with AutoTokenizer.from_pretrained(model_path).")  # fmt: skip
+    try:
+        out = model.model(**want)
+        got = torch.stack([out["start_logits"][0], out["end_logits"][0]])
+    except (StudentCodeError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+        fail(f"self.model(**inputs) on an encoded pair did not give start and end logits ({type(exc).__name__}).")
+    if got.shape != (2, want["input_ids"].shape[1]) or not torch.allclose(
+        got.float(), qa.logits(data, weights, want), atol=1e-4, rtol=1e-4
+    ):
+        fail("self.model's start/end logits on an encoded pair differ from those of the model saved at model_path: "
+             "load it with AutoModelForQuestionAnswering.from_pretrained(model_path).")  # fmt: skip
 
 
 @check(
@@ -66,13 +87,14 @@ def init(student: Student, data: Path, seed: int) -> None:
     timeout=120,
     tags=["q1a"],
 )
-def tokenize(student: Student, data: Path, seed: int) -> Credit | None:
-    """A short pair equals tokenizer(question, context, return_tensors='pt'); a long one becomes the given split's chunks."""
-    model = qa.qa_model(student, data, seed)
-    first = qa.contexts(data)[0]
-    short_context = first["context"].split(". ")[0] + "."
-    _tokenize(model, first["question"], short_context)
-    got, want = qa.read_inputs(model), qa.encode(data, first["question"], short_context)
+def tokenize(student: Student, data: Path) -> Credit | None:
+    """A short pair equals tokenizer(question, context, return_tensors='pt'); a long one becomes the given split's
+    chunks (pairs drawn per grading from the stored contexts)."""
+    model, _ = qa.qa_model(student, data)
+    rng = qa.fresh_rng()
+    question, short_context = qa.short_pair(data, rng)
+    _tokenize(model, question, short_context)
+    got, want = qa.read_inputs(model), qa.encode(data, question, short_context)
     for key, expected in want.items():
         value = got[key]
         if not isinstance(value, torch.Tensor):
@@ -80,16 +102,15 @@ def tokenize(student: Student, data: Path, seed: int) -> Credit | None:
                 f"self.inputs['{key}'] is a {type(value).__name__}: ask the tokenizer for PyTorch tensors (return_tensors='pt')."
             )
         if not torch.equal(value, expected):
-            swapped = qa.encode(data, short_context, first["question"])
+            swapped = qa.encode(data, short_context, question)
             if torch.equal(value, swapped[key]):
                 fail(f"The context comes before the question: {QUESTION_FIRST_HINT}.")
             fail(f"self.inputs['{key}'] is not the encoding of the pair (no truncation): {QUESTION_FIRST_HINT}.")
     if model.splitted is not False:
         fail("A pair that fits in max_seq_len tokens must not be split (splitted should be False).")
-    _tokenize(model, first["question"], first["context"])
-    full = qa.encode(data, first["question"], first["context"])
-    if full["input_ids"].shape[1] <= qa.MAX_POSITIONS:
-        raise RuntimeError("the long context fits the tiny model: the check would not test splitting")
+    question, long_context = qa.long_pair(data, rng)
+    _tokenize(model, question, long_context)
+    full = qa.encode(data, question, long_context)
     if model.splitted is not True:
         fail(
             f"A pair of {full['input_ids'].shape[1]} tokens (> max_seq_len {qa.MAX_POSITIONS}) must be split: set self.inputs = self.split() and splitted = True."
@@ -106,7 +127,7 @@ def tokenize(student: Student, data: Path, seed: int) -> Credit | None:
                 fail(
                     f"Chunk {index} ('{key}') differs from the given split of the full encoding: do not truncate before splitting."
                 )
-    _tokenize(model, first["question"], short_context)
+    _tokenize(model, *qa.short_pair(data, rng))
     if model.splitted is not False:
         return Credit(
             5 / 6,
@@ -122,15 +143,19 @@ def tokenize(student: Student, data: Path, seed: int) -> Credit | None:
     timeout=120,
     tags=["q1a"],
 )
-def generate_answer(student: Student, data: Path, seed: int) -> None:
-    """With a stand-in model giving chosen logits: the decoded ids [start, end] (end inclusive); split mode joins non-[CLS] answers with ', '."""
-    model = qa.qa_model(student, data, seed)
-    first = qa.contexts(data)[0]
-    context = first["context"].split(". ")[0] + "."
-    _tokenize(model, first["question"], context)
+def generate_answer(student: Student, data: Path) -> None:
+    """With the grader's encoding in self.inputs and a stand-in model giving chosen logits (spans drawn per grading):
+    the decoded ids [start, end] (end inclusive); split mode joins non-[CLS] chunk answers with ', '."""
+    model, _ = qa.qa_model(student, data)
+    rng = qa.fresh_rng()
+    question, context = qa.short_pair(data, rng)
+    _tokenize(model, question, context)
     _answer(model)  # the real tiny model runs end to end (its answer is random)
-    ids = _own_ids(model)
-    start, end = len(ids) - 6, len(ids) - 3
+    inputs = qa.encode(data, question, context)
+    # The grader's encoding, not the student's (q1a(b) grades that): the expectation comes from our ids only.
+    qa.replace_inputs(student, model, inputs)
+    ids = inputs["input_ids"][0]
+    start, end = qa.span(rng, ids, _context_start(inputs))
     real = model.model
     student.module("builtins").setattr(
         model, "model", qa.stub_outputs(student, [qa.one_hot_logits(len(ids), start, end)])
@@ -139,49 +164,62 @@ def generate_answer(student: Student, data: Path, seed: int) -> None:
     if got != want:
         if got == qa.decode(data, ids[start:end]):
             fail("The answer drops its last token: the end index is inclusive (input_ids[start : end + 1]).")
-        fail(f"For logits peaking at tokens {start} and {end} the answer should be {want!r}, got {got!r}.")
+        fail(
+            f"For logits peaking at tokens {start} and {end} of the encoded pair the answer should be the text of "
+            f"input_ids[0][{start} : {end + 1}]; generateAnswer returned {got!r}."
+        )
     student.module("builtins").setattr(model, "model", real)
-    _tokenize(model, first["question"], first["context"])
+    question, context = qa.long_pair(data, rng)
+    _tokenize(model, question, context)
     if model.splitted is not True:
         fail("A context longer than max_seq_len tokens was not split, so the split path of generateAnswer cannot run.")
-    chunks = model.inputs  # the student's own chunks: q1a(b) grades how they were made
+    chunks = qa.given_split(qa.encode(data, question, context))
+    qa.replace_inputs(student, model, dict(chunks))
+    unanswered = rng.randrange(len(chunks))  # this chunk's span is [CLS]: its answer is left out
     logits, expected = [], ""
-    for index in range(len(chunks)):
-        chunk = chunks[index]
-        n = chunk["input_ids"].shape[1]
-        if index == 1:  # this chunk has no answer: the span is [CLS] and is left out
-            logits.append(qa.one_hot_logits(n, 0, 0))
+    for index, chunk in chunks.items():
+        chunk_ids = chunk["input_ids"][0]
+        if index == unanswered:
+            logits.append(qa.one_hot_logits(len(chunk_ids), 0, 0))
             continue
-        s, e = n - 5, n - 3
-        logits.append(qa.one_hot_logits(n, s, e))
-        expected += qa.decode(data, chunk["input_ids"][0][s : e + 1]) + ", "
+        s, e = qa.span(rng, chunk_ids, _context_start(chunk))
+        logits.append(qa.one_hot_logits(len(chunk_ids), s, e))
+        expected += qa.decode(data, chunk_ids[s : e + 1]) + ", "
     student.module("builtins").setattr(model, "model", qa.stub_outputs(student, logits))
     got = _answer(model)
     if got != expected:
         fail(
-            f"For a split context the answer should join each chunk's answer (those that are not [CLS]) with ', ' in chunk order: expected {expected!r}, got {got!r}."
+            f"For a context split into {len(chunks)} chunks, with logits pointing at a span in each chunk but chunk "
+            f"{unanswered} (whose span is [CLS]), the answer should join each chunk's answer (those that are not "
+            f"[CLS]) with ', ' in chunk order; generateAnswer returned {got!r}."
         )
 
 
 @check(
     name="q1a(d) bonus: the answer span has end >= start", number="1.4", points=4, timeout=120, tags=["q1a", "bonus"]
 )
-def end_after_start(student: Student, data: Path, seed: int) -> None:
-    """When the arg-max end precedes the arg-max start, the answer follows one of the accepted rules (best end after the start, best pair, best start before the end)."""
-    model = qa.qa_model(student, data, seed)
-    first = qa.contexts(data)[0]
-    context = first["context"].split(". ")[0] + "."
-    _tokenize(model, first["question"], context)
-    ids = _own_ids(model)
-    n = len(ids)
-    s_best, e_best = n - 3, n - 8  # arg-max end before arg-max start
+def end_after_start(student: Student, data: Path) -> None:
+    """When the arg-max end precedes the arg-max start, the answer follows one of the accepted rules (best end after
+    the start, best pair, best start before the end); positions drawn per grading."""
+    model, _ = qa.qa_model(student, data)
+    rng = qa.fresh_rng()
+    question, context = qa.short_pair(data, rng)
+    _tokenize(model, question, context)
+    inputs = qa.encode(data, question, context)
+    qa.replace_inputs(student, model, inputs)
+    ids = inputs["input_ids"][0]
+    n, first = len(ids), _context_start(inputs)
+    # a < b < c < d in the context: the best start is c, the best end b (before it); the runner-ups are a and d.
+    # Drawn again while the end-exclusive answer of the first rule reads like an accepted one (a repeated word).
+    for _ in range(20):
+        a, b, c, d = sorted(rng.sample(range(first, n - 1), 4))
+        if qa.decode(data, ids[c:d]) not in {qa.decode(data, ids[c : d + 1]), qa.decode(data, ids[a : b + 1])}:
+            break
     start_logits, end_logits = torch.zeros(1, n), torch.zeros(1, n)
-    start_logits[0, s_best], start_logits[0, n - 9] = 5.0, 4.0
-    end_logits[0, e_best], end_logits[0, n - 2] = 5.0, 3.0
+    start_logits[0, c], start_logits[0, a] = 5.0, 4.0
+    end_logits[0, b], end_logits[0, d] = 5.0, 3.0
     accepted = set()
-    accepted.add(
-        qa.decode(data, ids[s_best : s_best + int(end_logits[0, s_best:].argmax()) + 1])
-    )  # best end after the start
+    accepted.add(qa.decode(data, ids[c : c + int(end_logits[0, c:].argmax()) + 1]))  # best end after the start
     e = int(end_logits[0].argmax())
     accepted.add(qa.decode(data, ids[int(start_logits[0, : e + 1].argmax()) : e + 1]))  # best start before the end
     pairs = [(float(start_logits[0, i] + end_logits[0, j]), i, j) for i in range(n) for j in range(i, n)]
@@ -191,21 +229,25 @@ def end_after_start(student: Student, data: Path, seed: int) -> None:
     got = _answer(model)
     if got not in accepted:
         fail(
-            f"With the best end before the best start the answer was {got!r}; guarantee end >= start (e.g. the best end at or after the start)."
+            f"With the best end (token {b}) before the best start (token {c}) the answer was {got!r}; guarantee "
+            "end >= start (e.g. the best end at or after the start)."
         )
 
 
 @check(name="q1a with deepset/bert-base-cased-squad2 (operator's model cache)", number="1.5", points=0, timeout=300,
        tags=["q1a"], models=["deepset/bert-base-cased-squad2"])  # fmt: skip
 def real_model(student: Student, data: Path) -> None:
-    """The handout's model answers the two driver questions on stored contexts (the author; the host country)."""
+    """The handout's model answers the two driver questions on stored contexts (the author; the host country), each
+    with its own answer (an answer naming both cannot pass)."""
     student.module("os").environ.call_method("__setitem__", "HF_HUB_OFFLINE", "1")
     try:
         model = student.module("q1a").QAmodel("deepset/bert-base-cased-squad2")
     except StudentCodeError as exc:
         fail(f"QAmodel('deepset/bert-base-cased-squad2') raised {exc.exc_type}: {exc.exc_message}")
-    for case in qa.contexts(data):
+    cases = qa.contexts(data)
+    for case in cases:
         _tokenize(model, case["question"], case["context"])
         answer = _answer(model)
-        if case["answer"].lower() not in answer.lower():
-            fail(f"{case['question']} was answered {answer!r}; expected an answer containing {case['answer']!r}.")
+        others = [c["answer"] for c in cases if c is not case and c["answer"].lower() in answer.lower()]
+        if case["answer"].lower() not in answer.lower() or others:
+            fail(f"{case['question']} was answered {answer!r}; expected an answer naming {case['answer']!r} (only).")

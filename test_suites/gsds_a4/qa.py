@@ -1,16 +1,23 @@
-"""q1a offline: a tiny random ``BertForQuestionAnswering`` and a WordPiece vocabulary, built in the sandbox.
+"""q1a offline: a tiny random ``BertForQuestionAnswering`` and a WordPiece vocabulary, saved in the sandbox.
 
-The vocabulary is trained on the trusted side with the ``tokenizers`` library on our stored contexts,
-with the standard BERT special-token ids the given ``split`` relies on ([SEP] = 102). Inside the
-sandbox the tokenizer and the model are saved with ``save_pretrained`` into a temporary folder that is
-then passed to the student's ``QAmodel(model_path)``. The trusted side rebuilds the same tokenizer to
-compute every expected encoding and answer.
+The grader chooses every input here (docs/SECURITY.md, "The rule"). The vocabulary is trained on the
+trusted side with the ``tokenizers`` library on our stored contexts, with the standard BERT
+special-token ids the given ``split`` relies on ([SEP] = 102). The model's weights are drawn on the
+trusted side, fresh for each grading, and loaded into a tiny model built in the sandbox (torch's own
+``load_state_dict``); the tokenizer and the model are saved with ``save_pretrained`` into a temporary
+folder that is then passed to the student's ``QAmodel(model_path)``. The trusted side rebuilds the same
+tokenizer and the same model from those weights to compute every expected encoding, logit and answer;
+the question/context pairs and the answer spans are drawn per grading too, so no constant or table can
+stand in for the student's code.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import random
+import re
+import secrets
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
@@ -18,11 +25,15 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail
+from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
 SPECIALS = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
 MAX_POSITIONS = 32
+#: The tiny model (dropout 0: its forward is the same in train and eval mode).
+CONFIG: dict[str, Any] = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                          "intermediate_size": 64, "max_position_embeddings": MAX_POSITIONS,
+                          "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,8 +70,27 @@ def _offline(student: Student) -> None:
     student.module("os").environ.call_method("__setitem__", "TRANSFORMERS_OFFLINE", "1")
 
 
-def model_dir(student: Student, data: Path, seed: int) -> str:
-    """Save the tiny model and tokenizer in a fresh sandbox folder; returns its path."""
+def _trusted_model(vocab_size: int) -> Any:
+    """The tiny model on the trusted side (our own code only)."""
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    return BertForQuestionAnswering(BertConfig(vocab_size=vocab_size, **CONFIG)).eval()
+
+
+@functools.lru_cache(maxsize=1)
+def _shapes(vocab_size: int) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(p.shape) for name, p in _trusted_model(vocab_size).named_parameters()}
+
+
+def initial_weights(data: Path) -> dict[str, torch.Tensor]:
+    """Every parameter of the tiny model, drawn here for this grading (nonzero; LayerNorm gains around one)."""
+    shapes = _shapes(len(vocabulary(data)))
+    return trusted_weights(shapes, around_one=[name for name in shapes if name.endswith("LayerNorm.weight")])
+
+
+def model_dir(student: Student, data: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    """Save the tiny model, holding weights drawn here, and its tokenizer in a fresh sandbox folder; returns the
+    folder and the weights."""
     _offline(student)
     folder = str(student.module("tempfile").mkdtemp(prefix="qa-model-"))
     vocab = vocabulary(data)
@@ -69,23 +99,89 @@ def model_dir(student: Student, data: Path, seed: int) -> str:
     handle.call_method("close")
     tf = student.module("transformers")
     tf.BertTokenizerFast(vocab_file=f"{folder}/vocab.txt", do_lower_case=False).save_pretrained(folder)
-    config = tf.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=64, max_position_embeddings=MAX_POSITIONS)  # fmt: skip
-    student.seed(seed)
-    tf.BertForQuestionAnswering(config).save_pretrained(folder)
-    return folder
+    weights = initial_weights(data)
+    model = tf.BertForQuestionAnswering(tf.BertConfig(vocab_size=len(vocab), **CONFIG))
+    load_weights(model, weights, what="the tiny BertForQuestionAnswering")
+    model.call_method("save_pretrained", folder)
+    return folder, weights
 
 
-def qa_model(student: Student, data: Path, seed: int) -> RemoteObject:
-    """``QAmodel(model_path)`` from the student's notebook, on the offline tiny model."""
-    folder = model_dir(student, data, seed)
+def qa_model(student: Student, data: Path) -> tuple[RemoteObject, dict[str, torch.Tensor]]:
+    """``QAmodel(model_path)`` from the student's notebook, on the offline tiny model; and that model's weights."""
+    folder, weights = model_dir(student, data)
     try:
         qa = student.module("q1a").QAmodel(folder)
     except StudentCodeError as exc:
         fail(f"QAmodel(model_path) raised {exc.exc_type}: {exc.exc_message}")
     if not isinstance(qa, RemoteObject):
         fail("QAmodel(model_path) did not return an object")
-    return qa
+    return qa, weights
+
+
+def logits(data: Path, weights: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Start and end logits (2, L) of the tiny model with ``weights`` on ``inputs``, computed here."""
+    model = _trusted_model(len(vocabulary(data)))
+    model.load_state_dict(weights)
+    with torch.no_grad():
+        out = model(**inputs)
+    return torch.stack([out.start_logits[0], out.end_logits[0]])
+
+
+def fresh_rng() -> random.Random:
+    """Draws for one grading (pairs, spans): no submission can carry a table of them."""
+    return random.Random(secrets.randbits(64))
+
+
+def short_pair(data: Path, rng: random.Random) -> tuple[str, str]:
+    """A stored question and a few consecutive words of a stored context that fit the tiny model unsplit."""
+    cases = contexts(data)
+    for _ in range(200):
+        question, words = rng.choice(cases)["question"], rng.choice(cases)["context"].split()
+        size = rng.randint(8, 14)
+        start = rng.randrange(len(words) - size)
+        context = " ".join(words[start : start + size])
+        encoded = encode(data, question, context)
+        length, context_start = encoded["input_ids"].shape[1], int((encoded["token_type_ids"][0] == 0).sum())
+        if length - context_start >= 10 and length <= MAX_POSITIONS:
+            return question, context
+    raise RuntimeError("no short pair fits the tiny model")
+
+
+def long_pair(data: Path, rng: random.Random) -> tuple[str, str]:
+    """A stored question and stored sentences in a random order: more than three chunks, the last of which has
+    room for an answer span."""
+    cases = contexts(data)
+    for _ in range(50):
+        sentences = [s for case in cases for s in re.split(r"(?<=[a-z]\.) ", case["context"])]
+        rng.shuffle(sentences)
+        question = rng.choice(cases)["question"]
+        context = ""
+        for sentence in sentences:
+            context = f"{context} {sentence}".strip()
+            encoded = encode(data, question, context)
+            if encoded["input_ids"].shape[1] > 3 * MAX_POSITIONS:
+                last = list(given_split(encoded).values())[-1]["input_ids"].shape[1]
+                if last - int((encoded["token_type_ids"][0] == 0).sum()) >= 4:
+                    return question, context
+                break
+    raise RuntimeError("the stored contexts give no long pair")
+
+
+def span(rng: random.Random, ids: torch.Tensor, first: int) -> tuple[int, int]:
+    """A span of 2 to 4 tokens inside the context part (from ``first``, before the closing [SEP])."""
+    start = rng.randrange(first, len(ids) - 2)
+    return start, min(start + rng.randint(1, 3), len(ids) - 2)
+
+
+def replace_inputs(student: Student, qa: RemoteObject, values: dict[Any, Any]) -> None:
+    """Put the grader's encoding (or chunks) into the student's ``self.inputs`` in place, so that its type stays
+    the student's own (a BatchEncoding with ``.to()``, an OrderedDict of chunks); a plain dict where that fails."""
+    builtins, operator = student.module("builtins"), student.module("operator")
+    try:
+        for method in (operator.methodcaller("clear"), operator.methodcaller("update", values)):
+            builtins.list(builtins.map(method, builtins.map(operator.attrgetter("inputs"), [qa])))
+    except StudentCodeError:
+        builtins.setattr(qa, "inputs", values)
 
 
 def encode(data: Path, question: str, context: str) -> dict[str, torch.Tensor]:

@@ -7,14 +7,17 @@ sandbox), and the sandbox runs them in a namespace that starts as a copy of the 
 with ``load_dataset`` bound to a stand-in. The stand-in (plain Python, sent as text, run inside the
 sandbox: nothing there is trusted) mimics what a split needs of Hugging Face's ``Dataset``:
 ``train_test_split`` with HF's rounding (test = ceil, train = floor), ``select``, ``shuffle``,
-indexing, ``split="train"`` and ``split="train[:90%]"``. Each row's caption is unique, so the
-trusted side checks the sizes and that the parts are disjoint from the captions it reads back.
+indexing, ``split="train"`` and ``split="train[:90%]"``. The captions are drawn on the trusted side for
+each grading (a random tag per row, unique per row): the trusted side checks, from the captions it reads
+back, that the two parts are rows of *that* dataset, disjoint, of the right sizes. Rows a notebook makes
+up instead of splitting the loaded dataset cannot carry the tags.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +27,10 @@ from grader.sandbox.client import RemoteObject, Student
 
 ROWS = 100
 NOTEBOOK = "q1/q1b.ipynb"
+DATA_PATH = "reach-vb/pokemon-blip-captions"  # the handout's data_path
 _MAGIC = re.compile(r"^\s*([A-Za-z_][\w\s,]*=\s*)?[!%]")
 
-STAND_IN = (
-    f"ROWS = {ROWS}\n"
-    + """
+STAND_IN = """
 import math, random, re
 
 try:
@@ -39,7 +41,7 @@ except ImportError:
 
 def _row(i):
     image = Image.new("RGB", (16, 16), (i % 256, 7 * i % 256, 13 * i % 256)) if Image else None
-    return {"image": image, "text": "a synthetic pokemon number %d" % i}
+    return {"image": image, "text": CAPTIONS[i]}
 
 
 class DatasetDict(dict):
@@ -99,7 +101,16 @@ def load_dataset(path, name=None, split=None, **_):
     stop = (int(hi) * ROWS // 100 if hi_pct else int(hi)) if hi else ROWS
     return full.select(range(start, stop))
 """
-)
+
+
+def fresh_captions() -> list[str]:
+    """One caption per row, each with a tag drawn for this grading."""
+    return [f"a synthetic pokemon number {i} ({secrets.token_hex(6)})" for i in range(ROWS)]
+
+
+def stand_in_source(captions: list[str]) -> str:
+    """The stand-in's source with the grader's captions (its rows) filled in."""
+    return f"ROWS = {len(captions)}\nCAPTIONS = {captions!r}\n{STAND_IN}"
 
 
 def _cells(notebook: Path) -> list[tuple[int, str]]:
@@ -155,13 +166,13 @@ def dataset_cells(files: Path) -> list[tuple[int, str]]:
     return [(n, _clean(s)) for n, s in cells[first : last + 1]]
 
 
-def run(student: Student, files: Path) -> tuple[RemoteObject, RemoteObject]:
-    """``(train_set, valid_set)`` as the student's cells build them from the stand-in dataset."""
+def run(student: Student, files: Path, captions: list[str]) -> tuple[RemoteObject, RemoteObject]:
+    """``(train_set, valid_set)`` as the student's cells build them from the stand-in dataset of ``captions``."""
     cells = dataset_cells(files)
     builtins = student.module("builtins")
     # A dict whose key is not a string travels as a handle, so the namespace stays in the sandbox.
     stand_in, namespace = builtins.dict([[("stand-in",), 0]]), builtins.dict([[("q1b",), 0]])
-    builtins.exec(STAND_IN, stand_in)
+    builtins.exec(stand_in_source(captions), stand_in)
     try:
         builtins.list(builtins.map(namespace.update, builtins.map(builtins.vars, [student.module("q1b")])))
     except StudentCodeError as exc:

@@ -31,7 +31,7 @@ def splitcell() -> ModuleType:
 @pytest.fixture(scope="module")
 def load_dataset(splitcell: ModuleType) -> Any:
     namespace: dict[str, Any] = {}
-    exec(splitcell.STAND_IN, namespace)  # our own stand-in source, as the sandbox runs it
+    exec(splitcell.stand_in_source(splitcell.fresh_captions()), namespace)  # our own stand-in, as the sandbox runs it
     return namespace["load_dataset"]
 
 
@@ -50,6 +50,14 @@ def test_stand_in_splits_like_hugging_face(load_dataset: Any) -> None:
     assert [len(_texts(s)) for s in subsets] == [90, 10]
     with pytest.raises(ValueError, match="only a 'train' split"):
         load_dataset("x", split="validation")
+
+
+def test_rows_carry_captions_drawn_per_grading(splitcell: ModuleType, load_dataset: Any) -> None:
+    first, second = splitcell.fresh_captions(), splitcell.fresh_captions()
+    assert len(set(first)) == len(first) == 100 and not set(first) & set(second)
+    namespace: dict[str, Any] = {}
+    exec(splitcell.stand_in_source(first), namespace)
+    assert _texts(namespace["load_dataset"]("p", split="train")) == first
 
 
 def _notebook(tmp_path: Path, cells: list[str]) -> Path:
