@@ -1,8 +1,10 @@
 """Part 2.1 (nmt.ipynb): ScaledDotAttention (Q1, 4 points) and CausalScaledDotAttention (Q2, 4 points).
 
-The reference is computed here, in the trusted process, from the student's own Q/K/V weights (read with
-``state_dict``), so only the forward pass is graded. Weights must come back as (B, S, k), normalised over
-the keys; the transpose (B, k, S) is accepted with a note (spec §6.1).
+The grader draws the Q/K/V weights here (fresh, nonzero, per grading), loads them into the student's
+module by parameter name and computes the reference from *those* weights, in the trusted process: a
+module that zeroes, re-draws or ignores them cannot match (nothing is read back from the sandbox to
+build the expectation). Weights must come back as (B, S, k), normalised over the keys; the transpose
+(B, k, S) is accepted with a note (spec §6.1).
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from typing import Any
 
 import torch
 
-from grader.authoring import Feedback, StudentCodeError, check, fail
+from grader.authoring import (
+    Feedback,
+    StudentCodeError,
+    check,
+    fail,
+    load_trusted_weights,
+    load_weights,
+    trusted_weights,
+)
 from grader.sandbox.client import Student
 
 from . import reference
-from .common import close, cuda_hint, definition, pair, randn, run, tensor, worst
+from .common import close, cuda_hint, definition, pair, qkv_shapes, randn, run, tensor, worst
 from .static import loop_note
 
 NB = "nmt_nb"
@@ -24,15 +34,16 @@ TAGS = ["nmt.ipynb", "part 2.1"]
 
 
 def _build(student: Student, name: str, hidden: int, seed: int) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The student's module, in eval mode, holding Q/K/V weights the grader drew (returned for the reference)."""
     student.seed(seed)
     cls = definition(student, NB, name)
     module = run(f"{name}({hidden})", cls, hidden)
     run(f"{name}.eval()", module.call_method, "eval")
-    state = module.state_dict()
-    missing = [k for k in ("Q.weight", "Q.bias", "K.weight", "K.bias", "V.weight", "V.bias") if k not in state]
-    if missing:
-        fail(f"{name} should keep the given nn.Linear layers Q, K and V; its state_dict lacks {', '.join(missing)}")
-    return module, state
+    return module, load_trusted_weights(module, qkv_shapes(hidden), what=f"{name}({hidden})")
+
+
+def _changed(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape != b.shape or float((a.double() - b.double()).abs().max()) > 1e-4
 
 
 def _weights_match(got: torch.Tensor, expected: torch.Tensor, what: str, feedback: Feedback | None) -> None:
@@ -60,11 +71,11 @@ def scaled_context(student: Student, seed: int, files: Path, feedback: Feedback)
     if note := loop_note(files, "ScaledDotAttention"):
         feedback.note(note)
     for i, (k, s, h) in enumerate([(1, 5, 8), (4, 7, 32), (4, 5, 64)]):
-        module, state = _build(student, "ScaledDotAttention", h, seed + i)
+        module, chosen = _build(student, "ScaledDotAttention", h, seed + i)
         q, kv = randn(seed + 10 + i, 3, k, h), randn(seed + 20 + i, 3, s, h)
         context, _ = pair(run("ScaledDotAttention.forward", module, q, kv, kv), "ScaledDotAttention.forward")
         context = tensor(context, "context")
-        expected, _ = reference.attention(state, q, kv, kv)
+        expected, _ = reference.attention(chosen, q, kv, kv)
         what = f"queries (3, {k}, {h}), keys/values (3, {s}, {h})"
         if tuple(context.shape) != tuple(expected.shape):
             fail(f"With {what} the context should have shape {tuple(expected.shape)} (batch, k, hidden), got {tuple(context.shape)}"
@@ -84,10 +95,10 @@ def scaled_context(student: Student, seed: int, files: Path, feedback: Feedback)
 def scaled_weights(student: Student, seed: int, feedback: Feedback) -> None:
     """Attention weights equal the reference, (B, S, k), and sum to 1 over the key axis."""
     for i, (k, s, h) in enumerate([(4, 7, 32), (3, 5, 8)]):
-        module, state = _build(student, "ScaledDotAttention", h, seed + i)
+        module, chosen = _build(student, "ScaledDotAttention", h, seed + i)
         q, kv = randn(seed + 30 + i, 3, k, h), randn(seed + 40 + i, 3, s, h)
         _, weights = pair(run("ScaledDotAttention.forward", module, q, kv, kv), "ScaledDotAttention.forward")
-        _, expected = reference.attention(state, q, kv, kv)
+        _, expected = reference.attention(chosen, q, kv, kv)
         _weights_match(
             tensor(weights, "attention_weights"), expected, f"queries (3, {k}, {h}), keys (3, {s}, {h})", feedback
         )
@@ -96,7 +107,7 @@ def scaled_weights(student: Student, seed: int, feedback: Feedback) -> None:
 @check(name="ScaledDotAttention: 2-D queries (batch, hidden)", number="2.1.1.3", points=1, tags=TAGS, timeout=90)
 def scaled_2d(student: Student, seed: int, feedback: Feedback) -> None:
     """A decoder state (B, H) works and gives the k = 1 result: context (B, 1, H) or (B, H), weights (B, S, 1) or (B, S)."""
-    module, state = _build(student, "ScaledDotAttention", 16, seed)
+    module, chosen = _build(student, "ScaledDotAttention", 16, seed)
     q, kv = randn(seed + 1, 3, 16), randn(seed + 2, 3, 6, 16)
     try:
         out = module(q, kv, kv)
@@ -109,7 +120,7 @@ def scaled_2d(student: Student, seed: int, feedback: Feedback) -> None:
             f"With 2-D queries (batch, hidden) = (3, 16) your forward raised {exc.exc_type}: {exc.exc_message}.{advice}"
         )
     context, weights = pair(out, "ScaledDotAttention.forward")
-    expected_c, expected_w = reference.attention(state, q, kv, kv)
+    expected_c, expected_w = reference.attention(chosen, q, kv, kv)
     context, weights = tensor(context, "context"), tensor(weights, "attention_weights")
     if tuple(context.shape) == (3, 16):
         context = context.unsqueeze(1)
@@ -144,10 +155,10 @@ def causal_reference(student: Student, seed: int, feedback: Feedback, files: Pat
     if note := loop_note(files, "CausalScaledDotAttention"):
         feedback.note(note)
     for i, t in enumerate([1, 6, 9]):
-        module, state = _causal(student, seed + i)
+        module, chosen = _causal(student, seed + i)
         x = randn(seed + 50 + i, 3, t, 16)
         context, weights = _self_attend(module, x)
-        expected_c, expected_w = reference.attention(state, x, x, x, causal=True)
+        expected_c, expected_w = reference.attention(chosen, x, x, x, causal=True)
         if context.shape != expected_c.shape:
             fail(
                 f"With inputs (3, {t}, 16) the context should have shape {tuple(expected_c.shape)}, got {tuple(context.shape)}"
@@ -173,8 +184,9 @@ def causal_reference(student: Student, seed: int, feedback: Feedback, files: Pat
 
 @check(name="CausalScaledDotAttention: causal under perturbation", number="2.1.2.2", points=1, tags=TAGS, timeout=90)
 def causal_perturbation(student: Student, seed: int) -> None:
-    """Changing inputs after position t leaves the context at positions <= t unchanged."""
-    module, _ = _causal(student, seed)
+    """Changing inputs after position t leaves the context at positions <= t unchanged; the context does
+    depend on the Q and K weights the grader loads (a constant or weight-blind module is not "causal")."""
+    module, weights = _causal(student, seed)
     x = randn(seed + 60, 2, 8, 16)
     base, _ = _self_attend(module, x)
     for t in (0, 3, 6):
@@ -184,6 +196,12 @@ def causal_perturbation(student: Student, seed: int) -> None:
         if moved.shape != base.shape or not close(moved[:, : t + 1], base[:, : t + 1]):
             fail(f"Changing the inputs after position {t} changed the context at positions 0..{t}: the attention "
                  "looks at future positions. Mask the scores of keys j > i for query i.")  # fmt: skip
+    other = {**weights, **trusted_weights({k: v.shape for k, v in weights.items() if k[0] in "QK"})}
+    load_weights(module, other, what="CausalScaledDotAttention(16)")
+    again, _ = _self_attend(module, x)
+    if not _changed(again[:, 1:], base[:, 1:]):
+        fail("With other Q and K weights loaded (load_state_dict), the context at positions 1..7 did not change: "
+             "the attention ignores the weights it holds. Its scores must come from Q(queries) and K(keys).")  # fmt: skip
 
 
 @check(
@@ -194,10 +212,15 @@ def causal_perturbation(student: Student, seed: int) -> None:
     timeout=90,
 )
 def causal_zero_scores(student: Student, seed: int) -> None:
-    """With the Q projection zeroed every score is 0: query i must attend uniformly to keys 0..i."""
-    module, state = _causal(student, seed)
-    zeroed = {**state, "Q.weight": torch.zeros_like(state["Q.weight"]), "Q.bias": torch.zeros_like(state["Q.bias"])}
-    run("CausalScaledDotAttention.load_state_dict", module.load_state_dict, zeroed)
+    """With the Q projection zeroed every score is 0: query i must average V(x) uniformly over keys 0..i.
+
+    Only Q is zeroed: K and V hold the grader's nonzero weights, so a zero or input-copying context cannot
+    match; then Q's bias alone is made nonzero (every query sees the same, unequal scores) and the context
+    must change, so a module that always averages uniformly does not pass either.
+    """
+    module, chosen = _causal(student, seed)
+    zeroed = {**chosen, "Q.weight": torch.zeros_like(chosen["Q.weight"]), "Q.bias": torch.zeros_like(chosen["Q.bias"])}
+    load_weights(module, zeroed, what="CausalScaledDotAttention(16)")
     x = randn(seed + 70, 2, 5, 16)
     context, _ = _self_attend(module, x)
     expected, _ = reference.attention(zeroed, x, x, x, causal=True)
@@ -205,3 +228,8 @@ def causal_zero_scores(student: Student, seed: int) -> None:
         fail("With every score exactly 0 (Q's weight and bias set to zero), query i should average the values of keys "
              "0..i uniformly, but the context differs" + (f": {worst(context, expected)}" if context.shape == expected.shape else "")
              + ". Is the mask derived from the scores (e.g. masking scores equal to 0) instead of the positions?")  # fmt: skip
+    load_weights(module, {**zeroed, "Q.bias": 4 * chosen["Q.bias"]}, what="CausalScaledDotAttention(16)")
+    tilted, _ = _self_attend(module, x)
+    if not _changed(tilted[:, 1:], context[:, 1:]):
+        fail("With Q's weight zero but its bias nonzero the scores differ between keys, yet the context stayed the "
+             "uniform average: the weights must be the softmax of Q(queries) K(keys)^T / sqrt(hidden), masked.")  # fmt: skip

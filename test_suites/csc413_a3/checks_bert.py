@@ -1,22 +1,34 @@
 """Part 3 Q1 (bert.ipynb): ``BertForSentenceClassification`` (10 points), and the real MathBERT fine-tune.
 
-Offline checks use tiny random ``transformers.BertConfig`` models built inside the sandbox. Logits are
-compared with ``classifier(pooler_output)`` computed here, in the trusted process, by loading the
-student's weights into our own ``BertModel``. The fine-tune runs its optimiser inside the sandbox
-(gradients via ``grad_probe``); losses and accuracies are computed here from returned logits.
+Offline checks use tiny ``transformers.BertConfig`` models built inside the sandbox, into which the grader
+loads weights it drew here (fresh per grading). Logits are compared with ``classifier(pooler_output)``
+computed here, in the trusted process, by our own ``BertModel`` holding *those* weights: nothing read
+back from the sandbox feeds an expectation. The fine-tune runs its optimiser inside the sandbox on a
+gradient the grader computes from the returned logits, so the training labels never reach the student's
+code; losses and accuracies are computed here.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import random
+import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
 import transformers
 
-from grader.authoring import Feedback, StudentCodeError, check, fail
+from grader.authoring import (
+    Feedback,
+    StudentCodeError,
+    check,
+    fail,
+    load_trusted_weights,
+    load_weights,
+    trusted_weights,
+)
 from grader.sandbox.client import RemoteObject, Student
 
 from .common import close, definition, run, tensor, worst
@@ -28,11 +40,26 @@ TINY = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_atten
 HEAD = {"classifier.weight", "classifier.bias"}
 
 
-def _tiny(student: Student, seed: int, num_labels: int) -> Any:
-    """The student's classifier on a tiny random BERT, built in the sandbox, in eval mode."""
+@functools.cache
+def body_shapes() -> dict[str, tuple[int, ...]]:
+    """Every parameter of the tiny ``BertModel`` (the parent class: everything but the head), by name."""
+    body = transformers.BertModel(transformers.BertConfig(**TINY))
+    return {name: tuple(p.shape) for name, p in body.named_parameters()}
+
+
+def _load_body(model: Any) -> dict[str, torch.Tensor]:
+    """Draw the BertModel weights here and load them into the student's model (LayerNorm gains around 1)."""
+    shapes = body_shapes()
+    gains = [n for n in shapes if n.endswith("LayerNorm.weight")]
+    return load_trusted_weights(model, shapes, what="BertForSentenceClassification", around_one=gains)
+
+
+def _tiny(student: Student, seed: int, num_labels: int, **extra: float) -> Any:
+    """The student's classifier on a tiny BERT, built in the sandbox, in eval mode."""
     student.seed(seed)
     cls = definition(student, NB, "BertForSentenceClassification")
-    config = run("transformers.BertConfig", student.module("transformers").BertConfig, num_labels=num_labels, **TINY)
+    config = run("transformers.BertConfig", student.module("transformers").BertConfig, num_labels=num_labels,
+                 **TINY, **extra)  # fmt: skip
     model = run("BertForSentenceClassification(config)", cls, config)
     if not any(c.endswith("modeling_bert.BertModel") for c in model.describe()["mro"]):
         fail("BertForSentenceClassification should subclass transformers.BertModel (as given).")
@@ -78,6 +105,9 @@ def head_shape(student: Student, seed: int) -> None:
         if shape != (TINY["hidden_size"], labels):
             fail(f"With hidden_size {TINY['hidden_size']} and num_labels {labels}, `classifier` should be "
                  f"nn.Linear({TINY['hidden_size']}, {labels}), got nn.Linear{shape}: use config.hidden_size and config.num_labels.")  # fmt: skip
+        # The attributes above are what the module says of itself; torch's loader checks the parameters' shapes.
+        load_weights(head, trusted_weights({"weight": (labels, TINY["hidden_size"]), "bias": (labels,)}),
+                     what="`classifier`")  # fmt: skip
 
 
 @check(
@@ -88,9 +118,12 @@ def head_shape(student: Student, seed: int) -> None:
     timeout=120,
 )
 def head_returns(student: Student, seed: int) -> None:
-    """With labels: logits (B, num_labels) and loss = cross-entropy(logits, labels); without: a 1-tuple."""
+    """With labels: logits (B, num_labels) and loss = cross-entropy(logits, labels); without: the 1-tuple of the
+    same logits. The logits come from the BERT weights the grader loads (other weights, other logits)."""
     model = _tiny(student, seed, 3)
+    _load_body(model)
     batch = _batch(seed)
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
     out = run("model(input_ids, attention_mask, labels)", model, **batch)
     if not isinstance(out, tuple | list) or len(out) != 2:
         fail(
@@ -101,25 +134,30 @@ def head_returns(student: Student, seed: int) -> None:
         fail(f"logits should be a float tensor (batch, num_labels) = (4, 3), got {logits.dtype} {tuple(logits.shape)}")
     expected = torch.nn.functional.cross_entropy(logits.double(), batch["labels"])
     if loss.numel() != 1 or abs(float(loss) - float(expected)) > 1e-5:
-        fail(f"The loss should be cross-entropy(logits, labels) = {float(expected):.6f}, got {loss.tolist()}")
-    out = run(
-        "model(input_ids, attention_mask)", model, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-    )
+        fail(f"The loss should be the cross-entropy of the returned logits against the labels (mean over the batch, "
+             f"as CrossEntropyLoss gives); got {loss.tolist()}, which is not.")  # fmt: skip
+    out = run("model(input_ids, attention_mask)", model, **inputs)
     if not isinstance(out, tuple | list) or len(out) != 1:
         fail(f"Without labels the model should return the 1-tuple (logits,), got {type(out).__name__}")
+    alone = tensor(out[0], "logits")
+    if alone.shape != logits.shape or not close(alone, logits):
+        fail("Without labels the model returned other logits than with labels for the same inputs (eval mode).")
+    _load_body(model)
+    again = tensor(run("model(input_ids, attention_mask)", model, **inputs)[0], "logits")
+    if again.shape == logits.shape and close(again, logits):
+        fail("With other BERT weights loaded into the model (load_state_dict), the logits did not change: they must "
+             "come from the parent forward's output (outputs.pooler_output) through the classifier.")  # fmt: skip
 
 
 def _trusted_bert(state: dict[str, torch.Tensor], labels: int) -> transformers.BertModel:
-    """Our own BertModel holding the student's weights (everything but the head)."""
+    """Our own BertModel holding the grader's weights (everything but the head)."""
     torch.manual_seed(0)
     config = transformers.BertConfig(num_labels=labels, **TINY)
     ours = transformers.BertModel(config)
     body = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     result = ours.load_state_dict(body, strict=False)
-    if result.missing_keys:
-        fail(
-            f"The model's state_dict lacks BertModel weights ({', '.join(result.missing_keys[:3])}): call super().__init__(config) as given."
-        )
+    if set(result.missing_keys) & set(body_shapes()):  # our own model and our own draw: a suite bug
+        raise RuntimeError(f"the trusted BertModel lacks drawn weights: {result.missing_keys[:3]}")
     return ours.eval()
 
 
@@ -130,7 +168,9 @@ def head_logits(student: Student, seed: int) -> None:
     """In eval mode, logits equal the classifier applied to the parent forward's pooler_output."""
     model = _tiny(student, seed, 3)
     _head(model)
-    state = model.state_dict()
+    state = _load_body(model)
+    state |= load_trusted_weights(model, {"classifier.weight": (3, TINY["hidden_size"]), "classifier.bias": (3,)},
+                                  what="BertForSentenceClassification")  # fmt: skip
     batch = _batch(seed + 1)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
     out = run("model(input_ids, attention_mask)", model, **inputs)
@@ -188,44 +228,60 @@ def verbal_arithmetic(data: Path) -> tuple[list[list[str]], list[int]]:
     timeout=180,
 )
 def head_learns(student: Student, seed: int, data: Path, feedback: Feedback) -> None:
-    """120 AdamW steps (lr 3e-3, batch 64) on word-level verbal arithmetic: loss falls and accuracy beats the majority class."""
+    """120 AdamW steps (lr 3e-3, batch 64) on word-level verbal arithmetic: on 192 held-out rows the loss falls
+    and the accuracy beats the majority class.
+
+    The grader computes the training gradient on the logits itself (cross-entropy, here) and back-propagates
+    it through the student's model with ``grad_probe``, so no label is ever passed to the student's code; the
+    word ids are shuffled per grading and the scored rows are never trained on. Only a model that learns
+    from the gradient can predict them (a forward that memorises what it is shown cannot).
+    """
     words, labels = verbal_arithmetic(data)
-    vocab = {w: i + 3 for i, w in enumerate(sorted({w for ws in words for w in ws}))}
+    draw = random.Random(secrets.randbits(64))
+    names = sorted({w for ws in words for w in ws})
+    draw.shuffle(names)
+    vocab = {w: i + 3 for i, w in enumerate(names)}
     ids = torch.tensor([[1, *(vocab[w] for w in ws), 2] for ws in words])
     y = torch.tensor(labels)
-    majority = float(torch.bincount(y).max()) / len(y)
+    order = list(range(len(y)))
+    draw.shuffle(order)
+    held, train = sorted(order[:192]), sorted(order[192:])
+    majority = float(torch.bincount(y[held]).max()) / len(held)
     model = _tiny(student, seed, 3)
     torch_r = student.module("torch")
     params = run("model.parameters()", model.call_method, "parameters")
     optimizer = run("torch.optim.AdamW", torch_r.optim.AdamW, params, lr=3e-3)
 
+    def logits_of(rows: torch.Tensor) -> torch.Tensor:
+        out = run("model(input_ids)", model, input_ids=ids[rows])
+        return tensor(out[0] if isinstance(out, tuple | list) and out else out, "logits").double()
+
     def evaluate() -> tuple[float, float]:
         run("model.eval()", model.call_method, "eval")
-        logits, loss = run("model(input_ids, labels)", model, input_ids=ids, labels=y)
-        return float(loss), float((tensor(logits, "logits").argmax(-1) == y).double().mean())
+        logits = logits_of(torch.tensor(held))
+        if tuple(logits.shape) != (len(held), 3):
+            fail(f"logits for {len(held)} sentences should have shape ({len(held)}, 3), got {tuple(logits.shape)}")
+        loss = torch.nn.functional.cross_entropy(logits, y[held])
+        return float(loss), float((logits.argmax(-1) == y[held]).double().mean())
 
     loss_before, _ = evaluate()
-    rng = random.Random(seed)
     run("model.train()", model.call_method, "train")
-    for _ in range(120):
-        pick = torch.tensor(rng.sample(range(len(y)), 64))
-        run(
-            "loss.backward()",
-            model.grad_probe,
-            input_ids=ids[pick],
-            labels=y[pick],
-            weights=torch.tensor(1.0),
-            output_index=1,
-        )
+    for step in range(120):
+        pick = torch.tensor(draw.sample(train, 64))
+        student.seed(seed + step)  # the same dropout masks in both passes below
+        logits = logits_of(pick)
+        # d(mean cross-entropy)/d(logits), computed here: the labels stay on the trusted side.
+        grad = (torch.softmax(logits, -1) - torch.nn.functional.one_hot(y[pick], 3)) / len(pick)
+        student.seed(seed + step)
+        run("loss.backward()", model.grad_probe, input_ids=ids[pick], weights=grad.float(), output_index=0)
         run("optimizer.step()", optimizer.call_method, "step")
     loss_after, accuracy = evaluate()
     if not loss_after < 0.8 * loss_before or accuracy < majority + 0.05:
-        fail(f"After 120 optimisation steps the model did not learn: loss {loss_before:.3f} -> {loss_after:.3f}, accuracy "
-             f"{accuracy:.3f} (predicting the majority class gives {majority:.3f}). Are the logits raw scores of the "
-             "classifier on pooler_output, and is the loss computed on them?")  # fmt: skip
-    feedback.note(
-        f"Tiny BERT fine-tune: loss {loss_before:.3f} -> {loss_after:.3f}, training accuracy {accuracy:.3f} (majority class {majority:.3f})."
-    )
+        fail(f"After 120 optimisation steps the model did not learn: on held-out sentences the loss went {loss_before:.3f} "
+             f"-> {loss_after:.3f} and the accuracy is {accuracy:.3f} (predicting the majority class gives {majority:.3f}). "
+             "Are the logits raw scores of the classifier on pooler_output?")  # fmt: skip
+    feedback.note(f"Tiny BERT fine-tune: held-out loss {loss_before:.3f} -> {loss_after:.3f}, accuracy {accuracy:.3f} "
+                  f"(majority class {majority:.3f}).")  # fmt: skip
 
 
 def _split(labels: list[int], seed: int = 42, validation: float = 0.3) -> tuple[list[int], list[int]]:

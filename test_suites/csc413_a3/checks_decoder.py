@@ -1,23 +1,26 @@
 """Parts 2.2 and 2.3 (nmt.ipynb): decoder-only training tensors and forward, and the IsoFLOP fits.
 
 The decoder-only model is read as ``DecoderOnlyTransformer`` (2025 name) or the ``TransformerDecoder``
-whose ``__init__`` takes ``loss_seq_span`` (2023 name; see the manifest's alias). Its forward is compared
-with a reference body computed here from the student's own weights and the student's own attention
-layers, so an attention bug costs the attention checks, not this one.
+whose ``__init__`` takes ``loss_seq_span`` (2023 name; see the manifest's alias). Every weight of it is
+drawn here and loaded into the student's model; the expected forward is computed here from those
+weights and the handout's positional encodings (nothing read back from the sandbox). The IsoFLOP data
+are drawn per grading, and no failure message shows an expected fit.
 """
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from grader.authoring import check, fail
+from grader.authoring import Feedback, check, fail, load_trusted_weights, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
 from . import reference
-from .common import close, definition, pair, run, tensor, worst
+from .common import close, definition, pair, qkv_shapes, run, tensor, worst
 
 NB = "nmt_nb"
 VOCAB, START = 30, 27
@@ -56,12 +59,23 @@ def training_tensors(student: Student, seed: int) -> None:
                 fail(f"{label} {where} is wrong: expected {want.tolist()}, got {value.tolist()}")
 
 
-def _model(student: Student, seed: int, hidden: int = 16, layers: int = 2) -> Any:
+def _model(student: Student, seed: int, hidden: int = 16, layers: int = 2) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The student's decoder-only model in eval mode, holding every weight of the handout's layers drawn here."""
     student.seed(seed)
     cls = definition(student, NB, "DecoderOnlyTransformer")
     model = run(f"DecoderOnlyTransformer({VOCAB}, {hidden}, {layers}, loss_seq_span=5)", cls, VOCAB, hidden, layers, 5)
     run("model.eval()", model.call_method, "eval")
-    return model
+    return model, load_trusted_weights(model, _shapes(hidden, layers), what="the decoder-only model")
+
+
+def _shapes(hidden: int, layers: int) -> dict[str, tuple[int, ...]]:
+    """The given constructor's parameters (spec 5.4), by name."""
+    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (VOCAB, hidden), "out.weight": (VOCAB, hidden),
+                                          "out.bias": (VOCAB,)}  # fmt: skip
+    for i in range(layers):
+        shapes |= qkv_shapes(hidden, f"self_attentions.{i}.")
+        shapes |= {f"attention_mlps.{i}.0.weight": (hidden, hidden), f"attention_mlps.{i}.0.bias": (hidden,)}
+    return shapes
 
 
 def _forward(model: Any, inputs: torch.Tensor) -> tuple[torch.Tensor, Any]:
@@ -73,6 +87,10 @@ def _ids(seed: int, batch: int, length: int) -> torch.Tensor:
     return torch.randint(0, VOCAB, (batch, length), generator=torch.Generator().manual_seed(seed))
 
 
+def _changed(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape != b.shape or float((a.double() - b.double()).abs().max()) > 1e-4
+
+
 @check(
     name="Decoder-only forward: output and attention-weight shapes",
     number="2.2.2.1",
@@ -81,9 +99,11 @@ def _ids(seed: int, batch: int, length: int) -> torch.Tensor:
     timeout=90,
 )
 def decoder_shapes(student: Student, seed: int) -> None:
-    """Output (B, L, vocab) for every position; self-attention weights stacked (layers, B, L, L) or a list of (B, L, L)."""
-    model = _model(student, seed)
-    output, weights = _forward(model, _ids(seed, 2, 7))
+    """Output (B, L, vocab) for every position; self-attention weights stacked (layers, B, L, L) or a list of
+    (B, L, L); the output is computed with the weights the grader loaded (other weights, other output)."""
+    model, chosen = _model(student, seed)
+    inputs = _ids(seed, 2, 7)
+    output, weights = _forward(model, inputs)
     if tuple(output.shape) != (2, 7, VOCAB):
         fail(
             f"For inputs (2, 7) the output should have shape (2, 7, {VOCAB}): scores for every position, got {tuple(output.shape)}"
@@ -103,6 +123,11 @@ def decoder_shapes(student: Student, seed: int) -> None:
         shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
         fail(f"The self-attention weights of a 2-layer model on inputs (2, 7) should be stacked as (2, 2, 7, 7) "
              f"(layers, batch, seq, seq), got {shape}")  # fmt: skip
+    load_weights(model, trusted_weights({k: v.shape for k, v in chosen.items()}), what="the decoder-only model")
+    again, _ = _forward(model, inputs)
+    if not _changed(again, output):
+        fail("With other weights loaded into the model (load_state_dict), its output did not change: the forward "
+             "must compute with the model's own layers (embedding, self_attentions, attention_mlps, out).")  # fmt: skip
 
 
 @check(
@@ -113,8 +138,9 @@ def decoder_shapes(student: Student, seed: int) -> None:
     timeout=90,
 )
 def decoder_causal(student: Student, seed: int) -> None:
-    """In eval mode, the output at position t does not depend on the input tokens after t."""
-    model = _model(student, seed)
+    """In eval mode, the output at position t does not depend on the input tokens after t, and does depend on
+    the tokens before it (a model that sees no other position is trivially, not really, causal)."""
+    model, _ = _model(student, seed)
     inputs = _ids(seed + 1, 2, 9)
     base, _ = _forward(model, inputs)
     for t in (0, 4, 7):
@@ -124,46 +150,61 @@ def decoder_causal(student: Student, seed: int) -> None:
         if moved.shape != base.shape or not close(moved[:, : t + 1], base[:, : t + 1]):
             fail(f"Changing the tokens after position {t} changed the output at positions 0..{t}: the model sees the future "
                  "(check the causal attention and that nothing mixes positions outside it).")  # fmt: skip
+    first = inputs.clone()
+    first[:, 0] = (first[:, 0] + 1 + _ids(seed + 9, 2, 1)[:, 0] % (VOCAB - 1)) % VOCAB
+    moved, _ = _forward(model, first)
+    if not _changed(moved[:, 8], base[:, 8]):
+        fail("Changing the token at position 0 left the output at position 8 unchanged: with the grader's weights "
+             "loaded, each position must attend to the earlier ones (causal self-attention in every layer).")  # fmt: skip
+
+
+INJECTED = Path(__file__).with_name("injected_attention.py")
+
+
+def _with_grader_attention(student: Student, model: Any, chosen: dict[str, torch.Tensor], layers: int) -> None:
+    """Replace the model's self_attentions by the grader's causal attention, holding the same chosen weights."""
+    student.write_file("_grader_causal_attention.py", INJECTED.read_text(encoding="utf-8"))
+    layer_cls = student.module("_grader_causal_attention").GraderCausalAttention
+    attentions = run("model.self_attentions", getattr, model, "self_attentions")
+    if not isinstance(attentions, RemoteObject):
+        fail("model.self_attentions should be the given nn.ModuleList of CausalScaledDotAttention layers")
+    hidden = chosen["embedding.weight"].size(1)
+    for i in range(layers):
+        run(f"self_attentions[{i}] = ...", attentions.call_method, "__setitem__", i, layer_cls(hidden))
+    load_weights(model, chosen, what="the decoder-only model")
 
 
 @check(
-    name="Decoder-only forward: equals the reference body with your weights",
+    name="Decoder-only forward: equals the reference body with the grader's weights",
     number="2.2.2.3",
     points=2,
     tags=["nmt.ipynb", "part 2.2"],
     timeout=90,
 )
-def decoder_reference(student: Student, seed: int) -> None:
-    """Embed + positional encodings; per layer: your causal self-attention, residual, MLP, residual; then ``out``."""
-    model = _model(student, seed)
-    state = model.state_dict()
-    wanted = ["embedding.weight", "out.weight", "out.bias"] + [
-        f"attention_mlps.{i}.0.{p}" for i in range(2) for p in ("weight", "bias")
-    ]
-    if missing := [k for k in wanted if k not in state]:
-        fail(
-            f"The model should keep the given layers (embedding, attention_mlps, out); its state_dict lacks {', '.join(missing)}"
-        )
-    positional = tensor(
-        run("model.positional_encodings", getattr, model, "positional_encodings"), "positional_encodings"
-    )
-    attentions = run("model.self_attentions", getattr, model, "self_attentions")
-    if not isinstance(attentions, RemoteObject):
-        fail("model.self_attentions should be the given nn.ModuleList of CausalScaledDotAttention layers")
-    layer = [attentions[i] for i in range(2)]
+def decoder_reference(student: Student, seed: int, feedback: Feedback) -> None:
+    """Embed + positional encodings; per layer: causal self-attention, residual, MLP, residual; then ``out``.
 
-    def attend(i: int, x: torch.Tensor) -> torch.Tensor:
-        context, _ = pair(run(f"self_attentions[{i}]", layer[i], x, x, x), "CausalScaledDotAttention.forward")
-        return tensor(context, "context")
-
+    Every weight is drawn and loaded by the grader, and the expectation is computed here from them. When
+    the output differs, the model's attention layers are replaced by the grader's (same weights) and the
+    forward is compared again: an attention bug costs the attention checks, not this one (spec §7.9).
+    """
+    model, chosen = _model(student, seed)
     inputs = _ids(seed + 2, 3, 6)
+    expected = reference.decoder_forward(chosen, inputs, 2)
     output, _ = _forward(model, inputs)
-    expected = reference.decoder_forward(state, positional, inputs, attend, 2)
     if output.shape != expected.shape:
         fail(f"For inputs (3, 6) the output should have shape {tuple(expected.shape)}, got {tuple(output.shape)}")
-    if not close(output, expected, atol=1e-4):
-        fail(f"The output differs from embed + positional encodings, then per layer x = x + attention(x); x = x + mlp(x), "
-             f"then out(x): {worst(output, expected)}. Missing a residual or the positional encodings?")  # fmt: skip
+    if close(output, expected, atol=1e-4):
+        return
+    _with_grader_attention(student, model, chosen, 2)
+    replaced, _ = _forward(model, inputs)
+    if replaced.shape == expected.shape and close(replaced, expected, atol=1e-4):
+        feedback.note("With your CausalScaledDotAttention layers the output differs from the reference (see 2.1.2); with "
+                      "the grader's attention in their place your forward is right, so this check passes.")  # fmt: skip
+        return
+    fail(f"The output differs from embed + positional encodings, then per layer x = x + attention(x); x = x + mlp(x), "
+         f"then out(x), with the grader's weights loaded (also with the grader's attention layers in place of yours): "
+         f"{worst(output, expected)}. Missing a residual or the positional encodings?")  # fmt: skip
 
 
 def _floats(value: Any, what: str) -> np.ndarray:
@@ -179,12 +220,16 @@ def _floats(value: Any, what: str) -> np.ndarray:
 
 
 def _isoflop_cases() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(413)
-    x1 = np.array([1e3, 3e3, 1e4, 3e4, 1e5])
-    x2 = np.array([2e3, 5e3, 1e4, 4e4, 2e5, 1e6])
-    y1 = (np.log10(x1) - 4) ** 2 + 1 + rng.normal(0, 1e-4, x1.size)
-    y2 = 0.5 * (np.log10(x2) - 4.3) ** 2 + 2 + rng.normal(0, 1e-4, x2.size)
-    return [(x1, y1), (x2, y2)]
+    """Two IsoFLOP profiles drawn per grading: a parabola in log10(params) with a random vertex and curvature,
+    on a random uneven grid around it, plus tiny noise (no table of answers can be carried in a notebook)."""
+    rng = np.random.default_rng(secrets.randbits(64))
+    cases = []
+    for size in (5, 6):
+        vertex = rng.uniform(3.5, 5.0)
+        x = np.sort(10 ** (vertex + rng.uniform(-1.5, 1.5, size)))
+        y = rng.uniform(0.3, 1.5) * (np.log10(x) - vertex) ** 2 + rng.uniform(1.0, 3.0) + rng.normal(0, 1e-4, size)
+        cases.append((x, y))
+    return cases
 
 
 def _call_fit(student: Student, name: str, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
@@ -200,7 +245,7 @@ def _call_fit(student: Student, name: str, x: np.ndarray, y: np.ndarray) -> tupl
     timeout=60,
 )
 def isoflop_parabola(student: Student) -> None:
-    """p equals polyfit(log10(x), y, 2) (highest degree first) on synthetic IsoFLOP data."""
+    """p equals polyfit(log10(x), y, 2) (highest degree first) on synthetic IsoFLOP data drawn per grading."""
     for x, y in _isoflop_cases():
         p, _ = _call_fit(student, "find_optimal_params", x, y)
         got = _floats(p, "p")
@@ -211,8 +256,9 @@ def isoflop_parabola(student: Student) -> None:
         if got.shape == natural.shape and np.allclose(got, natural, rtol=1e-6):
             fail("p is a fit against the natural log of the parameter counts; the handout fits against log10 "
                  "(the given plot evaluates polyval(p, log10(params))). Use np.log10.")  # fmt: skip
-        fail(f"For parameters {x.tolist()} p should be {np.round(want, 6).tolist()} (a degree-2 fit of the losses "
-             f"against log10(parameters), highest degree first), got {np.round(got, 6).tolist()}")  # fmt: skip
+        fail(f"On {x.size} synthetic (parameters, loss) points p should be the 3 coefficients of a degree-2 least-squares "
+             f"fit of the losses against log10(parameters), highest degree first; got {np.round(got, 6).tolist()}, "
+             "which is not that fit.")  # fmt: skip
 
 
 @check(
@@ -223,7 +269,7 @@ def isoflop_parabola(student: Student) -> None:
     timeout=60,
 )
 def isoflop_vertex(student: Student) -> None:
-    """optimal_params is one number within 0.5% of 10^(-p1 / (2 p0)) of the reference fit (≈ 1e4 and ≈ 2e4)."""
+    """optimal_params is one number within 0.5% of 10^(-p1 / (2 p0)) of the reference fit, on data drawn per grading."""
     for x, y in _isoflop_cases():
         _, optimal = _call_fit(student, "find_optimal_params", x, y)
         got = _floats(optimal, "optimal_params")
@@ -231,17 +277,19 @@ def isoflop_vertex(student: Student) -> None:
         if got.size != 1:
             fail(f"optimal_params should be a single number, got {got.size} values")
         if not abs(float(got[0]) - want) <= 0.005 * want:
-            fail(f"For parameters {x.tolist()} the optimal number of parameters should be about {want:.4g} "
-                 f"(the vertex of the parabola, back in parameters), got {float(got[0]):.4g}")  # fmt: skip
+            fail(f"On {x.size} synthetic (parameters, loss) points optimal_params should be the vertex of the fitted "
+                 f"parabola, back in parameters (10 ** (-p[1] / (2 p[0]))), within 0.5%; got {float(got[0]):.4g}, "
+                 "which is not.")  # fmt: skip
 
 
 @check(
     name="fit_linear_log: a line in log10-log10", number="2.3.3", points=2, tags=["nmt.ipynb", "part 2.3"], timeout=60
 )
 def loglog_fit(student: Student) -> None:
-    """(m, c) of log10(y) = m log10(x) + c: exactly recovered on y = 10^c x^m (two cases)."""
+    """(m, c) of log10(y) = m log10(x) + c: recovered on y = 10^c x^m for two (m, c) drawn per grading."""
     x = np.array([8e10, 1.6e11, 3.2e11, 6.4e11, 1.28e12])
-    for m, c in [(0.5, -1.2), (0.42, 0.7)]:
+    rng = np.random.default_rng(secrets.randbits(64))
+    for m, c in [(rng.uniform(0.3, 0.7), rng.uniform(-2.0, -0.5)), (rng.uniform(0.3, 0.7), rng.uniform(0.5, 1.5))]:
         y = 10**c * x**m
         got_m, got_c = (
             _floats(v, n)[0] for v, n in zip(_call_fit(student, "fit_linear_log", x, y), ("m", "c"), strict=True)
@@ -249,6 +297,7 @@ def loglog_fit(student: Student) -> None:
         if abs(got_m - m) <= 1e-6 and abs(got_c - c) <= 1e-6:
             continue
         if abs(got_m - m) <= 1e-6 and abs(got_c - c * np.log(10)) <= 1e-5:
-            fail(f"The intercept is in natural-log units (c = {got_c:.4f} where {c} is expected): fit log10(y) against "
+            fail("The intercept is in natural-log units (c is ln(10) times the expected one): fit log10(y) against "
                  "log10(x), so that the 1e15 estimate 10^(15 m + c) is right.")  # fmt: skip
-        fail(f"For y = 10^{c} x^{m} the fit should give m = {m}, c = {c}; got m = {got_m:.6g}, c = {got_c:.6g}")
+        fail(f"For points on an exact power law y = 10^c x^m the fit should recover m and c (log10(y) = m log10(x) + c); "
+             f"got m = {got_m:.6g}, c = {got_c:.6g}, which is not that line.")  # fmt: skip

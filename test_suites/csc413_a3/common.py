@@ -72,3 +72,9 @@ def worst(actual: torch.Tensor, expected: torch.Tensor) -> str:
 
 def randn(seed: int, *shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def qkv_shapes(hidden: int, prefix: str = "") -> dict[str, tuple[int, ...]]:
+    """The handout's Q, K, V = nn.Linear(hidden, hidden), by parameter name."""
+    return {f"{prefix}{layer}.{p}": (hidden, hidden) if p == "weight" else (hidden,) for layer in "QKV"
+            for p in ("weight", "bias")}  # fmt: skip

@@ -1,4 +1,8 @@
-"""Our reference computations, run in the trusted process with weights read from the student's modules."""
+"""Our reference computations, run in the trusted process from weights and inputs the grader chose.
+
+Nothing here reads a value back from the sandbox: the weights are those ``load_trusted_weights`` drew and
+loaded into the student's module, so a module that zeroes or ignores them cannot match.
+"""
 
 from __future__ import annotations
 
@@ -25,12 +29,30 @@ def attention(state: dict[str, torch.Tensor], queries: torch.Tensor, keys: torch
     return weights @ v, weights.transpose(1, 2)
 
 
-def decoder_forward(state: dict[str, torch.Tensor], positional: torch.Tensor, inputs: torch.Tensor,
-                    attend: Callable[[int, torch.Tensor], torch.Tensor], layers: int) -> torch.Tensor:  # fmt: skip
-    """The decoder-only forward with the student's weights; ``attend(i, x)`` is layer i's self-attention context."""
-    x = state["embedding.weight"][inputs] + positional[: inputs.size(1)].to(torch.float32)
+def positional_encodings(hidden: int, length: int) -> torch.Tensor:
+    """The handout's sinusoidal encodings (given code of both editions), first ``length`` positions."""
+    positions = torch.arange(length, dtype=torch.float64)[:, None]
+    exponents = (2 * torch.arange(hidden // 2, dtype=torch.float64))[None, :] / hidden
+    args = positions / (10000**exponents)
+    encodings = torch.zeros(length, hidden, dtype=torch.float64)
+    encodings[:, 0::2], encodings[:, 1::2] = torch.sin(args), torch.cos(args)
+    return encodings
+
+
+def layer_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` under ``prefix`` (e.g. ``self_attentions.0.``), without it."""
+    return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+
+
+def decoder_forward(state: dict[str, torch.Tensor], inputs: torch.Tensor, layers: int) -> torch.Tensor:
+    """The decoder-only forward (spec 5.4) with the grader's weights: embed + positions, causal attention,
+    residual, MLP, residual per layer, then ``out``."""
+    state = {k: v.double() for k, v in state.items()}
+    hidden = state["embedding.weight"].size(1)
+    x = state["embedding.weight"][inputs] + positional_encodings(hidden, inputs.size(1))
     for i in range(layers):
-        residual = x + attend(i, x)
+        context, _ = attention(layer_state(state, f"self_attentions.{i}."), x, x, x, causal=True)
+        residual = x + context
         mlp = torch.relu(residual @ state[f"attention_mlps.{i}.0.weight"].T + state[f"attention_mlps.{i}.0.bias"])
         x = residual + mlp
     return x @ state["out.weight"].T + state["out.bias"]
