@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from grader.config import PROJECT_ROOT
 from grader.engine.report import GradeReport
@@ -29,7 +30,6 @@ pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 TINY = PROJECT_ROOT / "tests" / "files" / "cs224n_a5_tiny"
 REAL_SUITE = PROJECT_ROOT / "test_suites" / "cs224n_a5"
 OUTPUTS = {"4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "7.1", "7.2"}
-RUNS_STUDENT_CODE = {"5.1", "6.1", "6.2", "6.3", "6.4", "6.5", "7.1", "7.2"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ def test_the_reference_gets_full_marks_on_the_fixture(tiny: Tiny) -> None:
     questions = len((tiny.data / "birth_test_inputs.tsv").read_text().splitlines())
     for number in ("7.1", "7.2"):
         assert (
-            f"on {questions} of the {questions} test questions reproduced {questions}/{questions}" in by_number[number]
+            f"on all {questions} test questions reproduced {questions}/{questions}" in by_number[number]
         )
     assert "Test accuracy of perceiver.pretrain.test.predictions" in by_number["4.6"]
 
@@ -109,6 +109,31 @@ def _not_from_params(sub: Path, data: Path) -> None:
     path.write_text("".join(f"{place}\n" for place in gold))
 
 
+def _junk_params(sub: Path, data: Path) -> None:
+    """Params of the right names and shapes but not trained (random): the predictions cannot come from them."""
+    path = sub / "vanilla.finetune.params"
+    state = torch.load(path, map_location="cpu")
+    generator = torch.Generator().manual_seed(0)
+    torch.save({k: torch.randn(v.shape, generator=generator) * 0.05 for k, v in state.items()}, path)
+
+
+def _params_of_another_model(sub: Path, data: Path) -> None:
+    """A params file that is not the handout's GPT (a block missing, another width)."""
+    path = sub / "perceiver.finetune.params"
+    state = torch.load(path, map_location="cpu")
+    torch.save({k: v for k, v in state.items() if not k.startswith("blocks.1.")}, path)
+
+
+def _evaluate_copies_the_predictions(sub: Path, data: Path) -> None:
+    """run.py's evaluate copies the submitted predictions (the forgery the issue names), with junk params."""
+    _junk_params(sub, data)
+    run = sub / "src" / "run.py"
+    run.write_text(run.read_text().replace(
+        'elif args.function == "evaluate":',
+        'elif args.function == "evaluate":\n    import shutil\n    shutil.copy("vanilla.pretrain.test.predictions", args.outputs_path)\n    raise SystemExit(0)\nelif False:',
+    ))  # fmt: skip
+
+
 PREDICTIONS = {"4.1", "4.2", "4.3", "4.4", "4.5", "4.6"}
 #: mutant -> (how, the checks it must lose, a phrase of their message, the checks it is graded on).
 #: Mutants of dev files skip the re-execution checks, which read only the params and the test files.
@@ -117,7 +142,12 @@ ARTIFACT_MUTANTS: dict[str, tuple[Callable[[Path, Path], None], set[str], str, s
     "truncated": (_truncated, {"4.1"}, "the file is truncated", PREDICTIONS),
     "swapped_dev_test": (_swapped, {"4.5", "4.6", "7.2"}, "saved under the dev name", OUTPUTS),
     "predictions_not_from_params": (_not_from_params, {"7.1"}, "do not come from the submitted params", OUTPUTS),
+    "junk_params": (_junk_params, {"7.1"}, "do not come from the submitted params", {"7.1"}),
+    "params_of_another_model": (_params_of_another_model, {"7.2"}, "does not fit the handout's Perceiver", {"7.2"}),
+    "evaluate_copies_the_predictions": (_evaluate_copies_the_predictions, {"7.1"}, "do not come from the submitted params", {"7.1"}),
 }
+#: the artifact mutants that forge the re-execution: each is flagged for the TAs
+FLAGGED = {"predictions_not_from_params", "junk_params", "params_of_another_model", "evaluate_copies_the_predictions"}
 
 
 @pytest.mark.parametrize("name", sorted(ARTIFACT_MUTANTS))
@@ -129,9 +159,9 @@ def test_artifact_mutant_loses_exactly_its_checks(tiny: Tiny, name: str) -> None
     lost = {t.number: t.output for t in report.tests if t.result != "passed"}
     assert set(lost) == fails, lost
     assert any(phrase in output for output in lost.values()), lost
-    if name == "predictions_not_from_params":
-        flagged = next(t for t in report.tests if t.number == "7.1")
-        assert "flagged for review" in flagged.staff_output
+    if name in FLAGGED:
+        (flagged,) = [t for t in report.tests if t.number in fails]
+        assert "flagged for review" in flagged.staff_output and report.staff_flags, report.staff_flags
 
 
 # ----------------------------------------------------------------------------- hidden labels
@@ -228,8 +258,8 @@ def test_test_labels_are_unreadable_during_the_fixture_checks(tiny: Tiny) -> Non
         assert (hostile / name).is_file()
     numbers = {"5.1", "6.1", "6.3", "7.1", "7.2"}
     report = _grade(tiny.suite, hostile, tiny.root / "var", numbers)
-    # london_baseline twice; two run.py wiring commands; two evaluations. The reference passes them all.
-    _assert_no_leak(report, tiny.data, runs=2 + 2 + 2)
+    # london_baseline twice; two run.py wiring commands (the re-execution decodes on the trusted side).
+    _assert_no_leak(report, tiny.data, runs=2 + 2)
 
 
 def test_test_labels_are_unreadable_during_the_real_suites_script_checks() -> None:

@@ -193,10 +193,3 @@ def test_the_staging_refuses_the_hidden_labels(suite: Suite) -> None:
         staging.public_bytes(DATA, "birth_test.tsv")
     corpus = staging.wiring_corpus(DATA, {"wiring_corpus_lines": 2500})
     assert staging.documents(corpus) == 2501 and 200 * 2501 * 128 != 75_212_800
-
-
-def test_the_reexecution_sample_is_fixed_and_in_order(suite: Suite) -> None:
-    reexec = _module(suite, "checks_reexec")
-    chosen = reexec.sample_indices(437, 100)
-    assert chosen == sorted(set(chosen)) and len(chosen) == 100 and chosen == reexec.sample_indices(437, 100)
-    assert reexec.sample_indices(5, 100) == [0, 1, 2, 3, 4] and reexec.sample_indices(5, 0) == [0, 1, 2, 3, 4]
