@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 PAD, MASK = "\u25a1", "\u2047"
 N_HEAD = 8  # fixed by the starter's GPTConfig; params files do not record it
+N_LAYER = 4  # likewise: vanilla has 4 blocks, the Perceiver down + 2 + up
 STEPS = 32  # characters the evaluate branch generates per question
 CHUNK = 256  # questions decoded together: bounds the key/value caches to a few hundred MB
 
@@ -107,7 +108,7 @@ def architecture(state: State, vocab: int, perceiver: bool) -> Architecture:
     d = int(emb.shape[1])
     pos = state.get("pos_emb")
     block_size = int(pos.shape[1]) if pos is not None and pos.dim() == 3 else 0
-    n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.") and k.count(".") >= 2})
+    n_blocks = N_LAYER - 2 if perceiver else N_LAYER
     bottleneck = None
     if perceiver:
         basis = state.get("down_block.C")
