@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
     suites_dir: Path = Field(PROJECT_ROOT / "test_suites", description="Folder of test_suites/<assignment>/ folders.")
     data_dir: Path = Field(PROJECT_ROOT / "var", description="Service state: blobs, the embedded Redis file, scratch space.")
+    envs_dir: Path | None = Field(
+        None, description="The students' environments, one folder per suite's package list; default <data_dir>/envs (`grader env build`)."
+    )
     sandbox_backend: Literal["bwrap", "insecure-subprocess"] = Field(
         "bwrap", description="How student code is isolated; 'insecure-subprocess' only in development."
     )
@@ -101,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def scratch_dir(self) -> Path:
         return self.data_dir / "scratch"
+
+    @property
+    def environments(self) -> Path:
+        return self.envs_dir or self.data_dir / "envs"
 
     @property
     def blobs(self) -> Path:

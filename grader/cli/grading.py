@@ -15,6 +15,7 @@ from rich.table import Table
 from grader.authoring.checks import CheckSpec
 from grader.cli import app
 from grader.config import Settings, get_settings
+from grader.engine.environments import EnvironmentBuildError, build_environment
 from grader.engine.report import GradeReport, TestReport
 from grader.engine.runner import grade
 from grader.engine.suites import discover, load_assignment, load_suite
@@ -59,6 +60,10 @@ def grade_command(
         suite = load_assignment(settings.suites_dir, assignment)
         if not path.exists():
             raise GraderError(f"{path} does not exist")
+        try:  # the students' environment, built on first use here (a worker builds it at start-up)
+            build_environment(suite.manifest.environment, settings.environments)
+        except EnvironmentBuildError as exc:
+            err.print(f"[yellow]warning:[/yellow] {exc.student_message}", highlight=False)
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=err, transient=True, disable=not err.is_terminal,

@@ -44,6 +44,23 @@ def _require_redis_url(settings: Settings) -> str:
     return settings.redis_url
 
 
+def _build_environments(settings: Settings) -> None:
+    """Build the installed suites' students' environments that are missing (once; cached by their hash). A
+    failure (no network) is said here and on every check of that suite, never as a student's failure."""
+    from grader.cli.environments import build_all
+    from grader.engine.manifest import load_manifest
+    from grader.engine.suites import discover
+    from grader.errors import GraderError
+
+    try:
+        manifests = [load_manifest(path / "suite.toml") for path in discover(settings.suites_dir).values()]
+    except GraderError as exc:
+        console.print(f"[red]error:[/red] {exc.student_message}")
+        return
+    if build_all(settings, manifests, console):
+        console.print("grader: those assignments' checks will not run on this worker until `grader env build` succeeds")
+
+
 def _require_folders(settings: Settings, parts: tuple[Part, ...]) -> None:
     """Refuse to start (exit 2) when a part could not use its folders: a service that accepted uploads
     and then failed every grading would look healthy (grader/folders.py)."""
@@ -96,6 +113,7 @@ def worker_command(
     settings = load_settings()
     url = _require_redis_url(settings)
     _require_folders(settings, ("worker",))
+    _build_environments(settings)
     # Grading is throughput work; uploads and status pages are latency work. On one machine the API must
     # not queue behind sandboxes for the CPU (bench/burst.py measures upload latency during a burst), so
     # grading yields to it; GRADER_WORKER_NICE=0 keeps the old behaviour.
@@ -137,6 +155,7 @@ def serve_command(
     """Run the whole service on this machine: Redis (embedded unless REDIS_URL), workers and the API."""
     settings = load_settings()
     _require_folders(settings, BOTH)  # before anything starts: the parts would each refuse on their own
+    _build_environments(settings)  # once, before the workers start (each would otherwise build the same)
     with redis_url_for(settings) as url:
         env = child_environment(REDIS_URL=url)
         base = [sys.executable, "-m", "grader"]

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from grader.authoring.checks import Visibility
@@ -77,6 +79,44 @@ class Policy(_Strict):
         return labelled or number in self.hidden_label_checks
 
 
+class Environment(_Strict):
+    """The students' environment: what the handout's set-up installs beyond the grader's own packages.
+
+    It is built once per worker into a folder of its own (``grader env build``), mounted read-only into
+    the sandbox and put on ``sys.path`` after the grader's packages, so that nothing in it can shadow
+    the grader's torch or numpy.
+    """
+
+    packages: list[str] = Field(
+        default_factory=list,
+        description="Pip requirement strings, e.g. ['importlib_metadata', 'scikit-learn>=1.0', 'pandas']; never torch "
+        "(the sandbox uses the grader's own pinned build).",
+    )
+
+    @field_validator("packages")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        names: set[str] = set()
+        for text in value:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement as exc:
+                raise ValueError(f"{text!r} is not a pip requirement: {exc}") from None
+            if requirement.url:
+                raise ValueError(f"{text!r}: a URL requirement cannot be cached by its text, name a version instead")
+            name = canonicalize_name(requirement.name)
+            if name in GRADER_OWNED:
+                raise ValueError(f"{text!r}: the sandbox uses the grader's own {name}, an environment must not install another")
+            if name in names:
+                raise ValueError(f"{requirement.name!r} is declared twice")
+            names.add(name)
+        return value
+
+
+#: Distributions the grader provides itself and no suite's environment may replace.
+GRADER_OWNED = frozenset({"torch", "grader"})
+
+
 class SuiteManifest(_Strict):
     """The manifest of one assignment's suite."""
 
@@ -95,6 +135,7 @@ class SuiteManifest(_Strict):
     thresholds: dict[str, float] = Field(default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'.")
     notebooks: list[NotebookSpec] = Field(default_factory=list, description="Notebooks of the submission turned into modules of their definitions (see grader.engine.notebooks).")
     policy: Policy = Field(default_factory=Policy, description="Checks scored against hidden labels, withheld from students until released.")
+    environment: Environment = Field(default_factory=Environment, description="The packages the handout's set-up installs, provided to the sandbox.")
 
     @field_validator("due_date", "closes_at")
     @classmethod

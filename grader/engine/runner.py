@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import grader
 from grader.authoring.checks import CheckSpec, Credit, Feedback, NotGradable
 from grader.config import Settings
+from grader.engine.environments import environment_status
 from grader.engine.messages import HostPaths, assertion_message, redact_echoes, staff_code_detail, student_code_message
 from grader.engine.models import missing_models
 from grader.engine.notebooks import ingest_notebooks
@@ -52,11 +53,12 @@ def make_launcher(settings: Settings) -> Launcher:
 def sandbox_spec(suite: Suite, settings: Settings, submission_dir: Path) -> SandboxSpec:
     """The sandbox a submission of ``suite`` runs in (the warm pool builds the same one ahead of demand)."""
     manifest = suite.manifest
+    environment = environment_status(manifest.environment, settings.environments).mount
     return SandboxSpec(submission_dir, tuple(manifest.python_path), settings.limits.merged(manifest.resources.limits),
                        gpu=manifest.resources.queue == "gpu",
                        model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None,
                        cuda_visible_devices=settings.cuda_visible_devices,
-                       preload=tuple(manifest.resources.preload))  # fmt: skip
+                       preload=tuple(manifest.resources.preload), environment=environment)  # fmt: skip
 
 
 def grade(
@@ -103,6 +105,8 @@ def _grade_in(
     notebook_notes = ingest_notebooks(unpacked.root, manifest.notebooks)
 
     spec = sandbox_spec(suite, settings, unpacked.root)
+    # A declared package this worker lacks would fail the student for the worker's fault: no check runs.
+    lacking = environment_status(manifest.environment, settings.environments)
     session = SandboxSession(launcher, spec, settings.timeouts)
     total_deadline = started + min(manifest.resources.total_timeout_seconds, settings.timeouts.total)
     tests = []
@@ -123,6 +127,9 @@ def _grade_in(
             missing_cache = missing_models(check, settings.hf_home)
             if time.monotonic() >= total_deadline:
                 result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.", suite)
+            elif lacking.lacking:
+                result = _not_run(check, f"Not run, not gradable on this worker: {lacking.lacking_message()}. "
+                                         "It is pending: staff can see this and regrade later.", suite)  # fmt: skip
             elif missing_cache:
                 result = _not_run(check, f"Not run, not gradable on this worker: needs model cache. This check needs the model(s) "
                                          f"{', '.join(missing_cache)}, which this grader's model cache does not have; "

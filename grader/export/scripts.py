@@ -42,6 +42,8 @@ fi
 "$VENV/bin/pip" install -q --index-url @TORCH_INDEX@ @TORCH@
 "$VENV/bin/pip" install -q "$HERE/project"
 "$VENV/bin/python" -c 'import grader, torch; print("grader", grader.__version__, "torch", torch.__version__)'
+# The students' environment the suite declares (suite.toml [environment]): built here, where there is a network.
+GRADER_SUITES_DIR="$HERE/suites" GRADER_DATA_DIR="$ROOT/grader-data" "$VENV/bin/grader" env build --assignment @ASSIGNMENT@
 chmod -R a+rX "$VENV"
 
 # As root the grader gives each sandbox a private uid, which must traverse every parent of the venv.

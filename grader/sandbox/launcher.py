@@ -41,6 +41,8 @@ INSIDE_SOURCE = "/mnt/submission"
 INSIDE_HOME = "/home/student"
 INSIDE_WORKDIR = "/home/student/submission"
 INSIDE_UID = 1000
+#: Where a suite's students' environment (grader/engine/environments.py) is mounted, read-only.
+INSIDE_ENVIRONMENT = "/opt/environment"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class SandboxSpec:
     cuda_visible_devices: str | None = None  # the worker's GPUs, for a GPU sandbox
     preload: tuple[str, ...] = ()  # modules the agent imports before its greeting (a suite's [resources] preload)
     deferred: bool = False  # a warm-pool sandbox: the agent waits for a "start" request before copying the submission
+    environment: Path | None = None  # the suite's built students' environment (a site folder), appended to sys.path
 
 
 class OutputCapture:
@@ -163,9 +166,13 @@ class Launcher(Protocol):
     def start(self, spec: SandboxSpec) -> SandboxProcess: ...
 
 
-def _agent_command(python: str, agent_root: str, source: str, workdir: str, spec: SandboxSpec) -> list[str]:
+def _agent_command(
+    python: str, agent_root: str, source: str, workdir: str, spec: SandboxSpec, environment: str | None = None
+) -> list[str]:
     cmd = [python, "-I", "-B", f"{agent_root}/grader/sandbox/agent/__main__.py"]
     cmd += ["--source", source, "--workdir", workdir]
+    if environment is not None:
+        cmd += ["--site", environment]  # after the grader's own packages: it can add modules, never shadow torch
     for entry in spec.python_path:
         cmd += ["--python-path", entry]
     for module in spec.preload:
@@ -312,9 +319,12 @@ class BwrapLauncher:
         cmd += self._binds()
         if spec.model_cache is not None:
             cmd += ["--ro-bind", str(spec.model_cache), str(spec.model_cache)]
+        if spec.environment is not None:
+            cmd += ["--ro-bind", str(spec.environment), INSIDE_ENVIRONMENT]
         cmd += ["--ro-bind", str(spec.submission_dir), INSIDE_SOURCE]
         cmd += ["--seccomp", str(seccomp_fd), "--chdir", INSIDE_HOME, "--"]
-        return cmd + _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec)
+        environment = INSIDE_ENVIRONMENT if spec.environment is not None else None
+        return cmd + _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec, environment)
 
     def start(self, spec: SandboxSpec) -> SandboxProcess:
         limits = spec.limits
@@ -330,7 +340,8 @@ class BwrapLauncher:
                     "process limit, so a fork bomb would not be contained. Set a uid base or run as a non-root user."
                 )
             needed = [Path(sys.prefix), Path(sys.base_prefix), PACKAGE_ROOT / "grader", spec.submission_dir]
-            blocked = [str(p) for p in needed + ([spec.model_cache] if spec.model_cache else []) if not _world_traversable(p)]
+            needed += [p for p in (spec.model_cache, spec.environment) if p is not None]
+            blocked = [str(p) for p in needed if not _world_traversable(p)]
             if blocked:
                 raise ConfigurationError(
                     "The grader runs as root, so each sandbox runs under a private uid, which cannot reach "
@@ -370,7 +381,8 @@ class InsecureSubprocessLauncher:
     def start(self, spec: SandboxSpec) -> SandboxProcess:
         agent_root = str(PACKAGE_ROOT)
         workdir = Path(spec.submission_dir).parent / f"work-{secrets.token_hex(4)}"
-        cmd = _agent_command(sys.executable, agent_root, str(spec.submission_dir), str(workdir), spec)
+        environment = str(spec.environment) if spec.environment is not None else None
+        cmd = _agent_command(sys.executable, agent_root, str(spec.submission_dir), str(workdir), spec, environment)
         env = _sandbox_env(spec.limits, str(workdir))
         popen = _popen(_rlimit_prefix(spec.limits, _count_own_processes()) + cmd, env)
         return SandboxProcess(popen, spec.limits, ["INSECURE: no sandbox (development mode)"])

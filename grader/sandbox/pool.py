@@ -54,10 +54,11 @@ class WarmProfile:
     model_cache: Path | None
     cuda_visible_devices: str | None
     preload: tuple[str, ...]
+    environment: Path | None = None  # the suite's students' environment: mounted at start, so part of the profile
 
     @classmethod
     def of(cls, spec: SandboxSpec) -> WarmProfile:
-        return cls(spec.limits, spec.gpu, spec.model_cache, spec.cuda_visible_devices, spec.preload)
+        return cls(spec.limits, spec.gpu, spec.model_cache, spec.cuda_visible_devices, spec.preload, spec.environment)
 
     @property
     def queue(self) -> str:
@@ -254,6 +255,7 @@ class WarmPool:
         spec = SandboxSpec(
             submission, (), profile.limits, gpu=profile.gpu, model_cache=profile.model_cache,
             cuda_visible_devices=profile.cuda_visible_devices, preload=profile.preload, deferred=True,
+            environment=profile.environment,
         )  # fmt: skip
         try:
             process = self.cold.start(spec)

@@ -23,6 +23,7 @@ from grader.engine.suites import load_assignment
 from tests.utils.builders import (
     CS224N_MISSING_ARTIFACTS,
     REFERENCE,
+    SHARED_ENVS,
     apply_mutant,
     make_zip,
     mutant_names,
@@ -99,7 +100,8 @@ def test_reference_through_the_cli_lacks_exactly_the_trained_artifacts(workspace
     out = subprocess.run(
         [str(PROJECT_ROOT / ".venv" / "bin" / "grader"), "grade", str(REFERENCE), "--assignment", "cs224n-a5", "--json",
          "--out", str(workspace / "report.json")],
-        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var")},
+        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var"),
+             "GRADER_ENVS_DIR": str(SHARED_ENVS)},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     report = GradeReport.model_validate_json(out.stdout)

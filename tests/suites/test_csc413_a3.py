@@ -21,7 +21,7 @@ from grader.config import PROJECT_ROOT
 from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import Suite, load_assignment
-from tests.utils.builders import settings_for, traversable_dir
+from tests.utils.builders import SHARED_ENVS, settings_for, traversable_dir
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
@@ -108,7 +108,8 @@ def test_reference_gets_full_marks_through_the_cli(workspace: Path) -> None:
     out = subprocess.run(
         [str(PROJECT_ROOT / ".venv" / "bin" / "grader"), "grade", str(REFERENCE), "--assignment", "csc413-a3", "--json",
          "--out", str(workspace / "report.json")],
-        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var")},
+        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var"),
+             "GRADER_ENVS_DIR": str(SHARED_ENVS)},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     report = GradeReport.model_validate_json(out.stdout)

@@ -122,6 +122,13 @@ def mutant_names(reference: Path = REFERENCE, folder: str = "mutants") -> list[s
     return sorted(p.stem for p in (reference / folder).glob("*.toml"))
 
 
+#: The students' environments the tests share: built once by scripts/bootstrap (or `grader env build`) and
+#: cached by their hash, so no test downloads scikit-learn again.
+SHARED_ENVS = PROJECT_ROOT / "var" / "envs"
+
+
 def settings_for(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for tests: real bwrap, the repository's suites unless overridden, state under ``data_dir``."""
+    """Settings for tests: real bwrap, the repository's suites unless overridden, state under ``data_dir``
+    (the students' environments excepted: the shared, pre-built ones)."""
+    overrides.setdefault("envs_dir", SHARED_ENVS)
     return Settings(env="test", data_dir=data_dir, **overrides)  # type: ignore[arg-type]

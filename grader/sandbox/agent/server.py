@@ -12,6 +12,7 @@ import importlib
 import os
 import random
 import shutil
+import site
 import sys
 import traceback
 from pathlib import Path
@@ -249,7 +250,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--python-path", action="append", default=[])
     parser.add_argument("--preload", action="append", default=[])
     parser.add_argument("--deferred", action="store_true")
+    parser.add_argument("--site", action="append", default=[])
     opts = parser.parse_args(argv)
+    for folder in opts.site:
+        site.addsitedir(folder)  # the suite's students' environment: appended, after the grader's own packages
 
     # The RPC pipes move to private descriptors; fd 1 then joins fd 2 (the captured output), so a
     # student's print() can never land in the middle of a frame.
