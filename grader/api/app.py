@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 import grader
 from grader.api import pages
 from grader.api.deps import Services
-from grader.api.routes import assignments, health, submissions
+from grader.api.docs import add_docs, redact_access_log
+from grader.api.routes import assignments, audit, course, grading, health, submissions
 from grader.config import Settings, get_settings
 from grader.engine.manifest import load_manifest
 from grader.store.blobs import BlobStore
@@ -58,7 +59,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         manifest = load_manifest(path)
         manifests[manifest.id] = manifest
     app = FastAPI(title="grader", version=grader.__version__, description="Autograder for ML course assignments.",
-                  lifespan=_lifespan(settings.api_threads))  # fmt: skip
+                  lifespan=_lifespan(settings.api_threads), docs_url=None, redoc_url=None)  # fmt: skip
+    add_docs(app)
+    redact_access_log()
     uploads = UploadStore(lambda: connect_async(redis_url))
     app.state.services = Services(settings, Store(connect(redis_url)), make_celery(settings, redis_url), manifests, uploads,
                                   BlobStore(settings.blobs))  # fmt: skip
@@ -67,6 +70,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(assignments.router, prefix="/api/v1")
     app.include_router(submissions.router, prefix="/api/v1")
+    for router in (course.router, grading.router, audit.router):  # a course's term: settings, manual grading, audit
+        app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     return app
