@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from grader.api.deps import CurrentUser, ManifestDep, Services, ServicesDep, StaffUser, now
+from grader.api.course_rules import student_view_manifest
 from grader.api.queueing import enqueue
 from grader.api.schemas import AssignmentPublic, RegradeResult, SubmissionList, SubmissionSummary
 from grader.api.views import student_report
@@ -35,7 +36,7 @@ def summary(sub: Submission) -> SubmissionSummary:
 def student_summary(sub: Submission, services: Services, manifest: SuiteManifest) -> SubmissionSummary:
     """A student's own submission with the score their report shows: withheld while any check is."""
     raw = services.store.report(sub.id)
-    public = student_report(GradeReport.model_validate_json(raw), manifest, now()) if raw is not None else None
+    public = student_report(GradeReport.model_validate_json(raw), student_view_manifest(services, manifest), now()) if raw is not None else None
     shown = {"score": public.score, "max_score": public.max_score} if public else {"score": None, "max_score": None}
     return summary(sub).model_copy(update=shown)
 

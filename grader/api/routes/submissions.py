@@ -21,6 +21,7 @@ from grader.api.deps import (
     services_of,
     upload_caller,
 )
+from grader.api.course_rules import student_view_manifest, upload_manifest
 from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps, UploadForm
@@ -74,6 +75,7 @@ async def accept_upload(services: Services, manifest: SuiteManifest, user: Token
     settings = services.settings
     received = now()
     sub_id = services.store.new_id()
+    manifest = await upload_manifest(services, manifest, user, received)  # the course's runtime dates and limits
     await _admit(services, manifest, user, member=sub_id)
     name = _archive_name(file.filename)
     try:
@@ -174,7 +176,7 @@ def get_submission(submission_id: str, services: ServicesDep, user: CurrentUser)
         full = GradeReport.model_validate_json(raw)
         manifest = services.manifests.get(sub.assignment)
         if user.role == Role.student:
-            report = student_report(full, manifest, now()) if manifest else None
+            report = student_report(full, student_view_manifest(services, manifest), now()) if manifest else None
         else:
             report = full
     return SubmissionPublic(
