@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
 from grader.authoring import Feedback, StudentCodeError, assert_shape, check, fail
 from grader.sandbox.client import RemoteObject, Student
 
+from . import editions
 from .bertlib.bodies import fresh
-from .bertlib.head import NUM_LABELS, WIDE, classifier, trusted_head
+from .bertlib.head import BERT_CONFIG_DROPOUT, NUM_LABELS, WIDE, classifier, trusted_head
 from .bertlib.probes import batch, close, tensor_result, trusted
 
 
 @check(name="BertSentClassifier: log-probabilities from the pooled output", number="2.1", points=15, timeout=90)
-def head(student: Student, seed: int, feedback: Feedback) -> None:
+def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
     """Output (bs, num_labels) of log-probabilities (rows log-sum-exp to 0) = log_softmax(Linear(pooler_output)) in eval mode."""
-    model, bert = classifier(student, "finetune")
+    edition = editions.detect(files)
+    model, bert = classifier(student, "finetune", bert_dropout=BERT_CONFIG_DROPOUT)
     seed = fresh(seed)
     ids, mask = batch(seed, WIDE)
     try:
@@ -48,7 +52,10 @@ def head(student: Student, seed: int, feedback: Feedback) -> None:
         _diagnose_input(bert, ids, mask, out, weight, bias)
         fail("With the grader's weights loaded (BERT and the head's Linear), the eval-mode output is not "
              "log_softmax(Linear(dropout(pooler_output))).")  # fmt: skip
-    _dropout_probability(student, model, pooled, seed, weight, bias, feedback)
+    # Fall 2023's given __init__ takes the head's probability from self.bert.config; 2021/2022 leave it to the
+    # student, and the handout asks for config.hidden_dropout_prob.
+    probabilities = (0.3, BERT_CONFIG_DROPOUT) if edition.head_dropout_from_bert else (0.3,)
+    _dropout_probability(student, model, pooled, seed, weight, bias, probabilities, feedback)
 
 
 def _diagnose_input(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, out: torch.Tensor,
@@ -67,33 +74,39 @@ def _diagnose_input(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, o
 
 
 def _dropout_probability(student: Student, model: RemoteObject, pooled: torch.Tensor, seed: int, weight: torch.Tensor,
-                         bias: torch.Tensor, feedback: Feedback) -> None:  # fmt: skip
+                         bias: torch.Tensor, probabilities: tuple[float, ...], feedback: Feedback) -> None:  # fmt: skip
     """In train mode under one seed, the head's dropout should be hidden_dropout_prob (a warning otherwise)."""
     ids, mask = batch(seed, WIDE)
     model.call_method("train")
     student.seed(seed)
     got = tensor_result(model(ids, mask), "BertSentClassifier.forward in train mode")
-    torch.manual_seed(seed)
-    want = F.log_softmax(F.dropout(pooled, 0.3, True) @ weight.T + bias, dim=-1)
-    if not close(got, want):
+    wants = []
+    for p in probabilities:
+        torch.manual_seed(seed)
+        wants.append(F.log_softmax(F.dropout(pooled, p, True) @ weight.T + bias, dim=-1))
+    if not any(close(got, want) for want in wants):
         feedback.note("Note: in train mode the head does not match dropout(p=config.hidden_dropout_prob) on the pooled "
                       "output followed by the Linear layer; use the configured dropout probability.")  # fmt: skip
         feedback.warn_staff("head dropout differs from hidden_dropout_prob (or sits elsewhere)")
 
 
 @check(name="BertSentClassifier: trainable parameters per option", number="2.2", points=5, timeout=60)
-def trainable(student: Student) -> None:
-    """'pretrain' freezes BERT and trains only the head; 'finetune' trains everything."""
-    for option in ("pretrain", "finetune"):
+def trainable(student: Student, files: Path, feedback: Feedback) -> None:
+    """The edition's frozen option ('pretrain' 2021/2022, 'freeze' Fall 2023) trains only the head; 'finetune' all."""
+    edition = editions.detect(files)
+    for option in (edition.frozen_option, "finetune"):
         model, _ = classifier(student, option)
         params = model.named_parameters()
         head = [p for p in params if not p["name"].startswith("bert.")]
+        built = f"BertSentClassifier(config) with config.option = '{option}' ({edition.name} handout, from {edition.signal})"
         if not head:
-            fail("BertSentClassifier has no parameters outside self.bert: the head's Linear layer is missing.")
-        if not all(p["requires_grad"] for p in head):
-            fail(f"With option '{option}' the head's parameters must be trainable.")
-        bert_trainable = {p["requires_grad"] for p in params if p["name"].startswith("bert.")}
-        if option == "pretrain" and True in bert_trainable:
-            fail("With option 'pretrain' the BERT parameters must be frozen (requires_grad False).")
-        if option == "finetune" and False in bert_trainable:
-            fail("With option 'finetune' every BERT parameter must be trainable.")
+            fail(f"{built} has no parameters outside self.bert: the head's Linear layer is missing.")
+        frozen_head = sorted(p["name"] for p in head if not p["requires_grad"])
+        if frozen_head:
+            fail(f"{built}: the head's parameters must be trainable; {', '.join(frozen_head[:3])} have requires_grad False.")
+        bert = [p for p in params if p["name"].startswith("bert.")]
+        wrong = [p["name"] for p in bert if p["requires_grad"] != (option == "finetune")]
+        if wrong:
+            want = "trainable (requires_grad True)" if option == "finetune" else "frozen (requires_grad False)"
+            fail(f"{built}: every BERT parameter must be {want}; {len(wrong)} of {len(bert)} are not "
+                 f"(e.g. {', '.join(wrong[:2])}).")  # fmt: skip

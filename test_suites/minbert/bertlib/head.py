@@ -39,9 +39,23 @@ def namespace(student: Student, **values: Any) -> RemoteObject:
     return ns
 
 
-def classifier(student: Student, option: str, dropout: float = 0.3) -> tuple[RemoteObject, RemoteObject]:
-    """``classifier.BertSentClassifier(config)`` as the given training code builds it; returns (head model, bert)."""
+#: Written into the offline BERT's ``config.hidden_dropout_prob`` after it is built (its own dropout
+#: modules keep WIDE's 0): the Fall 2023 head reads its probability from ``self.bert.config``.
+BERT_CONFIG_DROPOUT = 0.2
+
+
+def classifier(student: Student, option: str, dropout: float = 0.3, *,
+               bert_dropout: float | None = None) -> tuple[RemoteObject, RemoteObject]:  # fmt: skip
+    """``classifier.BertSentClassifier(config)`` as the given training code builds it; returns (head model, bert).
+
+    ``bert_dropout``, when given, is what the BERT's config then says its hidden dropout probability is.
+    """
     bert = offline_bert(student)
+    if bert_dropout is not None:
+        try:
+            student.module("builtins").setattr(bert.config, "hidden_dropout_prob", bert_dropout)
+        except (StudentCodeError, AttributeError):
+            pass  # a model without .config: the head cannot read it either
     config = namespace(student, hidden_dropout_prob=dropout, num_labels=NUM_LABELS, hidden_size=WIDE.hidden_size,
                        data_dir=".", option=option)  # fmt: skip
     try:

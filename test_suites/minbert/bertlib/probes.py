@@ -16,16 +16,37 @@ TINY = TinyConfig()
 ATOL, RTOL = 1e-5, 1e-3
 
 
+#: What the given code passes to ``from_pretrained`` (classifier.py, sanity_check.py).
+PRETRAINED_NAME = "bert-base-uncased"
+
+
+def handout_config(student: Student, cfg: TinyConfig = TINY) -> RemoteObject:
+    """The student's ``config.BertConfig`` as the handout's ``from_pretrained`` hands it to a model.
+
+    The starter's ``BertPreTrainedModel.__init__`` reads ``config.name_or_path``, which the starter's
+    ``PretrainedConfig`` never sets itself (it keeps ``_name_or_path``): the given
+    ``from_pretrained`` assigns ``config.name_or_path`` before calling ``cls(config)``. Every model
+    is built the same way here, so an untouched starter ``base_bert.py``/``config.py`` works.
+    """
+    config = student.module("config").BertConfig(**cfg.kwargs())
+    if not isinstance(config, RemoteObject):
+        fail("config.BertConfig(...) did not return a config object")
+    student.module("builtins").setattr(config, "name_or_path", PRETRAINED_NAME)
+    return config
+
+
 def build(
     student: Student, cls: str, cfg: TinyConfig = TINY, *, module: str = "bert", train: bool = False
 ) -> RemoteObject:
-    """``bert.<cls>(config.BertConfig(...))`` in eval (or train) mode; construction errors fail the check."""
+    """``bert.<cls>(config)`` built as the handout's ``from_pretrained`` builds it, in eval (or train) mode;
+    construction errors fail the check."""
     try:
-        config = student.module("config").BertConfig(**cfg.kwargs())
+        config = handout_config(student, cfg)
         obj = getattr(student.module(module), cls)(config)
         obj.call_method("train" if train else "eval")
     except StudentCodeError as exc:
-        fail(f"Building {module}.{cls} with a small config raised {exc.exc_type}: {exc.exc_message}")
+        fail(f"Building {module}.{cls}(config) with a small config.BertConfig (name_or_path set as from_pretrained "
+             f"sets it) raised {exc.exc_type}: {exc.exc_message}")  # fmt: skip
     if not isinstance(obj, RemoteObject):
         fail(f"{module}.{cls}(config) did not return a module object")
     return obj
