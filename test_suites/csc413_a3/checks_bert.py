@@ -32,6 +32,7 @@ from grader.authoring import (
 from grader.sandbox.client import RemoteObject, Student
 
 from .common import close, definition, run, tensor, worst
+from .editions import located
 
 NB = "bert_nb"
 TAGS = ["bert.ipynb", "part 3"]
@@ -54,10 +55,10 @@ def _load_body(model: Any) -> dict[str, torch.Tensor]:
     return load_trusted_weights(model, shapes, what="BertForSentenceClassification", around_one=gains)
 
 
-def _tiny(student: Student, seed: int, num_labels: int, **extra: float) -> Any:
+def _tiny(student: Student, seed: int, files: Path, num_labels: int, **extra: float) -> Any:
     """The student's classifier on a tiny BERT, built in the sandbox, in eval mode."""
     student.seed(seed)
-    cls = definition(student, NB, "BertForSentenceClassification")
+    cls = definition(student, NB, "BertForSentenceClassification", files)
     config = run("transformers.BertConfig", student.module("transformers").BertConfig, num_labels=num_labels,
                  **TINY, **extra)  # fmt: skip
     model = run("BertForSentenceClassification(config)", cls, config)
@@ -94,10 +95,10 @@ def _head(model: Any) -> Any:
     tags=TAGS,
     timeout=120,
 )
-def head_shape(student: Student, seed: int) -> None:
+def head_shape(student: Student, seed: int, files: Path) -> None:
     """For num_labels 3 and 5 (catches a hard-coded 3), ``classifier`` maps config.hidden_size to config.num_labels."""
     for labels in (3, 5):
-        head = _head(_tiny(student, seed, labels))
+        head = _head(_tiny(student, seed, files, labels))
         info = head.describe()
         if not any(c == "torch.nn.modules.linear.Linear" for c in info["mro"]):
             fail(f"`classifier` should be an nn.Linear, got {info['type']}")
@@ -117,10 +118,10 @@ def head_shape(student: Student, seed: int) -> None:
     tags=TAGS,
     timeout=120,
 )
-def head_returns(student: Student, seed: int) -> None:
+def head_returns(student: Student, seed: int, files: Path) -> None:
     """With labels: logits (B, num_labels) and loss = cross-entropy(logits, labels); without: the 1-tuple of the
     same logits. The logits come from the BERT weights the grader loads (other weights, other logits)."""
-    model = _tiny(student, seed, 3)
+    model = _tiny(student, seed, files, 3)
     _load_body(model)
     batch = _batch(seed)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
@@ -164,9 +165,9 @@ def _trusted_bert(state: dict[str, torch.Tensor], labels: int) -> transformers.B
 @check(
     name="BERT head: logits = classifier(pooler_output), no softmax", number="3.1.3", points=3, tags=TAGS, timeout=120
 )
-def head_logits(student: Student, seed: int) -> None:
+def head_logits(student: Student, seed: int, files: Path) -> None:
     """In eval mode, logits equal the classifier applied to the parent forward's pooler_output."""
-    model = _tiny(student, seed, 3)
+    model = _tiny(student, seed, files, 3)
     _head(model)
     state = _load_body(model)
     state |= load_trusted_weights(model, {"classifier.weight": (3, TINY["hidden_size"]), "classifier.bias": (3,)},
@@ -195,7 +196,10 @@ def head_logits(student: Student, seed: int) -> None:
         if logits.shape == expected.shape
         else f"shape {tuple(logits.shape)}, expected {tuple(expected.shape)}"
     )
-    fail(f"The logits should equal classifier(outputs.pooler_output): {detail}")
+    fail(
+        f"The logits of BertForSentenceClassification.forward{located(files, NB, 'BertForSentenceClassification')} "
+        f"should equal classifier(outputs.pooler_output): {detail}"
+    )
 
 
 @check(
@@ -205,9 +209,9 @@ def head_logits(student: Student, seed: int) -> None:
     tags=TAGS,
     timeout=120,
 )
-def head_freezing(student: Student, seed: int) -> None:
+def head_freezing(student: Student, seed: int, files: Path) -> None:
     """Q3's loop (requires_grad = False where 'classifier' is not in the name) leaves classifier.weight and .bias."""
-    params = run("model.named_parameters()", _tiny(student, seed, 3).named_parameters)
+    params = run("model.named_parameters()", _tiny(student, seed, files, 3).named_parameters)
     left = {p["name"] for p in params if "classifier" in p["name"] and p["requires_grad"]}
     if left != HEAD:
         fail(f"After Q3's freezing loop the trainable parameters would be {sorted(left) or 'none'}; they must be exactly "
@@ -227,7 +231,7 @@ def verbal_arithmetic(data: Path) -> tuple[list[list[str]], list[int]]:
     tags=TAGS,
     timeout=180,
 )
-def head_learns(student: Student, seed: int, data: Path, feedback: Feedback) -> None:
+def head_learns(student: Student, seed: int, data: Path, feedback: Feedback, files: Path) -> None:
     """120 AdamW steps (lr 3e-3, batch 64) on word-level verbal arithmetic: on 192 held-out rows the loss falls
     and the accuracy beats the majority class.
 
@@ -247,7 +251,7 @@ def head_learns(student: Student, seed: int, data: Path, feedback: Feedback) -> 
     draw.shuffle(order)
     held, train = sorted(order[:192]), sorted(order[192:])
     majority = float(torch.bincount(y[held]).max()) / len(held)
-    model = _tiny(student, seed, 3)
+    model = _tiny(student, seed, files, 3)
     torch_r = student.module("torch")
     params = run("model.parameters()", model.call_method, "parameters")
     optimizer = run("torch.optim.AdamW", torch_r.optim.AdamW, params, lr=3e-3)
@@ -300,7 +304,7 @@ def _split(labels: list[int], seed: int = 42, validation: float = 0.3) -> tuple[
 
 @check(name="MathBERT fine-tune (Q2) reaches the handout's validation accuracy", number="3.2", points=0,
        tags=[*TAGS, "gpu", "model cache"], timeout=1200, models=["tbs17/MathBERT"])  # fmt: skip
-def mathbert_finetune(student: Student, data: Path, config: dict[str, float], feedback: Feedback) -> None:
+def mathbert_finetune(student: Student, data: Path, config: dict[str, float], feedback: Feedback, files: Path) -> None:
     """The handout's Q2 run on the cached tbs17/MathBERT: 3 epochs, AdamW 5e-5, 10% warm-up, clip 1.0, batch 32, MAX_LEN 7."""
     words, labels = verbal_arithmetic(data)
     train, val = _split(labels)
@@ -317,7 +321,7 @@ def mathbert_finetune(student: Student, data: Path, config: dict[str, float], fe
     (ids, mask), (val_ids, val_mask) = encode(train), encode(val)
     y, val_y = torch.tensor([labels[i] for i in train]), torch.tensor([labels[i] for i in val])
     student.seed(42)
-    cls = definition(student, NB, "BertForSentenceClassification")
+    cls = definition(student, NB, "BertForSentenceClassification", files)
     model = run("from_pretrained('tbs17/MathBERT', num_labels=3)", cls.from_pretrained, "tbs17/MathBERT", num_labels=3)
     torch_r = student.module("torch")
     optimizer = run("torch.optim.AdamW", torch_r.optim.AdamW, model.call_method("parameters"), lr=5e-5)

@@ -21,9 +21,11 @@ from grader.sandbox.client import RemoteObject, Student
 
 from . import reference
 from .common import close, definition, pair, qkv_shapes, run, tensor, worst
+from .editions import located
 
 NB = "nmt_nb"
 VOCAB, START = 30, 27
+GEN, MODEL = "generate_tensors_for_training_decoder_nmt", "DecoderOnlyTransformer"
 
 
 @check(
@@ -33,9 +35,9 @@ VOCAB, START = 30, 27
     tags=["nmt.ipynb", "part 2.2"],
     timeout=60,
 )
-def training_tensors(student: Student, seed: int) -> None:
+def training_tensors(student: Student, seed: int, files: Path) -> None:
     """(SOS + src_EOP + tgt without its last token, src_EOP + tgt_EOS), int64 (B, Ls + Lt), on several batches."""
-    func = definition(student, NB, "generate_tensors_for_training_decoder_nmt")
+    func = definition(student, NB, "generate_tensors_for_training_decoder_nmt", files)
     gen = torch.Generator().manual_seed(seed)
     batches = [(torch.tensor([[7, 8, 29], [1, 2, 29]]), torch.tensor([[8, 7, 0, 28], [2, 1, 5, 28]]), START)]
     batches += [(torch.randint(0, 27, (b, ls), generator=gen), torch.randint(0, 27, (b, lt), generator=gen), s)
@@ -48,7 +50,8 @@ def training_tensors(student: Student, seed: int) -> None:
         expected = reference.training_tensors(src, tgt, start)
         for value, want, label in zip(got, expected, ("SOS_src_EOP_tgt", "src_EOP_tgt_EOS"), strict=True):
             value = tensor(value, label)
-            where = f"for src_EOP of shape {tuple(src.shape)}, tgt_EOS {tuple(tgt.shape)}, start_token {start}"
+            where = (f"returned by generate_tensors_for_training_decoder_nmt{located(files, NB, GEN)} for src_EOP of "
+                     f"shape {tuple(src.shape)}, tgt_EOS {tuple(tgt.shape)}, start_token {start}")  # fmt: skip
             if value.dtype != torch.int64:
                 fail(f"{label} {where} should be a LongTensor (int64) of token ids, got {value.dtype}")
             if tuple(value.shape) != tuple(want.shape):
@@ -59,10 +62,12 @@ def training_tensors(student: Student, seed: int) -> None:
                 fail(f"{label} {where} is wrong: expected {want.tolist()}, got {value.tolist()}")
 
 
-def _model(student: Student, seed: int, hidden: int = 16, layers: int = 2) -> tuple[Any, dict[str, torch.Tensor]]:
+def _model(
+    student: Student, seed: int, files: Path, hidden: int = 16, layers: int = 2
+) -> tuple[Any, dict[str, torch.Tensor]]:
     """The student's decoder-only model in eval mode, holding every weight of the handout's layers drawn here."""
     student.seed(seed)
-    cls = definition(student, NB, "DecoderOnlyTransformer")
+    cls = definition(student, NB, "DecoderOnlyTransformer", files)
     model = run(f"DecoderOnlyTransformer({VOCAB}, {hidden}, {layers}, loss_seq_span=5)", cls, VOCAB, hidden, layers, 5)
     run("model.eval()", model.call_method, "eval")
     return model, load_trusted_weights(model, _shapes(hidden, layers), what="the decoder-only model")
@@ -98,15 +103,16 @@ def _changed(a: torch.Tensor, b: torch.Tensor) -> bool:
     tags=["nmt.ipynb", "part 2.2"],
     timeout=90,
 )
-def decoder_shapes(student: Student, seed: int) -> None:
+def decoder_shapes(student: Student, seed: int, files: Path) -> None:
     """Output (B, L, vocab) for every position; self-attention weights stacked (layers, B, L, L) or a list of
     (B, L, L); the output is computed with the weights the grader loaded (other weights, other output)."""
-    model, chosen = _model(student, seed)
+    model, chosen = _model(student, seed, files)
     inputs = _ids(seed, 2, 7)
     output, weights = _forward(model, inputs)
     if tuple(output.shape) != (2, 7, VOCAB):
         fail(
-            f"For inputs (2, 7) the output should have shape (2, 7, {VOCAB}): scores for every position, got {tuple(output.shape)}"
+            f"For inputs (2, 7) the output of the decoder-only forward{located(files, NB, MODEL)} should have shape "
+            f"(2, 7, {VOCAB}): scores for every position, got {tuple(output.shape)}"
         )
     layers = (
         list(weights)
@@ -137,10 +143,10 @@ def decoder_shapes(student: Student, seed: int) -> None:
     tags=["nmt.ipynb", "part 2.2"],
     timeout=90,
 )
-def decoder_causal(student: Student, seed: int) -> None:
+def decoder_causal(student: Student, seed: int, files: Path) -> None:
     """In eval mode, the output at position t does not depend on the input tokens after t, and does depend on
     the tokens before it (a model that sees no other position is trivially, not really, causal)."""
-    model, _ = _model(student, seed)
+    model, _ = _model(student, seed, files)
     inputs = _ids(seed + 1, 2, 9)
     base, _ = _forward(model, inputs)
     for t in (0, 4, 7):
@@ -148,7 +154,7 @@ def decoder_causal(student: Student, seed: int) -> None:
         changed[:, t + 1 :] = (changed[:, t + 1 :] + 1 + _ids(seed + t, 2, 8 - t) % (VOCAB - 1)) % VOCAB
         moved, _ = _forward(model, changed)
         if moved.shape != base.shape or not close(moved[:, : t + 1], base[:, : t + 1]):
-            fail(f"Changing the tokens after position {t} changed the output at positions 0..{t}: the model sees the future "
+            fail(f"Changing the tokens after position {t} changed the output at positions 0..{t}: the model{located(files, NB, MODEL)} sees the future "
                  "(check the causal attention and that nothing mixes positions outside it).")  # fmt: skip
     first = inputs.clone()
     first[:, 0] = (first[:, 0] + 1 + _ids(seed + 9, 2, 1)[:, 0] % (VOCAB - 1)) % VOCAB
@@ -181,14 +187,14 @@ def _with_grader_attention(student: Student, model: Any, chosen: dict[str, torch
     tags=["nmt.ipynb", "part 2.2"],
     timeout=90,
 )
-def decoder_reference(student: Student, seed: int, feedback: Feedback) -> None:
+def decoder_reference(student: Student, seed: int, feedback: Feedback, files: Path) -> None:
     """Embed + positional encodings; per layer: causal self-attention, residual, MLP, residual; then ``out``.
 
     Every weight is drawn and loaded by the grader, and the expectation is computed here from them. When
     the output differs, the model's attention layers are replaced by the grader's (same weights) and the
     forward is compared again: an attention bug costs the attention checks, not this one (spec §7.9).
     """
-    model, chosen = _model(student, seed)
+    model, chosen = _model(student, seed, files)
     inputs = _ids(seed + 2, 3, 6)
     expected = reference.decoder_forward(chosen, inputs, 2)
     output, _ = _forward(model, inputs)
@@ -202,7 +208,7 @@ def decoder_reference(student: Student, seed: int, feedback: Feedback) -> None:
         feedback.note("With your CausalScaledDotAttention layers the output differs from the reference (see 2.1.2); with "
                       "the grader's attention in their place your forward is right, so this check passes.")  # fmt: skip
         return
-    fail(f"The output differs from embed + positional encodings, then per layer x = x + attention(x); x = x + mlp(x), "
+    fail(f"The output of the decoder-only forward{located(files, NB, MODEL)} differs from embed + positional encodings, then per layer x = x + attention(x); x = x + mlp(x), "
          f"then out(x), with the grader's weights loaded (also with the grader's attention layers in place of yours): "
          f"{worst(output, expected)}. Missing a residual or the positional encodings?")  # fmt: skip
 
@@ -232,8 +238,8 @@ def _isoflop_cases() -> list[tuple[np.ndarray, np.ndarray]]:
     return cases
 
 
-def _call_fit(student: Student, name: str, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-    func = definition(student, NB, name)
+def _call_fit(student: Student, files: Path, name: str, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    func = definition(student, NB, name, files)
     return pair(run(name, func, x.tolist(), y.tolist()), name)
 
 
@@ -244,19 +250,20 @@ def _call_fit(student: Student, name: str, x: np.ndarray, y: np.ndarray) -> tupl
     tags=["nmt.ipynb", "part 2.3"],
     timeout=60,
 )
-def isoflop_parabola(student: Student) -> None:
+def isoflop_parabola(student: Student, files: Path) -> None:
     """p equals polyfit(log10(x), y, 2) (highest degree first) on synthetic IsoFLOP data drawn per grading."""
     for x, y in _isoflop_cases():
-        p, _ = _call_fit(student, "find_optimal_params", x, y)
+        p, _ = _call_fit(student, files, "find_optimal_params", x, y)
         got = _floats(p, "p")
         want, _ = reference.parabola(x, y)
         if got.shape == want.shape and np.allclose(got, want, rtol=1e-6, atol=1e-8 * float(np.abs(want).max())):
             continue
         natural, _ = reference.parabola(x, y, np.log)
         if got.shape == natural.shape and np.allclose(got, natural, rtol=1e-6):
-            fail("p is a fit against the natural log of the parameter counts; the handout fits against log10 "
+            fail(f"p returned by find_optimal_params{located(files, NB, 'find_optimal_params')} is a fit against the "
+                 "natural log of the parameter counts; the handout fits against log10 "
                  "(the given plot evaluates polyval(p, log10(params))). Use np.log10.")  # fmt: skip
-        fail(f"On {x.size} synthetic (parameters, loss) points p should be the 3 coefficients of a degree-2 least-squares "
+        fail(f"On {x.size} synthetic (parameters, loss) points p from find_optimal_params{located(files, NB, 'find_optimal_params')} should be the 3 coefficients of a degree-2 least-squares "
              f"fit of the losses against log10(parameters), highest degree first; got {np.round(got, 6).tolist()}, "
              "which is not that fit.")  # fmt: skip
 
@@ -268,16 +275,17 @@ def isoflop_parabola(student: Student) -> None:
     tags=["nmt.ipynb", "part 2.3"],
     timeout=60,
 )
-def isoflop_vertex(student: Student) -> None:
+def isoflop_vertex(student: Student, files: Path) -> None:
     """optimal_params is one number within 0.5% of 10^(-p1 / (2 p0)) of the reference fit, on data drawn per grading."""
     for x, y in _isoflop_cases():
-        _, optimal = _call_fit(student, "find_optimal_params", x, y)
+        _, optimal = _call_fit(student, files, "find_optimal_params", x, y)
         got = _floats(optimal, "optimal_params")
         _, want = reference.parabola(x, y)
         if got.size != 1:
             fail(f"optimal_params should be a single number, got {got.size} values")
         if not abs(float(got[0]) - want) <= 0.005 * want:
-            fail(f"On {x.size} synthetic (parameters, loss) points optimal_params should be the vertex of the fitted "
+            fail(f"On {x.size} synthetic (parameters, loss) points optimal_params from find_optimal_params"
+                 f"{located(files, NB, 'find_optimal_params')} should be the vertex of the fitted "
                  f"parabola, back in parameters (10 ** (-p[1] / (2 p[0]))), within 0.5%; got {float(got[0]):.4g}, "
                  "which is not.")  # fmt: skip
 
@@ -285,19 +293,19 @@ def isoflop_vertex(student: Student) -> None:
 @check(
     name="fit_linear_log: a line in log10-log10", number="2.3.3", points=2, tags=["nmt.ipynb", "part 2.3"], timeout=60
 )
-def loglog_fit(student: Student) -> None:
+def loglog_fit(student: Student, files: Path) -> None:
     """(m, c) of log10(y) = m log10(x) + c: recovered on y = 10^c x^m for two (m, c) drawn per grading."""
     x = np.array([8e10, 1.6e11, 3.2e11, 6.4e11, 1.28e12])
     rng = np.random.default_rng(secrets.randbits(64))
     for m, c in [(rng.uniform(0.3, 0.7), rng.uniform(-2.0, -0.5)), (rng.uniform(0.3, 0.7), rng.uniform(0.5, 1.5))]:
         y = 10**c * x**m
         got_m, got_c = (
-            _floats(v, n)[0] for v, n in zip(_call_fit(student, "fit_linear_log", x, y), ("m", "c"), strict=True)
+            _floats(v, n)[0] for v, n in zip(_call_fit(student, files, "fit_linear_log", x, y), ("m", "c"), strict=True)
         )
         if abs(got_m - m) <= 1e-6 and abs(got_c - c) <= 1e-6:
             continue
         if abs(got_m - m) <= 1e-6 and abs(got_c - c * np.log(10)) <= 1e-5:
-            fail("The intercept is in natural-log units (c is ln(10) times the expected one): fit log10(y) against "
+            fail(f"The intercept returned by fit_linear_log{located(files, NB, 'fit_linear_log')} is in natural-log units (c is ln(10) times the expected one): fit log10(y) against "
                  "log10(x), so that the 1e15 estimate 10^(15 m + c) is right.")  # fmt: skip
-        fail(f"For points on an exact power law y = 10^c x^m the fit should recover m and c (log10(y) = m log10(x) + c); "
+        fail(f"For points on an exact power law y = 10^c x^m, fit_linear_log{located(files, NB, 'fit_linear_log')} should recover m and c (log10(y) = m log10(x) + c); "
              f"got m = {got_m:.6g}, c = {got_c:.6g}, which is not that line.")  # fmt: skip

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from grader.authoring import StudentCodeError, fail
 from grader.sandbox.client import RemoteObject, Student
+
+from .editions import missing_message
 
 CUDA_HINT = (" This looks like a hard-coded .cuda() (or device='cuda'): the grader runs on a CPU-only machine, so "
              "create tensors on the device of the inputs instead (e.g. device=queries.device).")  # fmt: skip
@@ -19,12 +22,24 @@ def cuda_hint(exc: StudentCodeError) -> str:
     return CUDA_HINT if "cuda" in text or "nvidia" in text else ""
 
 
-def definition(student: Student, module: str, name: str) -> Any:
-    """``module.name`` from a notebook, failing with the notebook's own explanation when it is missing."""
+_SKIPPED_LIST = " The grader skipped these cells: "
+
+
+def definition(student: Student, module: str, name: str, files: Path) -> Any:
+    """``module.name`` from a notebook, failing with the notebook's own explanation when it is missing.
+
+    The engine's explanation of a missing name lists every skipped cell; that list is in the report's
+    notes once, so here it is cut, and a name an older edition of the notebook lacks says just that.
+    """
     try:
         return getattr(student.module(module), name)
     except StudentCodeError as exc:
-        fail(f"{exc.exc_type}: {exc.exc_message}")
+        if exc.exc_type == "AttributeError" and (older := missing_message(files, module, name)):
+            fail(older)
+        text = exc.exc_message
+        if exc.exc_type == "AttributeError" and _SKIPPED_LIST in text:
+            text = text.split(_SKIPPED_LIST, 1)[0] + " (the report's notes list the cells the grader skipped)."
+        fail(f"{exc.exc_type}: {text}")
 
 
 def run(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
