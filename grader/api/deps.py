@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from grader.config import Settings
 from grader.engine.manifest import SuiteManifest
 from grader.store.blobs import BlobStore
 from grader.store.records import Role, Token
 from grader.store.submissions import Store
-from grader.store.tokens import digest, resolve_token
+from grader.store.tokens import digest, resolve_token, usable
 from grader.store.uploads import UploadStore
 
 
@@ -66,13 +67,20 @@ def _authenticated(user: Token | None) -> Token:
     return user
 
 
+# Declares the HTTP bearer scheme in the OpenAPI description; missing credentials are ours to refuse (401
+# with our message), so it does not raise by itself.
+bearer = HTTPBearer(auto_error=False, description="A token from `grader token create` or `grader roster import`.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
 def current_user(
     services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-    token: Annotated[str | None, Query(description="Token in the URL, for per-student links.")] = None,
+    credentials: BearerDep,
+    token: Annotated[str | None, Query(description="Token in the URL (kept out of the access log); prefer the header.")] = None,
 ) -> Token:
-    """The caller, from ``Authorization: Bearer <token>`` (or ``?token=``); 401 otherwise."""
-    return _authenticated(resolve_token(services.store, _presented(authorization, token)))
+    """The caller, from ``Authorization: Bearer <token>`` (or ``?token=``); 401 otherwise (unknown, revoked, expired)."""
+    presented = credentials.credentials.strip() if credentials is not None else (token or "")
+    return _authenticated(resolve_token(services.store, presented))
 
 
 CurrentUser = Annotated[Token, Depends(current_user)]
@@ -82,7 +90,7 @@ async def upload_caller(services: Services, authorization: str | None, token: ob
     """``current_user`` for the upload path, awaited on the event loop (see ``UploadStore``); ``token`` is
     the form's field (anything but text is no token)."""
     raw = _presented(authorization, token if isinstance(token, str) else None)
-    return _authenticated(await services.uploads.token(digest(raw)) if raw else None)
+    return _authenticated(usable(await services.uploads.token(digest(raw))) if raw else None)
 
 
 async def require_staff(user: CurrentUser) -> Token:

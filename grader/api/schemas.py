@@ -115,7 +115,10 @@ class SubmissionSummary(BaseModel):
 
 
 class SubmissionList(BaseModel):
-    submissions: list[SubmissionSummary]
+    submissions: list[SubmissionSummary] = Field(description="One page, newest first.")
+    total: int = Field(0, description="Submissions in the whole listing, not only this page.")
+    offset: int = 0
+    limit: int = 100
     latest_per_student: dict[str, str] = Field(default_factory=dict, description="Student -> id of their latest submission (TA view).")
 
 

@@ -56,6 +56,7 @@ class Token(BaseModel):
     role: Role
     subject: str = Field(description="Student id for students; a label for TA and CI tokens.")
     created_at: datetime
+    expires_at: datetime | None = Field(None, description="After this instant the token is refused; None: it does not expire.")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from grader.api.deps import Services
 from grader.engine.report import CheckResult, GradeReport, OutputFormat, PhaseTimings, SandboxRecord
 from grader.engine.report import TestReport as CheckReport
 from grader.store.records import Role, Submission, SubmissionState
-from grader.store.tokens import issue_token
+from grader.store.sessions import issue_link, open_session
+from grader.store.tokens import digest, issue_token, revoke
 from tests.utils.builders import settings_for, traversable_dir, zip_of
 from tests.utils.service import RedisServer, suites_dir
 
@@ -41,8 +42,8 @@ class World:
         # event loop (the upload path's Redis client belongs to a loop and is closed at shutdown).
         client.__enter__()
         self.opened.append(client)
-        if who:
-            client.cookies.set("grader_session", self.tokens[who])
+        if who:  # a server-side session opened with their token, as signing in opens one
+            client.cookies.set("grader_session", open_session(self.services.store, digest(self.tokens[who]), 3600))
         return client
 
 
@@ -136,11 +137,60 @@ def test_sign_in_from_another_site_is_refused(world: World) -> None:
     assert response.status_code == 403 and "set-cookie" not in response.headers
 
 
-def test_a_personal_link_asks_for_one_click_and_sets_no_cookie_by_itself(world: World) -> None:
-    response = world.client().get("/signin/link", params={"token": world.tokens["bob"]})
-    assert response.status_code == 200 and "Continue as bob" in response.text and "set-cookie" not in response.headers
-    assert response.headers["referrer-policy"] == "same-origin"  # the token in the URL is never sent elsewhere
-    assert world.client().get("/signin/link", params={"token": "nope"}).status_code == 401
+def test_a_sign_in_link_page_asks_for_one_click_and_sets_no_cookie_by_itself(world: World) -> None:
+    response = world.client().get("/signin/link")
+    assert response.status_code == 200 and 'action="/signin/link"' in response.text and "set-cookie" not in response.headers
+    assert '<script src="/static/signin.js"></script>' in response.text  # reads the secret from the fragment
+    # An old-style link with the API token in its query signs nobody in.
+    old = world.client().get("/signin/link", params={"token": world.tokens["bob"]})
+    assert old.status_code == 400 and "no longer carry your token" in old.text and "set-cookie" not in old.headers
+
+
+def test_a_sign_in_link_is_exchanged_once_for_a_session(world: World) -> None:
+    secret = issue_link(world.services.store, digest(world.tokens["bob"]), 600)
+    client = world.client()
+    first = client.post("/signin/link", data={"link": secret})
+    assert first.status_code == 303 and first.headers["location"] == "/"
+    cookie = first.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and secret not in cookie and world.tokens["bob"] not in cookie
+    assert client.get("/").status_code == 200
+    again = world.client().post("/signin/link", data={"link": secret})
+    assert again.status_code == 401 and "already used" in again.text and "set-cookie" not in again.headers
+    assert world.client().post("/signin/link", data={"link": "link_nope"}).status_code == 401
+    cross = world.client().post("/signin/link", data={"link": issue_link(world.services.store, digest(world.tokens["bob"]), 600)},
+                                headers={"Origin": "http://evil.example"})  # fmt: skip
+    assert cross.status_code == 403 and "set-cookie" not in cross.headers
+
+
+def test_signing_out_or_revoking_the_token_ends_the_session_on_the_server(world: World) -> None:
+    store = world.services.store
+    token = issue_token(store, Role.student, "alice")
+    client = world.client()
+    assert client.post("/signin", data={"token": token}).status_code == 303
+    session_id = client.cookies["grader_session"]
+    assert session_id.startswith("s_") and token not in session_id
+    assert client.get("/").status_code == 200
+    client.post("/signout", data={"csrf": _csrf(client.get("/").text)})
+    replay = world.client()
+    replay.cookies.set("grader_session", session_id)  # the old cookie, kept by someone: the session is gone
+    assert replay.get("/").status_code == 303
+    assert client.post("/signin", data={"token": token}).status_code == 303
+    assert client.get("/").status_code == 200
+    revoke(store, [digest(token)])
+    assert client.get("/").status_code == 303 and client.get("/").headers["location"] == "/signin"
+
+
+def test_an_expired_token_signs_nobody_in(world: World) -> None:
+    store = world.services.store
+    token = issue_token(store, Role.student, "alice", expires_at=NOW - timedelta(days=1))
+    assert world.client().post("/signin", data={"token": token}).status_code == 401
+
+
+def test_students_see_only_the_assignments_they_are_on(world: World) -> None:
+    home = world.client("alice").get("/")
+    assert home.status_code == 200 and "/assignments/visibility" in home.text
+    assert "/assignments/toy" not in home.text and "/assignments/cs224n-a5" not in home.text
+    assert "/assignments/toy" in world.client("ta").get("/").text
 
 
 def test_student_sees_visible_checks_only_and_no_score_while_checks_are_hidden(world: World) -> None:

@@ -77,7 +77,7 @@ class Service:
         roster = self.root / f"roster-{assignment}.csv"
         roster.write_text("student_id\n" + "\n".join(ids) + "\n")
         lines = self.cli("roster", "import", str(roster), "--assignment", assignment).splitlines()[1:]
-        return dict(line.split(",", 1) for line in lines)  # type: ignore[misc]
+        return dict(line.split(",")[:2] for line in lines)  # type: ignore[misc]  # student_id,token (,link)
 
 
 def service_env(root: Path, **extra: str) -> dict[str, str]:

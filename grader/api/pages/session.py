@@ -1,9 +1,10 @@
-"""Who is signed in to the pages: a token kept in an HttpOnly cookie, and CSRF protection for forms.
+"""Who is signed in to the pages: a server-side session named by an HttpOnly cookie, and CSRF protection.
 
-The cookie holds the API token itself (tokens are already revocable, hashed at rest and scoped to one
-role), so signing in adds no second secret to store. ``SameSite=Lax`` keeps it off cross-site POSTs, and
-every state-changing form also carries a CSRF token derived from the session token (an attacker's page
-can neither read the cookie nor compute the HMAC) and must come from our own origin.
+The cookie holds a random session id, never the API token (``grader.store.sessions``): signing out ends
+the session on the server, and revoking, rotating or expiring the token ends every session opened with
+it. ``SameSite=Lax`` keeps the cookie off cross-site POSTs, and every state-changing form also carries a
+CSRF token derived from the session id (an attacker's page can neither read the cookie nor compute the
+HMAC) and must come from our own origin.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import HTTPException, Request, Response, status
 
 from grader.api.deps import Services
 from grader.store.records import Role, Token
-from grader.store.tokens import resolve_token
+from grader.store.sessions import end_session, open_session, session_user
 
 COOKIE = "grader_session"
 SESSION_SECONDS = 7 * 24 * 3600
@@ -27,8 +28,8 @@ def session_token(request: Request) -> str:
 
 
 def current_page_user(request: Request, services: Services) -> Token | None:
-    """The signed-in user, or None (no cookie, or a token that no longer resolves)."""
-    return resolve_token(services.store, session_token(request))
+    """The signed-in user, or None (no cookie, a session that ended, or a token that no longer works)."""
+    return session_user(services.store, session_token(request))
 
 
 def signed_in(request: Request, services: Services) -> Token:
@@ -73,10 +74,14 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid or missing CSRF token; reload the page and try again")
 
 
-def set_session(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="lax",
+def set_session(request: Request, response: Response, services: Services, token_digest: str) -> None:
+    """Open a session for the holder of ``token_digest`` and name it in the cookie."""
+    session_id = open_session(services.store, token_digest, SESSION_SECONDS)
+    response.set_cookie(COOKIE, session_id, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")  # fmt: skip
 
 
-def clear_session(response: Response) -> None:
+def clear_session(request: Request, response: Response, services: Services) -> None:
+    """End the session on the server (its id stops working everywhere) and drop the cookie."""
+    end_session(services.store, session_token(request))
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")

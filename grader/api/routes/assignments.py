@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
-from grader.api.deps import CurrentUser, ManifestDep, Services, ServicesDep, StaffUser, now
 from grader.api.course_rules import student_view_manifest
+from grader.api.deps import CurrentUser, ManifestDep, Services, ServicesDep, StaffUser, now
+from grader.api.errors import responses
 from grader.api.queueing import enqueue
 from grader.api.schemas import AssignmentPublic, RegradeResult, SubmissionList, SubmissionSummary
 from grader.api.views import student_report
 from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport
-from grader.store.records import Role, Submission
+from grader.store.records import Role, Submission, Token
 
 router = APIRouter(prefix="/assignments", tags=["assignments"])
+
+# Listings are paged: ``offset`` items skipped, at most ``limit`` returned (the whole count in ``total``
+# or the ``X-Total-Count`` header).
+Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return.")]
 
 
 def assignment_public(m: SuiteManifest) -> AssignmentPublic:
@@ -41,26 +48,55 @@ def student_summary(sub: Submission, services: Services, manifest: SuiteManifest
     return summary(sub).model_copy(update=shown)
 
 
-@router.get("", response_model=list[AssignmentPublic])
-def list_assignments(services: ServicesDep, user: CurrentUser) -> list[AssignmentPublic]:
-    """Every installed assignment with its due date, points and expected files."""
-    return [assignment_public(m) for m in services.manifests.values()]
+def visible_manifests(services: Services, user: Token) -> list[SuiteManifest]:
+    """The assignments a caller may see: staff all of them, a student those whose roster they are on."""
+    if user.role != Role.student:
+        return list(services.manifests.values())
+    return [m for m in services.manifests.values() if services.store.on_roster(m.id, user.subject)]
 
 
-@router.get("/{assignment_id}/submissions", response_model=SubmissionList)
-def list_submissions(user: CurrentUser, manifest: ManifestDep, services: ServicesDep) -> SubmissionList:
-    """TAs and CI: all submissions and each student's latest. Students: their own."""
+def visible_manifest(user: Token, manifest: SuiteManifest, services: Services) -> SuiteManifest:
+    """``manifest`` if the caller may see it; a student not on its roster gets the unknown assignment's 404."""
+    if user.role == Role.student and not services.store.on_roster(manifest.id, user.subject):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown assignment '{manifest.id}'")
+    return manifest
+
+
+@router.get("", response_model=list[AssignmentPublic], responses=responses(401, 503))
+def list_assignments(services: ServicesDep, user: CurrentUser, response: Response, offset: Offset = 0,
+                     limit: Limit = 100) -> list[AssignmentPublic]:  # fmt: skip
+    """The installed assignments the caller may see (a student: those they are on), with due dates,
+    points and expected files; paged, with the whole count in ``X-Total-Count``."""
+    shown = visible_manifests(services, user)
+    response.headers["X-Total-Count"] = str(len(shown))
+    return [assignment_public(m) for m in shown[offset : offset + limit]]
+
+
+@router.get("/{assignment_id}", response_model=AssignmentPublic, responses=responses(401, 404, 503))
+def get_assignment(user: CurrentUser, manifest: ManifestDep, services: ServicesDep) -> AssignmentPublic:
+    """One assignment (404 for a student not on its roster, as for one that does not exist)."""
+    return assignment_public(visible_manifest(user, manifest, services))
+
+
+@router.get("/{assignment_id}/submissions", response_model=SubmissionList, responses=responses(401, 404, 503))
+def list_submissions(user: CurrentUser, manifest: ManifestDep, services: ServicesDep, offset: Offset = 0,
+                     limit: Limit = 100) -> SubmissionList:  # fmt: skip
+    """TAs and CI: all submissions, newest first, and each student's latest. Students: their own. Paged."""
     if user.role == Role.student:
         own = services.store.submissions(manifest.id, user.subject)
-        return SubmissionList(submissions=[student_summary(s, services, manifest) for s in own])
+        page = own[offset : offset + limit]
+        return SubmissionList(submissions=[student_summary(s, services, manifest) for s in page], total=len(own),
+                              offset=offset, limit=limit)  # fmt: skip
     latest = services.store.latest_per_student(manifest.id)
+    every = services.store.submissions(manifest.id)
     return SubmissionList(
-        submissions=[summary(s) for s in services.store.submissions(manifest.id)],
+        submissions=[summary(s) for s in every[offset : offset + limit]], total=len(every), offset=offset, limit=limit,
         latest_per_student={student: sub.id for student, sub in latest.items()},
-    )
+    )  # fmt: skip
 
 
-@router.post("/{assignment_id}/regrade", response_model=RegradeResult, status_code=202)
+@router.post("/{assignment_id}/regrade", response_model=RegradeResult, status_code=202,
+             responses=responses(401, 403, 404, 503))  # fmt: skip
 def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep) -> RegradeResult:
     """Re-queue every student's latest submission (TA)."""
     latest = services.store.latest_per_student(manifest.id)
@@ -69,7 +105,7 @@ def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep) -
     return RegradeResult(queued=[s.id for s in latest.values()])
 
 
-@router.get("/{assignment_id}/grades.csv", response_class=Response)
+@router.get("/{assignment_id}/grades.csv", response_class=Response, responses=responses(401, 403, 404, 503))
 def grades_csv(user: StaffUser, manifest: ManifestDep, services: ServicesDep) -> Response:
     """One row per student (roster and submitters), their latest submission's score (TA)."""
     latest = services.store.latest_per_student(manifest.id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from grader.api.course_rules import student_view_manifest, upload_manifest
 from grader.api.deps import (
     CurrentUser,
     Services,
@@ -21,7 +22,8 @@ from grader.api.deps import (
     services_of,
     upload_caller,
 )
-from grader.api.course_rules import student_view_manifest, upload_manifest
+from grader.api.errors import responses
+from grader.api.layout import layout_problem
 from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps, UploadForm
@@ -41,7 +43,11 @@ router = APIRouter(tags=["submissions"])
 # The body is documented by hand because the route reads the form itself: FastAPI's File and Form
 # parameters, with their validation and the response model's, cost ~0.3 ms of an upload's ~2.5 ms of
 # API CPU, and a deadline's uploads queue for that CPU (bench/burst.py; docs/BENCHMARKS.md, 2026-12-04).
-_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UploadForm.model_json_schema()}}}}
+# The route reads the Authorization header itself too, so its bearer scheme is declared here by hand.
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UploadForm.model_json_schema()}}},
+                "security": [{"HTTPBearer": []}]}  # fmt: skip
+_LOCATION = {"Location": {"description": "The submission's status URL.", "schema": {"type": "string"}}}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Queued for grading; `Location` is its status URL.", "headers": _LOCATION}}
 # A submission is one file; the token is the only field read, and a few others (a form's submit button)
 # are tolerated. The parser refuses (400) a form with more as soon as the extra part appears.
 _MAX_FILES, _MAX_FIELDS = 1, 4
@@ -49,7 +55,7 @@ _NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl:
 
 
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202,
-             openapi_extra=_UPLOAD_BODY)  # fmt: skip
+             openapi_extra=_UPLOAD_BODY, responses={**_ACCEPTED, **responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 507)})  # fmt: skip
 async def upload(
     assignment_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
@@ -62,7 +68,7 @@ async def upload(
         if not isinstance(file, UploadFile):
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _NO_FILE)
         accepted = await accept_upload(services, manifest, user, file)
-    return JSONResponse(accepted.model_dump(mode="json"), status.HTTP_202_ACCEPTED)
+    return JSONResponse(accepted.model_dump(mode="json"), status.HTTP_202_ACCEPTED, headers={"Location": accepted.status_url})
 
 
 async def accept_upload(services: Services, manifest: SuiteManifest, user: Token, file: UploadFile) -> SubmissionAccepted:
@@ -79,8 +85,7 @@ async def accept_upload(services: Services, manifest: SuiteManifest, user: Token
     await _admit(services, manifest, user, member=sub_id)
     name = _archive_name(file.filename)
     try:
-        sha, size = await run_in_threadpool(_check_and_keep, services.blobs, file, settings.upload_max_bytes,
-                                            name, manifest.files.root_marker)  # fmt: skip
+        sha, size = await run_in_threadpool(_check_and_keep, services, file, settings.upload_max_bytes, name, manifest)
     except HTTPException:
         if user.role == Role.student:
             await services.uploads.release(manifest.id, user.subject, member=sub_id)
@@ -117,18 +122,20 @@ async def _admit(services: Services, manifest: SuiteManifest, user: Token, membe
 _IN_MEMORY = 1024 * 1024
 
 
-def _check_and_keep(blobs: BlobStore, file: UploadFile, max_bytes: int, name: str, marker: str | None) -> tuple[str, int]:
-    """Reject an oversized, broken or hostile archive (the worker's own checks), then store it durably;
-    (sha256, size). Nothing is stored for a refused upload. A small upload is checked from its bytes in
-    memory; a large one from the file Starlette spooled it to (never all in memory)."""
+def _check_and_keep(services: Services, file: UploadFile, max_bytes: int, name: str, manifest: SuiteManifest) -> tuple[str, int]:
+    """Reject an oversized, broken or hostile archive (the worker's own checks) or one lacking the
+    assignment's required files, then store it durably; (sha256, size). Nothing is stored for a refused
+    upload. A small upload is checked from its bytes in memory; a large one from the file Starlette
+    spooled it to (never all in memory)."""
+    blobs: BlobStore = services.blobs
     if file.size is not None and file.size > max_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {max_bytes} bytes")
     try:
         if file.size is not None and file.size <= _IN_MEMORY:
             data = file.file.read()
-            _check(data, name, marker)
+            _check(data, name, manifest, services)
             return blobs.put_bytes(data, max_bytes)
-        _check(file.file, name, marker)
+        _check(file.file, name, manifest, services)
         file.file.seek(0)
         return blobs.put(file.file, max_bytes)
     except BlobTooLarge:
@@ -138,11 +145,16 @@ def _check_and_keep(blobs: BlobStore, file: UploadFile, max_bytes: int, name: st
                             "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
 
 
-def _check(archive: bytes | BinaryIO, name: str, marker: str | None) -> None:
+def _check(archive: bytes | BinaryIO, name: str, manifest: SuiteManifest, services: Services) -> None:
     try:
-        check_archive(archive, UnpackLimits(), root_marker=marker, name=name)
+        check_archive(archive, UnpackLimits(), root_marker=manifest.files.root_marker, name=name)
     except UnpackError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.student_message) from None
+    if not isinstance(archive, bytes):
+        archive.seek(0)
+    problem = layout_problem(archive, manifest, services.manifests.values())
+    if problem is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
 
 
 def _archive_name(filename: str | None) -> str:
@@ -166,7 +178,7 @@ def _visible(sub: Submission | None, user: Token) -> Submission:
     return sub
 
 
-@router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
+@router.get("/submissions/{submission_id}", response_model=SubmissionPublic, responses=responses(401, 404, 503))
 def get_submission(submission_id: str, services: ServicesDep, user: CurrentUser) -> SubmissionPublic:
     """State, phase timestamps, live progress and the report filtered for the caller."""
     sub = _visible(services.store.get(submission_id), user)
@@ -196,9 +208,17 @@ def _current_check(sub: Submission, user: Token) -> str:
     return sub.progress_current
 
 
-@router.post("/submissions/{submission_id}/regrade", response_model=SubmissionAccepted, status_code=202)
-def regrade(submission_id: str, services: ServicesDep, user: StaffUser) -> SubmissionAccepted:
-    """Grade this submission again with the current suite (TA)."""
+@router.post("/submissions/{submission_id}/regrade", response_model=SubmissionAccepted, status_code=202,
+             responses={**_ACCEPTED, **responses(401, 403, 404, 409, 503)})  # fmt: skip
+def regrade_route(submission_id: str, services: ServicesDep, user: StaffUser, response: Response) -> SubmissionAccepted:
+    """Grade this submission again with the current suite (TA); ``Location`` is its status URL."""
+    accepted = regrade(submission_id, services, user)
+    response.headers["Location"] = accepted.status_url
+    return accepted
+
+
+def regrade(submission_id: str, services: Services, user: Token) -> SubmissionAccepted:
+    """Queue a new grading run of a submission (the API's and the TA page's regrade)."""
     sub = _visible(services.store.get(submission_id), user)
     manifest = services.manifests.get(sub.assignment)
     if manifest is None:
