@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import math
+import random
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,7 @@ def _planted_params(student: Student, corpus: str, dim: int | None, seed: int) -
     model = student.module("model")
     gpt = model.GPT(model.GPTConfig(vocab_size(corpus), BLOCK_SIZE, **_gpt_config_kwargs(dim)))
     state = gpt.state_dict()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(secrets.randbits(63) ^ seed)  # fresh per grading
     return {k: (torch.randn(v.shape, generator=gen) * 0.02 + 0.5).to(v.dtype) if v.is_floating_point() else v
             for k, v in state.items()}  # fmt: skip
 
@@ -125,7 +127,7 @@ def _model_problems(cmd: Command, gpt: RemoteObject) -> list[str]:
 
 def run_command(student: Student, data: Path, config: dict[str, Any], seed: int, cmd: Command) -> None:
     """Run one command with the recorder and fail with every difference from the handout's settings."""
-    corpus = wiring_corpus(data, config)
+    corpus = wiring_corpus(data, config, random.SystemRandom())  # drawn per grading
     stage(student, data, ("wiki.txt", "birth_places_train.tsv"), {"wiki.txt": corpus.encode("utf-8")})
     planted = _planted_params(student, corpus, cmd.perceiver_dim, seed) if cmd.reads else None
     if planted is not None and cmd.reads:

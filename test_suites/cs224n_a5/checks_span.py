@@ -14,7 +14,33 @@ from typing import Any
 from grader.authoring import Feedback, StudentCodeError, check, fail
 from grader.sandbox.client import Student
 
-from .corpora import Item, decode, draw, draws_as_items, long_documents, short_documents, vocabulary, wiki_text
+from .corpora import (
+    Item,
+    decode,
+    draw,
+    draws_as_items,
+    long_documents,
+    longest_piece,
+    share_from_documents,
+    share_masked,
+    short_documents,
+    vocabulary,
+    wiki_text,
+)
+
+#: Items must come from the document (``share_from_documents``) in at least this share of draws, and the
+#: masked content be non-empty in at least ``MIN_MASKED`` of them (k ≥ 8), so that a constant item or an
+#: uncorrupted prefix cannot pass the layout, shift or reconstruction checks vacuously. Both are far below
+#: any honest implementation, bugs of §9 included (a span from the full document is empty in 53 % of draws
+#: at block 128).
+MIN_FROM_DOCUMENT = 0.5
+MIN_MASKED = 0.10
+
+
+def _not_from_documents(share: float, where: str) -> str:
+    return (f"{where}: in {share:.0%} of draws the item's longest piece of text (3 characters or more between "
+            "MASK/PAD characters) occurs in the document it was drawn from; the items must be built from "
+            "self.data[idx] (they are in more than half of the draws in any implementation that uses it).")  # fmt: skip
 
 
 def _dataset(student: Student, docs: list[str], block_size: int) -> Any:
@@ -64,21 +90,35 @@ def types_and_shift(student: Student, seed: int) -> None:
         ds = _dataset(student, docs, block_size)
         itos = vocabulary("\n".join(docs))
         indices = [i % len(docs) for i in range(200)]
+        pieces = []
         for idx, pair in zip(indices, draw(ds, indices), strict=True):
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 fail(f"ds[{idx}] should return a pair (x, y), got {type(pair).__name__}")
-            problem = decode(pair[0], pair[1], itos, block_size)[1]
+            text, problem = decode(pair[0], pair[1], itos, block_size)
             if problem:
                 fail(f"At block_size={block_size}, ds[{idx}]: {problem}.")
+            pieces.append((longest_piece(text), docs[idx]))
+        share = share_from_documents(pieces)
+        if share < MIN_FROM_DOCUMENT:
+            fail(_not_from_documents(share, f"At block_size={block_size}"))
 
 
 @check(name="Span corruption: layout prefix MASK suffix MASK masked PAD…", number="1.3", points=1.5, tags=["part e"], timeout=90)
 def layout(student: Student, seed: int) -> None:
     """Padding is one trailing run; the body splits on MASK into prefix, suffix, masked (a third MASK is accepted)."""
     for block_size, n in ((128, 3000), (32, 1000)):
-        problem = _first_problem(_long_draws(student, seed, block_size, n)[1])
+        docs, items = _long_draws(student, seed, block_size, n)
+        problem = _first_problem(items)
         if problem:
             fail(f"At block_size={block_size}: {problem}")
+        share = share_from_documents([(max((it.prefix, it.masked, it.suffix), key=len), docs[i]) for i, it in items])
+        if share < MIN_FROM_DOCUMENT:
+            fail(_not_from_documents(share, f"At block_size={block_size}"))
+        masked = share_masked([it for _, it in items])
+        # At block 128 only: at 32 a span drawn from the full document (a §9 bug, 1.6's) is empty 95 % of the time.
+        if block_size == 128 and masked < MIN_MASKED:
+            fail(f"At block_size={block_size} the masked content is empty in {1 - masked:.0%} of draws with k ≥ 8: "
+                 "the layout needs a span of the truncated document after the second MASK.")  # fmt: skip
 
 
 @check(name="Span corruption: prefix + masked + suffix is a prefix of the document", number="1.4", points=2, tags=["part e"], timeout=120)
@@ -88,6 +128,9 @@ def reconstruction(student: Student, seed: int) -> None:
     usable = [(i, it) for i, it in items if not it.problem]
     if len(usable) < len(items) // 2:
         fail("Most items could not be split into prefix/suffix/masked, so reconstruction cannot be verified (see the layout check).")
+    if share_masked([it for _, it in usable]) < MIN_MASKED:
+        fail("The masked content is (almost) always empty, so prefix + masked + suffix == doc[:k] says nothing "
+             "about the span corruption: a span of the truncated document must be masked.")  # fmt: skip
     wrong = [(i, it) for i, it in usable if not docs[i].startswith(it.kept)]
     if wrong:
         idx, item = wrong[0]
@@ -177,9 +220,15 @@ def robustness(student: Student, data: Path, seed: int, feedback: Feedback) -> N
             hint = " Documents shorter than 4 characters (the last line of wiki.txt is empty) must not crash." if block_size == 128 else ""
             fail(f"On {name} at block_size={block_size}, __getitem__ raised {exc.exc_type}: {exc.exc_message}.{hint}")
         itos = vocabulary(corpus)
+        pieces = []
         for idx, pair in enumerate(pairs):
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 fail(f"ds[{idx}] (document of length {len(docs[idx])}) should return a pair (x, y)")
-            problem = decode(pair[0], pair[1], itos, block_size)[1]
+            text, problem = decode(pair[0], pair[1], itos, block_size)
             if problem:
                 fail(f"ds[{idx}] (document of length {len(docs[idx])}) at block_size={block_size}: {problem}.")
+            if len(docs[idx]) >= 16:  # short documents may give any well-formed pair (spec §7.4)
+                pieces.append((longest_piece(text), docs[idx]))
+        share = share_from_documents(pieces) if pieces else 1.0
+        if share < MIN_FROM_DOCUMENT:
+            fail(_not_from_documents(share, "On wiki.txt at block_size=128"))

@@ -102,3 +102,23 @@ def draws_as_items(ds: object, docs: list[str], n: int, block_size: int, itos: l
         text, problem = decode(pair[0], pair[1], itos, block_size)
         items.append((idx, Item("", "", "", problem) if problem else split_layout(text)))
     return items
+
+
+def longest_piece(masked_string: str) -> str:
+    """The longest run of text between MASK/PAD characters: a piece of the document in any honest item."""
+    return max(masked_string.replace(PAD, MASK).split(MASK), key=len)
+
+
+def share_from_documents(pieces: list[tuple[str, str]], least: int = 3) -> float:
+    """Share of (piece, document) pairs whose piece has ``least`` characters or more and occurs in the
+    document: items built without the document (a constant, a memorised string) score near 0 on the
+    grader's random-letter corpora, honest ones near 1, whatever their other bugs."""
+    if not pieces:
+        return 0.0
+    return sum(len(piece) >= least and piece in doc for piece, doc in pieces) / len(pieces)
+
+
+def share_masked(items: list[Item]) -> float:
+    """Share of items with k ≥ 8 whose masked content is non-empty (0 when there are none)."""
+    eligible = [it for it in items if len(it.kept) >= 8]
+    return sum(it.masked != "" for it in eligible) / len(eligible) if eligible else 0.0

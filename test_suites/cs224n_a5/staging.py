@@ -7,6 +7,7 @@ These checks write them into the sandbox's work copy, over the student's copies.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,17 @@ def line_count(data: Path, name: str) -> int:
     return len((data / name).read_text(encoding="utf-8").splitlines())
 
 
-def wiring_corpus(data: Path, config: dict[str, Any]) -> str:
+def wiring_corpus(data: Path, config: dict[str, Any], rng: random.Random | None = None) -> str:
     """The pretraining corpus given to run.py for the wiring checks: the first ``wiring_corpus_lines``
     lines of wiki.txt (all of it when unset), so that a hard-coded ``final_tokens`` for the full wiki
-    cannot match ``200 · len(pretrain_dataset) · 128``."""
+    cannot match ``200 · len(pretrain_dataset) · 128``. With ``rng``, up to a tenth fewer lines, drawn
+    per grading, so that no hard-coded value for this corpus can match either."""
     text = (data / "wiki.txt").read_text(encoding="utf-8")
     keep = int(config.get("wiring_corpus_lines", 0))
     lines = text.split("\n")
     if 0 < keep < len(lines) - 1:
+        if rng is not None:
+            keep -= rng.randint(0, keep // 10)
         return "\n".join(lines[:keep]) + "\n"
     return text
 

@@ -46,6 +46,8 @@ FORGERIES = {
     "perceiver_reinit_in_forward": "degenerate weights",
     "perceiver_ignores_loaded_basis": "degenerate weights",
     "vanilla_constant_logits": "degenerate weights",
+    "span_constant_item": "constant output",
+    "span_no_corruption": "copy of the input",
 }
 INVOCATIONS = (
     "`python src/london_baseline.py`",
