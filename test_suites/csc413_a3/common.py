@@ -11,7 +11,7 @@ import torch
 from grader.authoring import StudentCodeError, fail
 from grader.sandbox.client import RemoteObject, Student
 
-from .editions import missing_message
+from .editions import NOTEBOOKS, candidates_advice, missing_message
 
 CUDA_HINT = (" This looks like a hard-coded .cuda() (or device='cuda'): the grader runs on a CPU-only machine, so "
              "create tensors on the device of the inputs instead (e.g. device=queries.device).")  # fmt: skip
@@ -39,6 +39,9 @@ def definition(student: Student, module: str, name: str, files: Path) -> Any:
         text = exc.exc_message
         if exc.exc_type == "AttributeError" and _SKIPPED_LIST in text:
             text = text.split(_SKIPPED_LIST, 1)[0] + " (the report's notes list the cells the grader skipped)."
+        notebook = NOTEBOOKS.get(module, "")
+        if exc.exc_type == "ImportError" and f"{notebook} is not in the submission" in text:
+            text += candidates_advice(files, notebook)
         fail(f"{exc.exc_type}: {text}")
 
 

@@ -141,3 +141,30 @@ def source_of(files: Path, module: str, name: str) -> str:
     except (OSError, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return found
     return found
+
+
+_MAX_CANDIDATES = 5
+
+
+def candidates_advice(files: Path, notebook: str) -> str:
+    """For a missing ``notebook``: the submission's other notebooks that may be it, and what to do; '' if none.
+
+    Renamed copies ("nmt (1).ipynb", "nmt_final.ipynb") come first; any other notebook that is not one of
+    the three graded ones is named as a possible rename (e.g. "PA03.ipynb"). Nothing is graded in its place.
+    """
+    stem = notebook.removesuffix(".ipynb").lower()
+    found: list[str] = []
+    for path in sorted(files.rglob("*.ipynb")):  # the unpacked submission: bounded by the unpacker's limits
+        relative = path.relative_to(files).as_posix()
+        if ".ipynb_checkpoints" in relative or relative in NOTEBOOKS.values() or path.is_symlink():
+            continue
+        found.append(relative)
+        if len(found) > 50:
+            break
+    if not found:
+        return ""
+    named = [f for f in found if stem in Path(f).name.lower()]
+    if len(named) == 1:
+        return f" Found {named[0]}: if it is this notebook, name it {notebook}, at the top level of the submission."
+    listed = ", ".join((named or found)[:_MAX_CANDIDATES]) + (" ..." if len(named or found) > _MAX_CANDIDATES else "")
+    return f" The submission has other notebooks ({listed}): if one of them is this one, name it {notebook}."

@@ -133,3 +133,19 @@ def test_current_edition_messages_name_the_cell_and_drop_the_skipped_list(worksp
     assert "does not define generate_tensors_for_training_decoder_nmt" in missing
     assert "skipped these cells" not in missing and "the report's notes list the cells the grader skipped" in missing
     assert f"fit_linear_log (nmt.ipynb, cell {cell}) is in natural-log units" in results["2.3.3"].output
+
+
+def test_a_missing_notebook_names_its_likely_renames(tmp_path: Path, editions: object) -> None:
+    """Class 7: a renamed copy is named with what to do; other notebooks are listed as possible renames."""
+    advice = editions.candidates_advice  # type: ignore[attr-defined]
+    (tmp_path / "bert.ipynb").write_text("{}")
+    assert advice(tmp_path, "nmt.ipynb") == ""
+    (tmp_path / "A3").mkdir()
+    (tmp_path / "A3" / "nmt (1).ipynb").write_text("{}")
+    (tmp_path / "PA03.ipynb").write_text("{}")
+    assert advice(tmp_path, "nmt.ipynb") == (
+        " Found A3/nmt (1).ipynb: if it is this notebook, name it nmt.ipynb, at the top level of the submission."
+    )
+    assert advice(tmp_path, "clip.ipynb") == (
+        " The submission has other notebooks (A3/nmt (1).ipynb, PA03.ipynb): if one of them is this one, name it clip.ipynb."
+    )
