@@ -29,21 +29,38 @@ class RefAdamW:
     eps: float = 1e-6
     weight_decay: float = 0.0
     correct_bias: bool = True
+    #: Where the decay goes: "after" (ours), or a variant students write, used only to explain a difference:
+    #: "before" the update, "factor" (p *= 1 - lr * wd, whose factor float32 rounds), "coupled" (into the
+    #: gradient), "step_size" (the bias-corrected step size instead of lr).
+    decay: str = "after"
+    hats: bool = False  # bias correction as m-hat / (sqrt(v-hat) + eps) instead of the efficient form
     state: dict[int, dict[str, object]] = field(default_factory=dict)
 
     def step(self, key: int, p: torch.Tensor, grad: torch.Tensor, lr: float | None = None) -> None:
         lr = self.lr if lr is None else lr
         b1, b2 = self.betas
+        wd = self.weight_decay
         s = self.state.setdefault(key, {"t": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
         s["t"] = t = int(s["t"]) + 1  # type: ignore[call-overload]
         m, v = s["m"], s["v"]
         assert isinstance(m, torch.Tensor) and isinstance(v, torch.Tensor)
+        if wd and self.decay == "coupled":
+            grad = grad + wd * p
         m.mul_(b1).add_(grad, alpha=1 - b1)
         v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         size = lr * math.sqrt(1 - b2**t) / (1 - b1**t) if self.correct_bias else lr
-        p.addcdiv_(m, v.sqrt().add_(self.eps), value=-size)
-        if self.weight_decay:
-            p.add_(p, alpha=-lr * self.weight_decay)
+        if wd and self.decay == "before":
+            p.add_(p, alpha=-lr * wd)
+        if wd and self.decay == "factor":
+            p.mul_(1 - lr * wd)
+        if self.hats and self.correct_bias:
+            p.sub_(lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + self.eps))
+        else:
+            p.addcdiv_(m, v.sqrt().add_(self.eps), value=-size)
+        if wd and self.decay == "after":
+            p.add_(p, alpha=-lr * wd)
+        if wd and self.decay == "step_size":
+            p.add_(p, alpha=-size * wd)
 
 
 def problem_gradient_weights(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -91,11 +108,12 @@ def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4, se
     return weight
 
 
-def reference_run(steps: int, weight_decay: float, seed: int = 0) -> torch.Tensor:
-    """The official problem with our AdamW (the same draws of x and the same initial weight)."""
+def reference_run(steps: int, weight_decay: float, seed: int = 0, *, decay: str = "after", hats: bool = False) -> torch.Tensor:
+    """The official problem with our AdamW (the same draws of x and the same initial weight); ``decay`` and
+    ``hats`` choose a student variant (to explain a difference, never to grade)."""
     rng = np.random.default_rng(seed)
     w = initial_weights(seed)[0]
-    opt = RefAdamW(lr=1e-3, weight_decay=weight_decay)
+    opt = RefAdamW(lr=1e-3, weight_decay=weight_decay, decay=decay, hats=hats)
     for _ in range(steps):
         x = torch.FloatTensor(rng.uniform(size=[3]))
         opt.step(0, w, torch.outer(problem_gradient_weights(w, x), x))
@@ -132,3 +150,29 @@ def groups_run(student: Student | None, steps: int, seed: int = 1) -> list[torch
             remote_step(lin, x)
         sopt.step()
     return [lin.state_dict()["weight"].float() for lin in lins]
+
+
+#: What each variant of the official run tells the student (the variant's weight is within float32 noise of theirs).
+VARIANTS = {
+    ("before", False): "the weight decay is applied before the Adam update; the handout applies it after the update",
+    ("factor", False): "the weight decay is written p *= (1 - lr * weight_decay): in float32 that factor rounds to "
+                       "another number (1 - 1e-7 is not representable), so the decay is off; write it as "
+                       "p -= lr * weight_decay * p (p.data.add_(p.data, alpha=-lr * weight_decay))",
+    ("coupled", False): "the weight decay is added to the gradient (L2, coupled); AdamW decouples it: "
+                        "p -= lr * weight_decay * p after the update",
+    ("step_size", False): "the weight decay uses the bias-corrected step size; the handout folds in the learning "
+                          "rate itself: p -= lr * weight_decay * p",
+    ("after", True): "the bias correction divides m and v (m-hat, v-hat) instead of the handout's efficient form "
+                     "(alpha_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), eps outside)",
+}
+VARIANT_ATOL = 3e-7
+
+
+def explain(got: torch.Tensor, steps: int = 1000, weight_decay: float = 1e-4) -> str | None:
+    """Which known variant of the official run the student's final weight matches, in words (None: none)."""
+    for (decay, hats), words in VARIANTS.items():
+        for hats_too in (hats, True) if not hats else (hats,):
+            want = reference_run(steps, weight_decay, decay=decay, hats=hats_too)
+            if float((got - want).abs().max()) <= VARIANT_ATOL:
+                return words
+    return None

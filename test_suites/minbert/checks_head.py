@@ -13,7 +13,7 @@ from grader.sandbox.client import RemoteObject, Student
 from . import editions
 from .bertlib.bodies import fresh
 from .bertlib.head import BERT_CONFIG_DROPOUT, NUM_LABELS, WIDE, classifier, trusted_head
-from .bertlib.probes import batch, close, tensor_result, trusted
+from .bertlib.probes import batch, close, max_diff, tensor_result, trusted
 
 
 @check(name="BertSentClassifier: log-probabilities from the pooled output", number="2.1", points=15, timeout=90)
@@ -33,10 +33,7 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
             f"The head has {out.shape[1]} outputs: it must map hidden_size to config.num_labels = {NUM_LABELS} (one Linear layer)."
         )
     assert_shape(out, (2, NUM_LABELS), what="classifier output (batch, num_labels)")
-    lse = torch.logsumexp(out.double(), dim=-1)
-    if not torch.allclose(lse, torch.zeros_like(lse), atol=1e-5) or bool((out > 1e-6).any()):
-        fail("The head returns raw scores, not log-probabilities: the given training loop applies F.nll_loss, so "
-             "forward must end with F.log_softmax(logits, dim=-1).")  # fmt: skip
+    raw = not _log_probabilities(out)
     # The comparison runs with weights the grader draws: BERT's (with the pooler's weight 0, so the pooled
     # vector is tanh of the pooler's bias whatever BERT's layers compute: a BERT bug, graded in part 1,
     # does not count twice) and the head's Linear, found by its shape and loaded by name.
@@ -47,30 +44,46 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
         out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
     except StudentCodeError as exc:
         fail(f"BertSentClassifier.forward raised {exc.exc_type}: {exc.exc_message}")
+    raw = raw or not _log_probabilities(out)
+    # Raw scores are normalised here only to say what else is wrong; they fail whatever they hold.
+    normed = F.log_softmax(out.double(), dim=-1).float() if raw else out
     want = F.log_softmax(pooled @ weight.T + bias, dim=-1)
-    if not close(out, want):
-        _diagnose_input(bert, ids, mask, out, weight, bias)
-        fail("With the grader's weights loaded (BERT and the head's Linear), the eval-mode output is not "
-             "log_softmax(Linear(dropout(pooler_output))).")  # fmt: skip
+    problems = []
+    if raw:
+        problems.append("returns raw scores, not log-probabilities (its rows' log-sum-exp is not 0): the given "
+                        "training loop applies F.nll_loss, so forward must end with F.log_softmax(logits, dim=-1)")  # fmt: skip
+    if not close(normed, want):
+        if _reads_cls(bert, ids, mask, normed, weight, bias):
+            problems.append("reads last_hidden_state[:, 0]: use BERT's 'pooler_output' (the [CLS] vector after the "
+                            "pooler's dense layer and tanh)")  # fmt: skip
+        else:
+            problems.append("is not log_softmax(Linear(dropout(pooler_output))) with the grader's weights loaded "
+                            f"(BERT and the head's Linear, eval mode): off by up to {max_diff(normed, want):.3g}")  # fmt: skip
+    if problems:
+        fail("In classifier.py, BertSentClassifier.forward " + "; and it ".join(problems) + ".")
     # Fall 2023's given __init__ takes the head's probability from self.bert.config; 2021/2022 leave it to the
     # student, and the handout asks for config.hidden_dropout_prob.
     probabilities = (0.3, BERT_CONFIG_DROPOUT) if edition.head_dropout_from_bert else (0.3,)
     _dropout_probability(student, model, pooled, seed, weight, bias, probabilities, feedback)
 
 
-def _diagnose_input(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, out: torch.Tensor,
-                    weight: torch.Tensor, bias: torch.Tensor) -> None:  # fmt: skip
+def _log_probabilities(out: torch.Tensor) -> bool:
+    """Every row a log-probability distribution: log-sum-exp 0, no entry above 0."""
+    lse = torch.logsumexp(out.double(), dim=-1)
+    return bool(torch.allclose(lse, torch.zeros_like(lse), atol=1e-5)) and not bool((out > 1e-6).any())
+
+
+def _reads_cls(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, out: torch.Tensor,
+               weight: torch.Tensor, bias: torch.Tensor) -> bool:  # fmt: skip
     """A hint only (the verdict is already a failure): does the head read last_hidden_state[:, 0]?"""
     try:
         bert_out = bert(ids, mask)
     except StudentCodeError:
-        return
+        return False
     if isinstance(bert_out, dict) and isinstance(bert_out.get("last_hidden_state"), torch.Tensor):
         cls = F.log_softmax(bert_out["last_hidden_state"][:, 0].float() @ weight.T + bias, dim=-1)
-        if close(out, cls):
-            fail(
-                "The head reads last_hidden_state[:, 0]; use BERT's 'pooler_output' (the [CLS] vector after the pooler)."
-            )
+        return close(out, cls)
+    return False
 
 
 def _dropout_probability(student: Student, model: RemoteObject, pooled: torch.Tensor, seed: int, weight: torch.Tensor,

@@ -20,6 +20,11 @@ IMPLAUSIBLE = {"sst-dev": 0.8, "sst-test": 0.8}
 def prediction_files(files: Path, data: Path, feedback: Feedback) -> Credit | None:
     """SST dev/test and CFIMDB dev/test outputs in one edition's format; accuracies against the gold labels are reported."""
     parsed = [_provenance(p, feedback) for p in read_outputs(files, data)]
+    moved = [f"{p.source} as {p.name}" for p in parsed if p.source]
+    if moved:
+        feedback.note("Note: read " + "; ".join(moved) + ". The handout's submission has these files at the top "
+                      "level under those names (prepare_submit.py checks it): move or rename them.")  # fmt: skip
+        feedback.warn_staff("prediction files read from other places or names: " + "; ".join(moved))
     good = [p for p in parsed if not p.problem]
     editions = {p.edition for p in good}
     if len(editions) > 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class Parsed:
     accuracy: float | None = None
     problem: str = ""
     labels: frozenset[int] = frozenset()  # the distinct predicted labels
+    source: str = ""  # the file read, when it is not the handout's name at the top level
 
 
 def load_gold(path: Path) -> Gold:
@@ -116,18 +118,74 @@ def parse_csv(name: str, text: str, gold: Gold) -> Parsed:
     )
 
 
+#: Words that mark a file as holding predictions (``-output.txt``, ``-out.txt``, ``pred...``).
+_OUTPUT_WORDS = ("out", "pred")
+
+
+def candidates(files: Path, ds: str, split: str) -> list[str]:
+    """Files elsewhere in the submission that look like the ``ds``/``split`` predictions (relative paths).
+
+    Students keep them under ``results/`` or ``my_output/``, or name them ``finetune-sst-dev-out.txt``
+    or ``sst-dev-output_finetune.txt``; the data folder and hidden files are not looked at.
+    """
+    other = {"sst": "cfimdb", "cfimdb": "sst"}[ds]
+    other_split = {"dev": "test", "test": "dev"}[split]
+    found = []
+    for path in sorted(files.rglob("*")):
+        rel = path.relative_to(files)
+        if not path.is_file() or path.suffix not in (".txt", ".csv") or rel.parts[0] in ("data", "__MACOSX"):
+            continue
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        name = path.name.lower()
+        if ds in name and split in name and other not in name and other_split not in name and any(
+            w in name for w in _OUTPUT_WORDS
+        ):
+            found.append(rel.as_posix())
+    return found
+
+
+def _choose(found: list[str]) -> tuple[str | None, str]:
+    """The one candidate to grade (or None) and what the message says about the choice."""
+    if len(found) == 1:
+        return found[0], ""
+    finetuned = [f for f in found if "finetune" in f.lower()]
+    if len(finetuned) == 1:  # the handout's reference accuracies (grade band A) are the fine-tuned model's
+        return finetuned[0], f" (the finetune run's, of {', '.join(found)})"
+    return None, ""
+
+
+def _parse(files: Path, rel: str, gold: Gold) -> Parsed:
+    path = files / rel
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_csv(path.name, text, gold) if path.suffix == ".csv" else parse_txt(path.name, text, gold)
+
+
 def read_outputs(files: Path, data: Path) -> list[Parsed]:
-    """Every expected output file, parsed (a missing one is a problem naming both accepted names)."""
+    """Every expected output file, parsed; a file elsewhere or under another name is read when it is the only
+    candidate (its ``source`` says which), several candidates or none are a problem naming them."""
     found = []
     for ds, split in OUTPUTS:
         gold = load_gold(data / f"{ds}-{split}.txt")
-        txt, csv_path = files / f"{ds}-{split}-output.txt", files / f"{ds}-{split}-output.csv"
-        if txt.is_file():
-            found.append(parse_txt(txt.name, txt.read_text(encoding="utf-8", errors="replace"), gold))
-        elif csv_path.is_file():
-            found.append(parse_csv(csv_path.name, csv_path.read_text(encoding="utf-8", errors="replace"), gold))
+        txt, csv_path = f"{ds}-{split}-output.txt", f"{ds}-{split}-output.csv"
+        if (files / txt).is_file():
+            found.append(_parse(files, txt, gold))
+        elif (files / csv_path).is_file():
+            found.append(_parse(files, csv_path, gold))
         else:
-            found.append(Parsed(f"{ds}-{split}-output", problem=f"{txt.name} (or {csv_path.name}) is missing"))
+            others = candidates(files, ds, split)
+            chosen, why = _choose(others)
+            if chosen is not None:
+                parsed = _parse(files, chosen, gold)
+                name = f"{ds}-{split}-output{Path(chosen).suffix}"
+                found.append(dataclasses.replace(parsed, name=name, source=chosen + why,
+                                                 problem=parsed.problem.replace(parsed.name, chosen, 1)))  # fmt: skip
+            elif others:
+                found.append(Parsed(f"{ds}-{split}-output", problem=f"{txt} (or {csv_path}) is missing at the top level "
+                                    f"and several files could be it ({', '.join(others)}): put the one to grade there "
+                                    "under that name"))  # fmt: skip
+            else:
+                found.append(Parsed(f"{ds}-{split}-output", problem=f"{txt} (or {csv_path}) is missing"))
         if (ds, split) not in SCORED:
-            found[-1] = Parsed(found[-1].name, found[-1].edition, None, found[-1].problem, found[-1].labels)
+            found[-1] = dataclasses.replace(found[-1], accuracy=None)
     return found
