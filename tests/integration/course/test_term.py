@@ -1,0 +1,149 @@
+"""One term through the real service (embedded Redis, a Celery worker, uvicorn, the bwrap sandbox): roster,
+release, an extension, a late upload and its penalty, a TA adjustment and comment, the gradebook, the audit log.
+
+Its own service: the course settings it changes must not reach the other service tests' assignments.
+The ``labels`` toy suite (6 points) scores ``test.predictions`` against hidden labels (check 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.utils.builders import TOY_SUITES, zip_of
+from tests.utils.service import Service, running_service, wait_state
+
+pytestmark = [pytest.mark.bwrap, pytest.mark.service]
+
+GOLD = (TOY_SUITES / "labels" / "data" / "test_labels.txt").read_text().split()
+FILES = {"solution.py": "def double(s):\n    return s + s\n", "dev.predictions": "a\nb\na\nb\n",
+         "test.predictions": "\n".join(["b" if g == "a" else "a" for g in GOLD[:2]] + GOLD[2:]) + "\n"}  # fmt: skip
+A = "/api/v1/assignments/labels"
+
+
+def iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[Service]:
+    with running_service("grader-test-term-") as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def people(service: Service) -> dict[str, str]:
+    # Each student's value is their token (and, with accounts' sign-in links, ",<link>" after it).
+    students = service.students("labels", "alice", "bob", "carol")
+    return {**{s: v.split(",")[0] for s, v in students.items()}, "ta": service.token("ta", "tina")}
+
+
+def client(service: Service, token: str) -> httpx.Client:
+    return httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def upload(c: httpx.Client) -> httpx.Response:
+    return c.post(f"{A}/submissions", files={"file": ("s.zip", zip_of(FILES), "application/zip")})
+
+
+def test_a_term(service: Service, people: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    ta, alice, bob = (client(service, people[p]) for p in ("ta", "alice", "bob"))
+    with ta, alice, bob:
+        # Not released yet: a student's upload is refused; staff and students cannot change settings alike.
+        assert ta.patch(f"{A}/settings", json={"release_at": iso(now + timedelta(days=1))}).status_code == 200
+        r = upload(alice)
+        assert r.status_code == 409 and "not released yet" in r.json()["detail"]
+        assert alice.patch(f"{A}/settings", json={"release_at": None}).status_code == 403
+        # Released; due two hours ago, late uploads up to tomorrow at 10% per started day, the best counts.
+        settings = ta.patch(f"{A}/settings", json={"release_at": iso(now - timedelta(days=7)), "due": iso(now - timedelta(hours=2)),
+                                                    "late_due": iso(now + timedelta(days=1)), "late_policy": "per_day",
+                                                    "late_percent": 10, "counting": "best"}).json()  # fmt: skip
+        assert settings["late_policy"] == "per_day" and settings["counting"] == "best" and settings["published"] is False
+        assert len(ta.get(f"{A}/settings/history").json()) == 2
+        # bob has an extension to tomorrow.
+        r = ta.put(f"{A}/extensions/bob", json={"due": iso(now + timedelta(days=1)), "note": "illness"})
+        assert r.status_code == 200, r.text
+        late, on_time = upload(alice), upload(bob)
+        assert late.status_code == 202 and late.json()["late"] is True, late.text
+        assert on_time.status_code == 202 and on_time.json()["late"] is False
+        sub_a, sub_b = late.json()["id"], on_time.json()["id"]
+        assert wait_state(ta, sub_a)["state"] == "done" and wait_state(ta, sub_b)["state"] == "done"
+
+        # A TA adjustment on check 2 and a comment; a student can do neither.
+        adj = ta.post(f"/api/v1/submissions/{sub_a}/adjustments", json={"check": "2", "points": 1, "reason": "label 1 is ambiguous"})
+        assert adj.status_code == 201, adj.text
+        assert ta.post(f"/api/v1/submissions/{sub_a}/comments", json={"text": "Nice work on q3."}).status_code == 201
+        assert alice.post(f"/api/v1/submissions/{sub_a}/adjustments", json={"points": 5, "reason": "me"}).status_code == 403
+        assert bob.get(f"/api/v1/submissions/{sub_a}/grade").status_code == 404
+
+        # bob's extension still runs, so the hidden-label check stays withheld from alice (past her own due
+        # date): her grade's figures too, while she reads the comment.
+        mine = alice.get(f"/api/v1/submissions/{sub_a}/grade").json()
+        assert mine["grade"] is None and mine["adjustments"] == [] and mine["comments"][0]["text"] == "Nice work on q3."
+        report = alice.get(f"/api/v1/submissions/{sub_a}").json()["report"]
+        assert report["score"] is None and [p["number"] for p in report["pending"]] == ["2"]
+        # The TA sees every part: the raw score, +1, and 10% of the adjusted grade off for a day late.
+        staff = ta.get(f"/api/v1/submissions/{sub_a}/grade").json()
+        raw = staff["grade"]["raw"]
+        assert staff["grade"] == {"raw": raw, "adjustments": 1.0, "penalty": round((raw + 1) * 0.1, 2), "penalty_percent": 10.0,
+                                  "final": round((raw + 1) * 0.9, 2), "max_score": 6.0} and staff["counts"] is True  # fmt: skip
+
+        # bob's extension ends (a minute ago): the release comes for everyone at once.
+        assert ta.put(f"{A}/extensions/bob", json={"due": iso(datetime.now(UTC) - timedelta(minutes=1))}).status_code == 200
+        mine = alice.get(f"/api/v1/submissions/{sub_a}/grade").json()
+        assert mine["grade"]["final"] == round((raw + 1) * 0.9, 2) and mine["adjustments"][0]["reason"] == "label 1 is ambiguous"
+        assert alice.get(f"/api/v1/submissions/{sub_a}").json()["report"]["score"] == raw
+
+        grades = {g["student"]: g for g in ta.get(f"{A}/grades").json()}
+        assert grades["alice"]["counted"]["grade"]["final"] == round((raw + 1) * 0.9, 2)
+        assert grades["bob"]["counted"]["grade"] == {"raw": raw, "adjustments": 0.0, "penalty": 0.0, "penalty_percent": 0.0,
+                                                     "final": raw, "max_score": 6.0}  # fmt: skip
+        assert grades["carol"]["counted"] is None and grades["bob"]["exception"]["note"] == ""
+
+        canvas = list(csv.reader(io.StringIO(ta.get(f"{A}/gradebook.csv").text)))
+        assert canvas[0][:6] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Hidden labels and hidden inputs (labels)"]
+        assert canvas[1][0] == "Points Possible" and canvas[1][5] == "6"
+        rows = {r[0]: r for r in canvas[2:]}
+        assert rows["alice"][5:10] == [f"{(raw + 1) * 0.9:g}", f"{raw:g}", "1", f"{(raw + 1) * 0.1:g}", "10"]
+        assert rows["carol"][5] == ""
+        moodle = list(csv.reader(io.StringIO(ta.get(f"{A}/gradebook.csv", params={"layout": "moodle"}).text)))
+        assert moodle[0][:2] == ["ID number", "Hidden labels and hidden inputs (labels)"] and moodle[1][0] == "alice"
+
+        # The audit log: who did what, with before and after.
+        log: list[dict[str, Any]] = ta.get("/api/v1/audit", params={"assignment": "labels"}).json()
+        actions = [e["action"] for e in reversed(log)]
+        assert actions == ["settings.update", "settings.update", "extension.set", "adjustment.add", "comment.add", "extension.set"]
+        assert all(e["actor"] == "ta:tina" for e in log)
+        first = log[-1]
+        assert first["before"]["release_at"] is None and first["after"]["release_at"] is not None
+        assert log[0]["before"]["note"] == "illness" and log[0]["after"]["note"] == ""
+        audit_csv = list(csv.DictReader(io.StringIO(ta.get("/api/v1/audit.csv").text)))
+        assert [r["action"] for r in audit_csv][:2] == ["extension.set", "comment.add"]
+        assert alice.get("/api/v1/audit").status_code == 403
+
+
+def test_submission_limit_and_the_active_mark(service: Service, people: dict[str, str]) -> None:
+    carol_token = people["carol"]
+    with client(service, people["ta"]) as ta, client(service, carol_token) as carol:
+        assert ta.patch(f"{A}/settings", json={"max_submissions": 1, "counting": "active", "release_at": None}).status_code == 200
+        first = upload(carol)
+        assert first.status_code == 202, first.text
+        r = upload(carol)
+        assert r.status_code == 429 and "all 1 submissions" in r.json()["detail"]
+        assert ta.put(f"{A}/extensions/carol", json={"max_submissions": 2}).status_code == 200
+        second = upload(carol)
+        assert second.status_code == 202
+        marked = carol.post(f"/api/v1/submissions/{first.json()['id']}/active")
+        assert marked.status_code == 200 and marked.json()["counts"] is True
+        assert carol.get(f"/api/v1/submissions/{second.json()['id']}/grade").json()["counts"] is False
+        assert ta.post(f"/api/v1/submissions/{first.json()['id']}/active").status_code == 403
+        assert ta.patch(f"{A}/settings", json={"late_percent": 150}).status_code == 422
+        for sub in (first, second):
+            wait_state(ta, sub.json()["id"])
