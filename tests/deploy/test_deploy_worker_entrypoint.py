@@ -17,6 +17,7 @@ import pytest
 from grader.config import PROJECT_ROOT
 from grader.store.redis_server import EmbeddedRedis
 from tests.deploy.deploy_files import DOCKER_DIR, interpolate, load
+from tests.utils.builders import SHARED_ENVS
 
 ENTRYPOINT = DOCKER_DIR / "worker-entrypoint.sh"
 HEALTHCHECK = DOCKER_DIR / "worker-healthcheck.py"
@@ -33,6 +34,7 @@ def worker_env(root: Path, redis_url: str) -> dict[str, str]:
         Path(path).mkdir(parents=True, exist_ok=True)
         env[key] = str(path)
     env["REDIS_URL"] = redis_url
+    env["GRADER_ENVS_DIR"] = str(SHARED_ENVS)  # the students' environments scripts/bootstrap built: no download
     return {**env, "PATH": f"{VENV_BIN}:/usr/bin:/bin", "GRADER_HEALTHCHECK_TIMEOUT": "2"}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from grader.config import PROJECT_ROOT
+from tests.utils.builders import SHARED_ENVS
 
 GRADER = str(PROJECT_ROOT / ".venv" / "bin" / "grader")
 
@@ -82,7 +83,7 @@ class Service:
 
 def service_env(root: Path, **extra: str) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "GRADER_ENV": "test", "GRADER_DATA_DIR": str(root / "var"),
-            "GRADER_SUITES_DIR": str(suites_dir(root)), **extra}  # fmt: skip
+            "GRADER_SUITES_DIR": str(suites_dir(root)), "GRADER_ENVS_DIR": str(SHARED_ENVS), **extra}  # fmt: skip
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
