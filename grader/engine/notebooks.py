@@ -21,6 +21,13 @@ functions, classes, constants), drops training loops, downloads, shell escapes (
 (``%``, ``%%``), and writes ``<module>.py`` at the submission root. The returned notes (one per
 notebook: which cells were skipped and why) go to the report's ``unpack_notes``.
 
+The reading runs in one child process for all of a submission's notebooks, under the caps of
+:data:`NOTEBOOK_CAPS` (:mod:`grader.engine.confined`): a notebook that needs more memory, CPU time or
+output than they allow is not graded, with a message that names the cap and its largest code cell,
+and the worker is unharmed. The module is linear in the notebook's size: each kept statement is
+written once, with the cell line it starts on, and renumbered when it runs (never padded with
+newlines up to its line, which made a 135 KB notebook of 20 000 one-line statements 383 MB).
+
 Inside the sandbox the module runs each kept statement on its own, with the notebook's file name and
 cell line numbers in tracebacks (``File "nmt.ipynb, cell 12", line 4``). A statement that raises at
 definition time is recorded and the rest still load. Reading a name the notebook does not define
@@ -36,14 +43,17 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 
+from grader.engine.confined import CapExceeded, Caps, human_bytes, run_confined
 from grader.engine.notebooks_cells import CellPlan, plan_cell
 from grader.engine.notebooks_spec import NotebookAlias, NotebookSpec
 
 __all__ = [
+    "NOTEBOOK_CAPS",
     "NotebookAlias",
     "NotebookError",
     "NotebookSpec",
@@ -55,6 +65,11 @@ __all__ = [
 
 _MIB = 1024 * 1024
 _MAX_LISTED = 25  # skipped cells named in one note; the rest are counted
+
+# Reading all of one submission's notebooks (one child; a notebook past a cap is refused, the next one
+# gets a fresh child). Honest notebooks use a few MiB and well under a second; a 32 MiB notebook of
+# images ~400 MiB. Output: the biggest module a notebook under NotebookSpec.max_bytes can honestly make.
+NOTEBOOK_CAPS = Caps(memory_bytes=1024 * _MIB, cpu_seconds=30, wall_seconds=60, file_bytes=64 * _MIB)
 
 
 def _human(n: float) -> str:
@@ -103,6 +118,8 @@ def read_notebook(path: Path, label: str, max_bytes: int) -> list[tuple[int, str
             warnings.simplefilter("ignore")
             notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)  # type: ignore[no-untyped-call]
         cells = list(notebook.cells)
+    except MemoryError:
+        raise  # not malformed: over the memory cap of the child reading it (ingest_notebooks says so)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many types on malformed structure
         raise NotebookError(f"{label} is a malformed notebook ({type(exc).__name__}: {str(exc)[:200]}).") from None
     found: list[tuple[int, str]] = []
@@ -152,11 +169,13 @@ def _notebook_run(cell, line, source):
     name = _notebook_path + ", cell " + str(cell)
     # Tracebacks quote the cell's own lines (linecache would otherwise read this generated file).
     lines = __import__("linecache").cache.setdefault(name, (0, None, [], name))[2]
-    for number, text in enumerate(source.splitlines(True)):
+    for number, text in enumerate(source.splitlines(True), start=line - 1):
         lines.extend(["\\n"] * (number + 1 - len(lines)))
-        lines[number] = text if text.strip() else lines[number]
+        lines[number] = text
     try:
-        exec(compile(source, name, "exec"), globals())
+        # The statement starts at ``line`` of its cell: renumbered here, so this file holds each statement once.
+        tree = __import__("ast").increment_lineno(__import__("ast").parse(source, name), line - 1)
+        exec(compile(tree, name, "exec"), globals())
     except (Exception, SystemExit) as exc:
         _notebook_errors.append(f"cell {{cell}}, line {{line}}: {{type(exc).__name__}}: {{exc}}")
 
@@ -200,9 +219,8 @@ def build_module(label: str, cells: list[tuple[int, str]], aliases: list[Noteboo
         )
     ]
     for plan in plans:
-        for stmt in plan.kept:
-            padded = "\n" * (stmt.first_line - 1) + stmt.source  # keeps the cell's line numbers in tracebacks
-            out.append(f"_notebook_run({plan.number}, {stmt.first_line}, {padded!r})")
+        for stmt in plan.kept:  # the line it starts on, not padding up to it: linear in the notebook's size
+            out.append(f"_notebook_run({plan.number}, {stmt.first_line}, {stmt.source!r})")
         for binding in bind_after.get(plan.number, []):
             out.append(f"try:\n    {binding}\nexcept NameError:\n    pass")
     return "\n".join(out) + "\n", plans
@@ -234,23 +252,105 @@ def _write(root: Path, name: str, text: str) -> None:
     os.chmod(root / name, 0o644, follow_symlinks=False)
 
 
-def ingest_notebook(root: Path, spec: NotebookSpec) -> str:
-    """Write the module for one notebook under ``root``; return the note for the report."""
+def _blocked(root: Path, target: str) -> str | None:
+    """The note when something other than a regular file sits where the module goes."""
+    if (root / target).is_symlink() or ((root / target).exists() and not (root / target).is_file()):
+        return f"the submission has a folder named {target}, where the grader puts the notebook's code"
+    return None
+
+
+def _ingest_steps(root: Path, spec: NotebookSpec) -> Iterator[list[object]]:
+    """Write the module for one notebook under ``root``. Yields ``["cells", number, chars]`` (its largest
+    code cell, for a message should a cap stop what follows) and last ``["note", text]``."""
     target = f"{spec.module}.py"
     replaced = (root / target).exists()
-    if replaced and ((root / target).is_symlink() or not (root / target).is_file()):
-        return f"{spec.path}: not graded, the submission has a folder named {target}, where the grader puts the notebook's code"
+    if blocked := _blocked(root, target):
+        yield ["note", f"{spec.path}: not graded, {blocked}"]
+        return
     try:
         cells = read_notebook(root / spec.path, spec.path, spec.max_bytes)
     except NotebookError as exc:
         _write(root, target, _failing_module(spec.path, str(exc)))
-        return f"{spec.path}: not graded, {exc}"
+        yield ["note", f"{spec.path}: not graded, {exc}"]
+        return
+    largest = max(cells, key=lambda cell: len(cell[1]), default=(0, ""))
+    yield ["cells", largest[0], len(largest[1])]
     source, plans = build_module(spec.path, cells, spec.aliases)
+    del cells
     _write(root, target, source)
     note = _note(spec, plans)
-    return note + (f" ({target} in the submission was replaced by the notebook's code)" if replaced else "")
+    yield ["note", note + (f" ({target} in the submission was replaced by the notebook's code)" if replaced else "")]
 
 
-def ingest_notebooks(root: Path, specs: list[NotebookSpec]) -> list[str]:
-    """Write a module for every declared notebook (before the sandbox starts); return the report notes."""
-    return [ingest_notebook(root, spec) for spec in specs]
+def _ingest_all(root: Path, specs: list[NotebookSpec]) -> Iterator[list[object]]:
+    """The child's work: every notebook in turn, each announced by ``["start", index]`` before it is read."""
+    for index, spec in enumerate(specs):
+        yield ["start", index]
+        yield from _ingest_steps(root, spec)
+
+
+def _over_cap(spec: NotebookSpec, exc: CapExceeded, largest: tuple[int, int] | None) -> str:
+    """What the student reads when reading ``spec``'s notebook passed a cap."""
+    caps = exc.caps
+    what = {
+        "memory": f"needed more than the {human_bytes(caps.memory_bytes)} of memory the grader allows for reading one notebook",
+        "time": f"took longer than the grader allows for reading one notebook ({caps.describe('time')})",
+        "output": f"made more than the {human_bytes(caps.file_bytes)} of code the grader allows for one notebook",
+    }[exc.cap]
+    where = ""
+    if largest and largest[1] >= 64 * 1024:
+        where = f" Its largest code cell, cell {largest[0]}, holds {human_bytes(largest[1])} of code."
+    return (
+        f"{spec.path} could not be read: reading it {what}.{where} A notebook for this assignment needs far "
+        "less: remove code or data pasted into cells (load large data from a file instead) and very large "
+        "outputs, then resubmit."
+    )
+
+
+def ingest_notebook(root: Path, spec: NotebookSpec, *, caps: Caps = NOTEBOOK_CAPS) -> str:
+    """Write the module for one notebook under ``root``; return the note for the report."""
+    return ingest_notebooks(root, [spec], caps=caps)[0]
+
+
+def ingest_notebooks(root: Path, specs: list[NotebookSpec], *, caps: Caps = NOTEBOOK_CAPS) -> list[str]:
+    """Write a module for every declared notebook (before the sandbox starts); return the report notes.
+
+    The notebooks are read in one child process under ``caps``. A notebook that passes a cap gets a
+    module whose import raises ``ImportError`` with the message, and the notebooks after it are read
+    in a fresh child, so one hostile notebook costs only its own checks. The caps are the child's, so
+    a notebook is refused only once it passed them in a child of its own (when it was not the first
+    the child read, it is read again in a fresh one)."""
+    notes: list[str] = []
+    tries = 0  # children that started on the notebook specs[len(notes)] and were stopped
+    while len(notes) < len(specs):
+        first = len(notes)
+        failed: CapExceeded | None = None
+        try:
+            records = run_confined(_ingest_all, root, specs[first:], caps=caps).records
+        except CapExceeded as exc:
+            records, failed = exc.records, exc
+        largest: tuple[int, int] | None = None
+        for record in records:
+            if record[0] == "cells":
+                largest = (int(record[1]), int(record[2]))
+            elif record[0] == "note":
+                notes.append(str(record[1]))
+                largest, tries = None, 0
+        if len(notes) == len(specs):
+            break
+        if failed is None:  # the child finished without a note for every notebook: a bug, not the student's
+            raise RuntimeError(f"notebook ingestion ended early: {records!r:.500}")
+        tries += 1
+        alone = len(notes) == first and ["start", 0] in records  # it had the child's caps to itself
+        if not alone and tries < 2:
+            continue  # read it again, first in a fresh child
+        spec = specs[len(notes)]
+        message = _over_cap(spec, failed, largest)
+        target = f"{spec.module}.py"
+        if blocked := _blocked(root, target):
+            notes.append(f"{spec.path}: not graded, {blocked}")
+        else:
+            _write(root, target, _failing_module(spec.path, message))
+            notes.append(f"{spec.path}: not graded, {message}")
+        tries = 0
+    return notes

@@ -5,6 +5,12 @@ packages, download data and train for hours. The grader needs the former only, s
 cleaned of IPython syntax (magics, shell escapes) and parsed with :mod:`ast`; its top-level statements
 are kept when they define something and dropped otherwise, each drop with a reason the student can
 act on. Line numbers stay those of the cell, so a traceback points at the student's own cell.
+
+A cell over :data:`MAX_CELL_CHARS` of code is skipped unread: parsing costs hundreds of bytes of
+memory per byte of dense code (a 10 MB cell of one-line statements builds gigabytes of syntax tree),
+and no assignment's definitions need a megabyte of source in one cell. Everything here runs in the
+confined child of :mod:`grader.engine.confined` during ingestion, so even what passes this check is
+held to memory and time caps.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ _MAGIC_OR_SHELL = re.compile(r"^\s*[!%]")
 _DEFINES = re.compile(
     r"^\s*(?:(?:async\s+)?def|class)\s+([A-Za-z_]\w*)|^\s*([A-Za-z_]\w*)\s*(?::[^=]*)?=[^=]", re.MULTILINE
 )
+MAX_CELL_CHARS = 1024 * 1024  # code in one cell (characters); a larger cell is skipped unread
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeptStatement:
     """One top-level statement to run, with the cell line it starts on (decorators included)."""
 
@@ -30,6 +37,11 @@ class KeptStatement:
     source: str  # the statement's lines, exactly as in the (cleaned) cell
     defines: tuple[str, ...]  # names it binds at module level
     params: tuple[str, ...] = ()  # parameter names of a function, or of a class's __init__
+
+    def parse(self, filename: str = "<cell>") -> ast.Module:
+        """The statement's syntax tree, numbered as in its cell; linear in the statement's size (a
+        statement padded with newlines up to its line would cost the square of the cell's length)."""
+        return ast.increment_lineno(ast.parse(self.source, filename), self.first_line - 1)
 
 
 @dataclass
@@ -53,28 +65,32 @@ class CellPlan:
         return not self.kept and bool(self.skipped)
 
 
+def _size(chars: int) -> str:
+    return f"{chars / (1024 * 1024):.1f} MiB" if chars >= 1024 * 1024 else f"{chars / 1024:.0f} KiB"
+
+
 def _snippet(text: str, limit: int = 60) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     line = "".join(ch if ch.isprintable() else "?" for ch in line)  # escape codes must not reach reports
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _clean_lines(source: str, plan: CellPlan) -> tuple[str, bool]:
+def _clean_lines(source: str, plan: CellPlan) -> tuple[str, bool, ast.Module | None]:
     """Replace magic and shell lines by ``pass`` at the same indentation (line numbers and blocks survive).
 
-    Returns the cleaned source and whether the whole cell is a cell magic (``%%time`` and friends run
-    the rest of the cell under IPython's control; such cells train or write files, so they are skipped).
+    Returns the cleaned source, whether the whole cell is a cell magic (``%%time`` and friends run
+    the rest of the cell under IPython's control; such cells train or write files, so they are
+    skipped), and the syntax tree when the cell is valid Python as it is (parsed once, not twice).
     """
     lines = source.splitlines()
     first = next((ln for ln in lines if ln.strip()), "")
     if first.lstrip().startswith("%%"):
         plan.skip(f"cell magic `{_snippet(first, 30)}`", source)
-        return "", True
+        return "", True, None
     try:
-        ast.parse(source)
-        return source, False  # valid Python has no IPython syntax (``% x`` may be a continuation line)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass  # cleaned below; plan_cell reports what still does not parse
+        return source, False, ast.parse(source)  # valid Python has no IPython syntax (``% x`` may continue a line)
+    except (SyntaxError, ValueError, RecursionError):
+        pass  # cleaned below; plan_cell reports what still does not parse (and MemoryError)
     cleaned: list[str] = []
     dropped: list[str] = []
     for line in lines:
@@ -87,7 +103,8 @@ def _clean_lines(source: str, plan: CellPlan) -> tuple[str, bool]:
         kind = "shell command" if re.match(r"^([\w\s,]*=\s*)?!", dropped[0]) else "IPython magic"
         more = f" and {len(dropped) - 1} more such line(s)" if len(dropped) > 1 else ""
         plan.skip(f"{kind} `{_snippet(dropped[0], 40)}`{more}")
-    return "\n".join(cleaned), False
+    return "\n".join(cleaned), False, None
+
 
 
 def _is_literal(node: ast.expr) -> bool:
@@ -159,15 +176,25 @@ def _why_dropped(node: ast.stmt) -> str:
 def plan_cell(number: int, source: str) -> CellPlan:
     """Decide, statement by statement, what of one code cell is kept."""
     plan = CellPlan(number)
-    cleaned, magic_cell = _clean_lines(source, plan)
-    if magic_cell or not cleaned.strip():
+    if len(source) > MAX_CELL_CHARS:  # its names are not searched either: that too is work on the whole cell
+        plan.skip(
+            f"{_size(len(source))} of code, over the {_size(MAX_CELL_CHARS)} the grader reads in one cell "
+            "(data or generated code pasted into the cell? load it from a file instead)"
+        )
         return plan
     try:
-        tree = ast.parse(cleaned, filename=f"cell {number}")
+        cleaned, magic_cell, tree = _clean_lines(source, plan)
+        if magic_cell or not cleaned.strip():
+            return plan
+        if tree is None:
+            tree = ast.parse(cleaned, filename=f"cell {number}")
     except SyntaxError as exc:
         plan.skip(f"syntax error at line {exc.lineno}: {exc.msg}", cleaned)
         return plan
-    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes; absurdly nested expressions
+    except MemoryError:
+        plan.skip("too large to read: parsing it needed more memory than the grader allows for a notebook")
+        return plan
+    except (ValueError, RecursionError) as exc:  # NUL bytes; absurdly nested expressions
         plan.skip(f"cannot be parsed ({type(exc).__name__})", cleaned)
         return plan
     lines = cleaned.splitlines()

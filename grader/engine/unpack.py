@@ -15,6 +15,16 @@ nothing in the archive is believed. Defended, and why:
 * Encrypted, unknown-method, non-zip or damaged input gets a clear student-readable message. Every
   member is validated before the first byte is written; on any failure ``dest`` is left empty (or
   removed, if this call created it).
+* Work out of proportion to the input: ``zipfile`` reads the whole central directory before the
+  entry limit is checked (a 200 MB upload can list 2.3 million entries, ~1.2 GiB of ``ZipInfo``), and
+  inflating 512 MiB of bzip2 takes many seconds. An entry count over the limit in the archive's
+  end record is refused before the directory is read, and the whole unpack (planning and writing)
+  runs in a child process under :data:`UNPACK_CAPS` (:mod:`grader.engine.confined`): memory, CPU
+  time, the size of any file written. Past a cap the student is told which, and the worker is
+  unharmed. ``check_archive`` (the API's check of an upload) runs the same way, except for uploads of
+  at most 1 MiB held in memory: their directory lists at most ~22 000 entries (~15 MiB), so the API
+  checks them in its own process and saves the fork (~8 ms of an API process's CPU, about three times
+  what the rest of an upload costs it).
 """
 
 from __future__ import annotations
@@ -30,12 +40,13 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.engine.confined import CapExceeded, Caps, ConfinedCrash, human_bytes, run_confined
 from grader.errors import UnpackError
 
 _T = TypeVar("_T")
@@ -55,6 +66,12 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a sw
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, lzma.LZMAError,
                RuntimeError, ValueError, UnicodeDecodeError)
 _REUPLOAD = "Please create the zip again with a standard tool and re-upload it."
+_INLINE_CHECK_BYTES = _MIB  # check_archive reads in-memory uploads up to this size in the caller's process
+
+# One submission's unpack (or the API's check of an upload), in a child process. Honest archives use a few
+# MiB and a fraction of a second; 512 MiB of bzip2 (the most the limits let through) many seconds. The
+# largest file written and the records sent back follow from the UnpackLimits (see _caps_for).
+UNPACK_CAPS = Caps(memory_bytes=512 * _MIB, cpu_seconds=60, wall_seconds=120, file_bytes=0, result_bytes=0)
 
 
 class UnpackLimits(BaseModel):
@@ -328,13 +345,7 @@ def _finish(members: list[_Member], dest: Path, marker: str | None,
         for m in kept:
             _extract(root_fd, m, zf)
     except BaseException:
-        for child in dest.iterdir():  # only what we made: real folders and files (links were never followed)
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        if created:
-            dest.rmdir()
+        _clear(dest, created)
         raise
     finally:
         os.close(root_fd)
@@ -350,38 +361,169 @@ def _finish(members: list[_Member], dest: Path, marker: str | None,
     return UnpackedSubmission(root=dest / prefix if prefix else dest, files=files, ignored=ignored, notes=notes)
 
 
-def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *,
-                      root_marker: str | None = None) -> UnpackedSubmission:
+def _clear(dest: Path, created: bool) -> None:
+    """Remove what an unpack wrote under ``dest`` (and ``dest`` itself if the unpack created it)."""
+    if not os.path.lexists(dest):
+        return
+    if dest.is_symlink() or not dest.is_dir():  # not ours to touch
+        return
+    for child in dest.iterdir():  # real folders and files (rmtree never follows a link)
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    if created:
+        dest.rmdir()
+
+
+def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *, root_marker: str | None = None,
+                      caps: Caps | None = None) -> UnpackedSubmission:
     """Validate every member of ``source`` (a zip file or a folder), then copy it into ``dest``.
 
     ``dest`` must be an empty folder or not exist (ValueError otherwise). ``root_marker`` (e.g.
     ``"src/run.py"``) picks the submission root when the student zipped a wrapper folder.
-    Raises UnpackError, leaving ``dest`` empty or absent, if anything is unacceptable.
+    Raises UnpackError, leaving ``dest`` empty or absent, if anything is unacceptable, including
+    an archive whose unpacking passes ``caps`` (default: :data:`UNPACK_CAPS`; see :func:`_caps_for`).
     """
     source, dest = Path(source), Path(dest)
-    mode = os.lstat(source).st_mode
-    if stat.S_ISDIR(mode):
-        return _finish(_collect(_dir_entries(source), limits), dest, root_marker)
-    with _open_zip(source) as zf:  # one open file: what is checked is what is extracted
-        return _finish(_collect(_zip_entries(zf), limits), dest, root_marker, zf)
+    created = not os.path.lexists(dest)
+    try:
+        outcome = run_confined(_unpack_here, source, dest, limits, root_marker, caps=_caps_for(limits, caps))
+    except (CapExceeded, ConfinedCrash) as exc:
+        _clear(dest, created)  # the child was stopped before it could clean up
+        if isinstance(exc, ConfinedCrash):
+            raise
+        raise UnpackError(_over_cap(source.name, exc, "unpacked"), staff_detail=exc.detail) from None
+    return _accept(dest, _answer(outcome.records))
+
+
+def _unpack_here(source: Path, dest: Path, limits: UnpackLimits, marker: str | None) -> Iterator[list[Any]]:
+    """The child's work: the unpack itself; yields its result (or its refusal) as one record."""
+    try:
+        if stat.S_ISDIR(os.lstat(source).st_mode):
+            unpacked = _finish(_collect(_dir_entries(source), limits), dest, marker)
+        else:
+            with _open_zip(source, limits=limits) as zf:  # one open file: what is checked is what is extracted
+                unpacked = _finish(_collect(_zip_entries(zf), limits), dest, marker, zf)
+    except (UnpackError, ValueError) as exc:
+        yield _refusal(exc)
+        return
+    prefix = unpacked.root.relative_to(dest).as_posix()
+    yield ["ok", "" if prefix == "." else prefix, unpacked.files, unpacked.ignored, unpacked.notes]
+
+
+def _refusal(exc: UnpackError | ValueError) -> list[Any]:
+    if isinstance(exc, UnpackError):
+        return ["refused", exc.student_message, exc.staff_detail]
+    return ["caller", str(exc)]  # a ValueError: the caller's mistake (dest not empty), or zipfile's own
+
+
+def _answer(records: list[Any]) -> list[Any]:
+    """The child's one record; its refusal raised here as the error it was there."""
+    if len(records) != 1 or not isinstance(records[0], list) or not records[0]:
+        raise ConfinedCrash(f"unexpected records from the unpack: {records!r:.500}", records)
+    record: list[Any] = records[0]
+    if record[0] == "refused":
+        raise UnpackError(str(record[1]), staff_detail=str(record[2]))
+    if record[0] == "caller":
+        raise ValueError(str(record[1]))
+    return record
+
+
+def _accept(dest: Path, record: list[Any]) -> UnpackedSubmission:
+    """The child's result, checked: the root it names must be a real folder under ``dest``."""
+    _, prefix, files, ignored, notes = record
+    parts = prefix.split("/") if isinstance(prefix, str) and prefix else []
+    if not isinstance(prefix, str) or any(p in ("", ".", "..") or "\x00" in p for p in parts):
+        raise ConfinedCrash(f"the unpack named an impossible root {prefix!r:.200}", [record])
+    root = dest
+    for part in parts:
+        root = root / part
+        if not stat.S_ISDIR(os.lstat(root).st_mode):  # lstat: a link is not a folder
+            raise ConfinedCrash(f"the unpack's root {prefix!r:.200} is not a folder", [record])
+    return UnpackedSubmission(root=root, files=files, ignored=ignored, notes=notes)
+
+
+def _caps_for(limits: UnpackLimits, caps: Caps | None) -> Caps:
+    """``caps`` (default UNPACK_CAPS) with the output caps that ``limits`` imply where they are 0: no
+    file past the per-file limit (the copy itself stops there), and records with every path twice."""
+    caps = caps or UNPACK_CAPS
+    path_bytes = limits.max_path_depth * (limits.max_name_bytes + 1)
+    return replace(caps, file_bytes=caps.file_bytes or limits.max_file_bytes + _CHUNK,
+                   result_bytes=caps.result_bytes or 2 * limits.max_entries * (path_bytes + 8) + _MIB)
+
+
+def _over_cap(name: str, exc: CapExceeded, done: str) -> str:
+    """The student's message when reading the archive ``name`` passed a cap."""
+    if exc.cap == "memory":
+        what = (f"needed more than the {human_bytes(exc.caps.memory_bytes)} of memory the grader allows for "
+                "reading an archive (an enormous number of entries?)")
+    elif exc.cap == "time":
+        what = (f"took longer than the grader allows for unpacking an archive ({exc.caps.describe('time')}; "
+                "hundreds of MiB in slow compression such as bzip2 or LZMA?)")
+    else:
+        what = f"would write more than the grader allows ({exc.caps.describe('output')})"
+    return (f"The submission {_q(name)} could not be {done}: it {what}. Zip only the files the assignment asks "
+            f"for, with a standard tool and its default compression, and re-upload it.")
 
 
 def check_archive(
-    source: Path | bytes | BinaryIO, limits: UnpackLimits, *, root_marker: str | None = None, name: str = ""
+    source: Path | bytes | BinaryIO, limits: UnpackLimits, *, root_marker: str | None = None, name: str = "",
+    caps: Caps | None = None,
 ) -> None:
     """Apply every check of ``unpack_submission`` to the zip ``source`` (a file, its bytes, or an open file,
     left open) without writing anything.
 
     Each member is decompressed and thrown away, so damaged data and lying headers are found as
     they would be when unpacking. Raises UnpackError with the message the unpack would give, naming
-    the archive ``name`` (the student's file name) rather than ``source``'s.
+    the archive ``name`` (the student's file name) rather than ``source``'s. Runs in a child under
+    ``caps`` like the unpack, except bytes of at most 1 MiB (module docstring).
     """
-    with _open_zip(source, name) as zf:
-        kept = _plan(_collect(_zip_entries(zf), limits), root_marker)[0]
-        for m in kept:
-            if not m.is_dir and isinstance(m.origin, zipfile.ZipInfo):
-                with ExitStack() as stack:
-                    _copy_limited(_member_reader(stack, zf, m.origin, _q(m.path)), _discard, m.size, _q(m.path))
+    if isinstance(source, bytes) and len(source) <= _INLINE_CHECK_BYTES:
+        for _ in _check_here(source, limits, root_marker, name, raising=True):
+            pass
+        return
+    shown = name or (source.name if isinstance(source, Path) else "submission.zip")
+    fds = _fds_of(source)
+    offset = os.lseek(fds[0], 0, os.SEEK_CUR) if fds else None
+    try:
+        outcome = run_confined(_check_here, source, limits, root_marker, name, caps=_caps_for(limits, caps),
+                               keep_fds=fds)
+    except CapExceeded as exc:
+        raise UnpackError(_over_cap(shown, exc, "checked"), staff_detail=exc.detail) from None
+    finally:
+        if offset is not None:  # the child read through the same open file: put its position back
+            os.lseek(fds[0], offset, os.SEEK_SET)
+    _answer(outcome.records)
+
+
+def _check_here(source: Path | bytes | BinaryIO, limits: UnpackLimits, marker: str | None, name: str, *,
+                raising: bool = False) -> Iterator[list[Any]]:
+    """check_archive's work; in a child, a refusal is yielded as a record (``raising``: raised as it is)."""
+    try:
+        with _open_zip(source, name, limits=limits) as zf:
+            kept = _plan(_collect(_zip_entries(zf), limits), marker)[0]
+            for m in kept:
+                if not m.is_dir and isinstance(m.origin, zipfile.ZipInfo):
+                    with ExitStack() as stack:
+                        _copy_limited(_member_reader(stack, zf, m.origin, _q(m.path)), _discard, m.size, _q(m.path))
+    except (UnpackError, ValueError) as exc:
+        if raising:
+            raise
+        yield _refusal(exc)
+        return
+    yield ["ok"]
+
+
+def _fds_of(source: Path | bytes | BinaryIO) -> tuple[int, ...]:
+    """The descriptor an open upload reads from (the child needs it); none for a path or bytes."""
+    if isinstance(source, (Path, bytes)):
+        return ()
+    inner = getattr(source, "_file", source)  # a SpooledTemporaryFile's file, without forcing it to disk
+    try:
+        return (inner.fileno(),)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return ()  # in memory: the child has its own copy
 
 
 def _discard(chunk: bytes) -> None:
@@ -389,9 +531,9 @@ def _discard(chunk: bytes) -> None:
 
 
 @contextmanager
-def _open_zip(source: Path | bytes | BinaryIO, name: str = "") -> Iterator[zipfile.ZipFile]:
+def _open_zip(source: Path | bytes | BinaryIO, name: str = "", *, limits: UnpackLimits) -> Iterator[zipfile.ZipFile]:
     """The zip ``source`` (a file, an upload's bytes or its open file; called ``name`` in messages), or an
-    UnpackError saying what it is instead."""
+    UnpackError saying what it is instead (or that its end record lists more entries than ``limits``)."""
     q = _q(name or (source.name if isinstance(source, Path) else "submission.zip"))
     if isinstance(source, Path) and not stat.S_ISREG(os.lstat(source).st_mode):
         raise UnpackError(f"The submission {q} is neither a zip archive nor a folder.")
@@ -403,9 +545,23 @@ def _open_zip(source: Path | bytes | BinaryIO, name: str = "") -> Iterator[zipfi
                                   f"(was the upload interrupted?). {_REUPLOAD}")
             raise UnpackError(f"The uploaded file {q} is not a zip archive. Please upload a .zip "
                               "file (formats such as .tar.gz, .rar or .7z are not accepted).")
+        _check_entry_count(fh, limits)
         fh.seek(0)
         with _guarded(q, lambda: zipfile.ZipFile(fh)) as zf:
             yield zf
+
+
+def _check_entry_count(fh: BinaryIO, limits: UnpackLimits) -> None:
+    """Refuse an archive whose end record lists more entries than the limit before zipfile reads them all
+    (a ZipInfo each). The count can lie; the unpack's memory cap covers a directory that does."""
+    end_record = getattr(zipfile, "_EndRecData", None)  # zipfile's own reader of that record (stable since 2.x)
+    try:
+        found = end_record(fh) if end_record else None
+        entries = int(found[zipfile._ECD_ENTRIES_TOTAL]) if found else 0  # type: ignore[attr-defined]
+    except (*_ZIP_ERRORS, AttributeError, IndexError, TypeError):
+        return  # zipfile itself reports the damage
+    if entries > limits.max_entries:
+        raise UnpackError(f"The submission has too many entries; at most {limits.max_entries} files and folders.")
 
 
 def _binary(source: Path | bytes | BinaryIO) -> AbstractContextManager[BinaryIO]:

@@ -5,14 +5,26 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import tarfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader.engine.unpack import UnpackLimits, _copy_limited, check_archive, find_missing, unpack_submission
+from grader.engine import unpack
+from grader.engine.confined import Confined, ConfinedCrash
+from grader.engine.unpack import (
+    UNPACK_CAPS,
+    UnpackLimits,
+    _copy_limited,
+    check_archive,
+    find_missing,
+    unpack_submission,
+)
 from grader.errors import UnpackError
 
 LIMITS = UnpackLimits()
@@ -317,3 +329,123 @@ def test_non_empty_dest_is_a_caller_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must be an empty folder"):
         unpack_submission(src, tmp_path / "out", LIMITS)
     assert (tmp_path / "out" / "keep").read_text() == "mine"
+
+
+# --- Caps: the unpack runs in a child under memory, time and output caps (grader.engine.confined) ---
+
+_MIB = 1024 * 1024
+
+
+def many_entries_zip(path: Path, n: int, *, claimed: int | None = None) -> Path:
+    """A zip of ``n`` empty stored files, written directly (zipfile takes seconds for 200 000); its end
+    record claims ``claimed`` entries (default: the truth, or 0xFFFF past what the field holds)."""
+    local, central, offset = [], [], 0
+    for i in range(n):
+        name = f"{i:x}".encode()
+        header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0,
+                                   0o644 << 16, offset) + name)  # fmt: skip
+        local.append(header)
+        offset += len(header)
+    directory = b"".join(central)
+    count = min(n, 0xFFFF) if claimed is None else claimed
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), offset, 0)
+    path.write_bytes(b"".join(local) + directory + end)
+    return path
+
+
+def test_an_entry_count_over_the_limit_is_refused_before_the_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = many_entries_zip(tmp_path / "s.zip", 6_000)
+    real = zipfile.ZipFile
+
+    def not_read(*args: object, **kwargs: object) -> zipfile.ZipFile:
+        raise AssertionError("the directory was read")
+
+    monkeypatch.setattr(zipfile, "ZipFile", not_read)
+    rejected(tmp_path, src, "too many entries; at most 5000 files and folders")
+    monkeypatch.setattr(zipfile, "ZipFile", real)
+
+
+def test_a_directory_that_lies_about_its_size_meets_the_memory_cap(tmp_path: Path) -> None:
+    """200 000 entries behind an end record that claims one: ~130 MiB of ZipInfo before the entry limit
+    is reached. Under a 32 MiB cap the student is told, and the worker never holds them."""
+    src = many_entries_zip(tmp_path / "s.zip", 200_000, claimed=1)
+    caps = replace(UNPACK_CAPS, memory_bytes=32 * _MIB)
+    dest = tmp_path / "out"
+    with pytest.raises(UnpackError) as info:
+        unpack_submission(src, dest, LIMITS, caps=caps)
+    message = info.value.student_message
+    assert message.startswith("The submission 's.zip' could not be unpacked: it needed more than the 32 MiB of memory")
+    assert "re-upload" in message and not dest.exists()
+    with pytest.raises(UnpackError, match="'s.zip' could not be checked: it needed more than the 32 MiB"):
+        check_archive(src.read_bytes(), LIMITS, caps=caps, name="s.zip")  # over 1 MiB: checked in a child too
+
+
+@pytest.mark.parametrize("dest_exists", [False, True])
+def test_past_the_time_cap_the_unpack_stops_and_what_it_wrote_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dest_exists: bool
+) -> None:
+    src = build_zip(tmp_path / "s.zip", [("a.py", b"a"), ("b/c.py", b"c")])
+    real = unpack._extract
+
+    def slow(root_fd: int, m: object, zf: object) -> None:  # writes a.py and b/, then never finishes
+        real(root_fd, m, zf)  # type: ignore[arg-type]
+        if getattr(m, "path", "") == "b/c.py":
+            while True:
+                pass
+
+    monkeypatch.setattr(unpack, "_extract", slow)
+    dest = tmp_path / "out"
+    if dest_exists:
+        dest.mkdir()
+    caps = replace(UNPACK_CAPS, cpu_seconds=1)
+    with pytest.raises(UnpackError, match=r"'s.zip' could not be unpacked: it took longer than the grader allows for unpacking an archive \(1 s of CPU time or 120 s in all;"):
+        unpack_submission(src, dest, LIMITS, caps=caps)
+    assert (dest.is_dir() and list(dest.iterdir()) == []) if dest_exists else not dest.exists()
+
+
+def test_past_the_file_size_cap_the_unpack_stops(tmp_path: Path) -> None:
+    src = build_zip(tmp_path / "s.zip", [("big.bin", b"x" * 5000)])
+    with pytest.raises(UnpackError, match=r"would write more than the grader allows \(1000 bytes of output per file\)"):
+        unpack_submission(src, tmp_path / "out", LIMITS, caps=replace(UNPACK_CAPS, file_bytes=1000))
+    assert not (tmp_path / "out").exists()
+
+
+def test_small_uploads_are_checked_in_process_and_the_rest_in_a_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forks: list[str] = []
+    real = unpack.run_confined
+
+    def counted(work: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any) -> Confined:
+        forks.append(work.__name__)
+        return real(work, *args, **kwargs)
+
+    monkeypatch.setattr(unpack, "run_confined", counted)
+    small = build_zip(tmp_path / "small.zip", [("run.py", b"print(1)\n")])
+    large = build_zip(tmp_path / "large.zip", [("data.bin", os.urandom(2 * _MIB))])
+    check_archive(small.read_bytes(), LIMITS)
+    assert forks == []
+    check_archive(large.read_bytes(), LIMITS)
+    check_archive(small, LIMITS)
+    with small.open("rb") as fh:
+        check_archive(fh, LIMITS)
+    unpack_submission(small, tmp_path / "out", LIMITS)
+    assert forks == ["_check_here"] * 3 + ["_unpack_here"]
+
+
+def test_a_crash_in_the_unpack_is_the_graders_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk or a bug is not the student's fault: it is raised as such (the job is retried)."""
+    src = build_zip(tmp_path / "s.zip", [("a.py", b"a"), ("b.py", b"b")])
+
+    def disk_full(root_fd: int, m: object, zf: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(unpack, "_extract", disk_full)
+    with pytest.raises(ConfinedCrash, match="No space left on device"):
+        unpack_submission(src, tmp_path / "out", LIMITS)
+    assert not (tmp_path / "out").exists()
