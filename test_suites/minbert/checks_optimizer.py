@@ -62,3 +62,38 @@ def official(student: Student, data: Path) -> Credit | None:
                            f"tolerance) but not within torch.allclose's default (rtol 1e-5, atol 1e-8) that the 2021/2022 "
                            f"test uses: max difference {diff:.2g}.{cause}")  # fmt: skip
     fail(f"{ran}: the final weight differs from optimizer_test.npy by up to {diff:.3g} (allowed: atol 1e-5 at most).{cause}")
+
+
+@check(
+    name="AdamW: hidden cases (decay 0.1, no bias correction, parameter groups, missing gradients)",
+    number="3.2",
+    points=5,
+    timeout=120,
+    hidden_inputs=True,
+)
+def hidden_cases(student: Student) -> None:
+    """Decoupled weight decay 0.1 over 1000 steps; correct_bias=False; two groups with different lr; per-parameter state; grad None skipped."""
+    seed = _fresh_seed()
+    got = _run("weight decay 0.1", adamw.official, student, 1000, 0.1, seed)
+    want = adamw.reference_run(1000, 0.1, seed)
+    assert isinstance(got, torch.Tensor)
+    diff = float((got - want).abs().max())
+    if diff > HIDDEN_DECAY_TOL:
+        fail(f"With weight_decay=0.1 the weight after 1000 steps is off by {diff:.3g}: the decay must be decoupled "
+             "(p -= lr * weight_decay * p), not added to the gradient.")  # fmt: skip
+    seed = _fresh_seed()
+    got_ws = _run("two parameter groups without bias correction", adamw.groups_run, student, 200, seed)
+    want_ws = adamw.groups_run(None, 200, seed)
+    assert isinstance(got_ws, list)
+    labels = [
+        "the first group's parameter",
+        "the second group's parameter (lr 1e-2, correct_bias=False)",
+        "a parameter without gradient",
+    ]
+    for label, g, w in zip(labels, got_ws, want_ws, strict=True):
+        if label.startswith("a parameter") and not torch.equal(g, w):
+            fail("A parameter whose .grad is None was changed: skip parameters without a gradient.")
+        d = float((g - w).abs().max())
+        if d > GROUPS_TOL:
+            fail(f"With two parameter groups, {label} is off by {d:.3g} after 200 steps (per-group lr and correct_bias, "
+                 "per-parameter step counts and state, the denominator sqrt(v) + eps even without bias correction).")  # fmt: skip
