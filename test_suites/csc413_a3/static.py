@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
-from grader.engine.notebooks import NotebookError, read_notebook
+from grader.engine.confined import CapExceeded, ConfinedCrash, run_confined
+from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookError, read_notebook
 from grader.engine.notebooks_cells import plan_cell
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)
 
 
 def python_loops(notebook: Path, class_name: str, method: str = "forward") -> list[tuple[int, int]]:
-    """(cell, line) of each loop or comprehension in the last definition of ``class_name.method``."""
+    """(cell, line) of each loop or comprehension in the last definition of ``class_name.method``.
+
+    The notebook is the student's: it is read in a child process under the notebook caps, like ingestion.
+    """
+    try:
+        records = run_confined(_loops, notebook, class_name, method, caps=NOTEBOOK_CAPS).records
+    except (CapExceeded, ConfinedCrash):
+        return []  # a note only: the checks that import the notebook report why it cannot be read
+    return [(int(cell), int(line)) for cell, line in records]
+
+
+def _loops(notebook: Path, class_name: str, method: str) -> Iterator[tuple[int, int]]:
     try:
         cells = read_notebook(notebook, notebook.name, 32 * 1024 * 1024)
     except NotebookError:
-        return []  # the checks that import the notebook report why it cannot be read
+        return
     found: list[tuple[int, int]] = []
     for number, source in cells:
         for stmt in plan_cell(number, source).kept:
             if class_name not in stmt.defines:
                 continue
-            tree = ast.parse("\n" * (stmt.first_line - 1) + stmt.source)
-            cls = next(n for n in tree.body if isinstance(n, ast.ClassDef))
+            cls = next(n for n in stmt.parse().body if isinstance(n, ast.ClassDef))
             func = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == method), None)
             found = [(number, n.lineno) for n in ast.walk(func) if isinstance(n, _LOOPS)] if func else []
-    return found
+    yield from found
 
 
 def loop_note(files: Path, class_name: str) -> str:
