@@ -13,7 +13,7 @@ from grader.sandbox.client import RemoteObject, Student
 from . import editions
 from .bertlib.bodies import fresh
 from .bertlib.head import BERT_CONFIG_DROPOUT, NUM_LABELS, WIDE, classifier, trusted_head
-from .bertlib.probes import batch, close, max_diff, tensor_result, trusted
+from .bertlib.probes import batch, close, max_diff, raised, tensor_result, trusted
 
 
 @check(name="BertSentClassifier: log-probabilities from the pooled output", number="2.1", points=15, timeout=90)
@@ -27,7 +27,7 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
         model.call_method("eval")
         out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
     except StudentCodeError as exc:
-        fail(f"BertSentClassifier.forward raised {exc.exc_type}: {exc.exc_message}")
+        fail(f"BertSentClassifier.forward raised {raised(exc)}")
     if out.dim() == 2 and out.shape[1] != NUM_LABELS:
         fail(
             f"The head has {out.shape[1]} outputs: it must map hidden_size to config.num_labels = {NUM_LABELS} (one Linear layer)."
@@ -43,7 +43,7 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
     try:
         out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
     except StudentCodeError as exc:
-        fail(f"BertSentClassifier.forward raised {exc.exc_type}: {exc.exc_message}")
+        fail(f"BertSentClassifier.forward raised {raised(exc)}")
     raw = raw or not _log_probabilities(out)
     # Raw scores are normalised here only to say what else is wrong; they fail whatever they hold.
     normed = F.log_softmax(out.double(), dim=-1).float() if raw else out

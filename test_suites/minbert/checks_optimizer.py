@@ -12,6 +12,7 @@ from grader.authoring import Credit, StudentCodeError, check, fail
 from grader.sandbox.client import Student
 
 from . import adamw
+from .bertlib.probes import raised
 
 #: Decoupled decay variants stay within ~4e-5 of the reference after 1000 steps with decay 0.1;
 #: decay coupled into the gradient drifts by ~2e-2 (spec, appendix A).
@@ -34,7 +35,7 @@ def _run(what: str, func: object, *args: object) -> object:
         hint = ""
         if "leaf Variable" in exc.exc_message or "requires grad" in exc.exc_message:
             hint = " (update p.data, not the parameter itself)"
-        fail(f"{what}: AdamW raised {exc.exc_type}: {exc.exc_message}{hint}")
+        fail(f"{what}: AdamW raised {raised(exc)}{hint}")
 
 
 @check(name="AdamW: the official optimizer test", number="3.1", points=15, timeout=120)

@@ -29,6 +29,7 @@ from .probes import (
     close,
     hidden,
     max_diff,
+    raised,
     seeded,
     state_of,
     tensor_result,
@@ -45,7 +46,7 @@ def _call_failed(what: str, exc: StudentCodeError) -> None:
     hint = ""
     if "3D tensor" in exc.exc_message or "batch1" in exc.exc_message:
         hint = " (torch.bmm only takes 3-D tensors; use torch.matmul or @ for (bs, heads, seq, d) inputs)"
-    fail(f"{what} raised {exc.exc_type}: {exc.exc_message}{hint}")
+    fail(f"{what} raised {raised(exc)}{hint}")
 
 
 def embed(student: Student, seed: int) -> None:

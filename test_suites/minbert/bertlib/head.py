@@ -14,7 +14,7 @@ import torch
 from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
 from grader.sandbox.client import RemoteObject, Student
 
-from .probes import build, patch
+from .probes import build, patch, raised
 from .reference import TinyConfig
 
 #: Hidden size 768 because the given training config hard-codes it; one layer keeps it cheap. Dropout 0
@@ -61,7 +61,7 @@ def classifier(student: Student, option: str, dropout: float = 0.3, *,
     try:
         model = student.module("classifier").BertSentClassifier(config)
     except StudentCodeError as exc:
-        fail(f"BertSentClassifier(config) raised {exc.exc_type}: {exc.exc_message}")
+        fail(f"BertSentClassifier(config) raised {raised(exc)}")
     return model, bert
 
 
