@@ -164,8 +164,8 @@ def build_environment(environment: Environment, envs_dir: Path, *, force: bool =
         }
         (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _readable_by_all(staging)
-        if force and status.folder.exists():
-            shutil.rmtree(status.folder)
+        if force and status.folder.exists():  # moved aside first: the new one appears in one step
+            status.folder.rename(staging.with_name(staging.name + "-old"))
         try:
             staging.rename(status.folder)  # atomic: a sandbox sees the whole environment or none
         except OSError:
@@ -174,11 +174,15 @@ def build_environment(environment: Environment, envs_dir: Path, *, force: bool =
             # Another builder finished first with the same key: its environment is as good as ours.
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.with_name(staging.name + "-old"), ignore_errors=True)
     return environment_status(environment, envs_dir)
 
 
 def _install(packages: list[str], site: Path, cache: Path) -> str:
-    """Install ``packages`` into ``site`` against the grader's versions; returns the installer's name."""
+    """Install ``packages`` into ``site`` against the grader's versions; returns the installer's name.
+
+    Wheels only: building an sdist runs the package's own code on the trusted side (as root, on a root
+    worker) at install time; a wheel is unpacked, and its code runs only when a sandbox imports it."""
     constraints = site.parent / "constraints.txt"
     constraints.write_text(
         "".join(f"{name}=={version}\n" for name, version in sorted(grader_distributions().items()) if name != "grader"),
@@ -187,11 +191,11 @@ def _install(packages: list[str], site: Path, cache: Path) -> str:
     uv = _uv()
     if uv is not None:
         cmd = [uv, "pip", "install", "--target", str(site), "--python", sys.executable, "--constraint", str(constraints),
-               "--link-mode", "copy", "--no-progress", "--", *packages]  # fmt: skip
+               "--link-mode", "copy", "--no-progress", "--no-build", "--", *packages]  # fmt: skip
         installer = "uv"
     else:
         cmd = [sys.executable, "-m", "pip", "install", "--target", str(site), "--constraint", str(constraints),
-               "--no-warn-script-location", "--disable-pip-version-check", "--quiet", "--", *packages]  # fmt: skip
+               "--no-warn-script-location", "--disable-pip-version-check", "--quiet", "--only-binary=:all:", "--", *packages]  # fmt: skip
         installer = "pip"
     # The operator's environment (proxy, index settings) with a package cache of our own beside the environments.
     env = child_environment(UV_CACHE_DIR=str(cache), PIP_CACHE_DIR=str(cache / "pip"))

@@ -68,6 +68,9 @@ def test_a_cold_build_is_complete_readable_by_all_and_built_once(workspace: Path
     built_at = (status.folder / RECORD).stat().st_mtime
     assert build_environment(environment, envs).built and (status.folder / RECORD).stat().st_mtime == built_at
     assert cold < 120, f"a cold build of importlib_metadata took {cold:.1f} s"
+    rebuilt = build_environment(environment, envs, force=True)  # the new one replaces the old in one rename
+    assert rebuilt.built and (rebuilt.folder / RECORD).stat().st_mtime > built_at
+    assert sorted(p.name for p in envs.iterdir()) == [".cache", status.key]
 
 
 def test_concurrent_builders_leave_one_complete_environment(workspace: Path) -> None:
