@@ -76,10 +76,22 @@ def context(browser: Browser, service: Service, viewport: dict[str, int] = LAPTO
     return ctx
 
 
-def sign_in_with_link(page: Page, token: str, who: str) -> None:
-    page.goto(f"/signin/link?token={token}")
-    page.get_by_role("button", name=f"Continue as {who}").click()
+def new_link(service: Service, who: str) -> str:
+    """A one-time sign-in link for ``who``, as staff would send it (``grader token link``)."""
+    link = service.cli("token", "link", who, "--base-url", service.url).strip()
+    assert link.startswith(f"{service.url}/signin/link#link_")
+    return link.removeprefix(service.url)
+
+
+def sign_in_with_link(page: Page, service: Service, who: str) -> None:
+    """Open a fresh link, click Continue once; the secret leaves the address bar and the link is used up."""
+    link = new_link(service, who)
+    page.goto(link)
+    expect(page.get_by_role("button", name="Continue")).to_be_enabled()
+    assert "#" not in page.url  # the page took the secret out of the address bar (and its history entry)
+    page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Assignments")).to_be_visible()
+    assert link.split("#", 1)[1] not in (service.root / "serve.log").read_text(errors="replace")
 
 
 def api_report(service: Service, token: str, sub_id: str) -> dict:  # type: ignore[type-arg]
@@ -101,7 +113,7 @@ def alices_submission(
     page = ctx.new_page()
     page.goto("/signin")
     page.screenshot(path=shots / "signin.png")
-    sign_in_with_link(page, people["alice"], "alice")
+    sign_in_with_link(page, service, "alice")
     page.keyboard.press("Tab")  # the first stop is the skip link
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.get_by_role("link", name=re.compile("CS224N A5")).click()
@@ -154,8 +166,8 @@ def alices_submission(
 
     phone = context(browser, service, PHONE)
     small = phone.new_page()
-    small.goto(f"/signin/link?token={people['alice']}")
-    small.get_by_role("button", name="Continue as alice").click()
+    small.goto(new_link(service, "alice"))
+    small.get_by_role("button", name="Continue").click()
     small.goto(f"/submissions/{sub_id}")
     expect(small.locator("#score-withheld")).to_be_visible()
     assert no_horizontal_scroll(small)
@@ -181,7 +193,7 @@ def test_a_student_cannot_open_another_students_submission(
 ) -> None:
     ctx = context(browser, service)
     page = ctx.new_page()
-    sign_in_with_link(page, people["bob"], "bob")
+    sign_in_with_link(page, service, "bob")
     response = page.goto(f"/submissions/{alices_submission}")
     assert response is not None and response.status == 404
     expect(page.get_by_role("alert")).to_have_text("Submission not found")
@@ -234,3 +246,27 @@ def test_ta_reads_the_plots_downloads_the_csv_and_regrades(
     body = api_report(service, people["ta"], alices_submission)
     assert body["state"] == "done", body["error"]
     ctx.close()
+
+
+def test_a_used_link_and_a_signed_out_session_sign_nobody_in(browser: Browser, service: Service, people: dict[str, str]) -> None:
+    ctx = context(browser, service)
+    page = ctx.new_page()
+    link = new_link(service, "bob")
+    page.goto(link)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Assignments")).to_be_visible()
+    session = next(c for c in ctx.cookies() if c["name"] == "grader_session")
+    assert session["httpOnly"] and session["value"].startswith("s_") and people["bob"] not in session["value"]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    # The same link again, in another browser: already used.
+    other = context(browser, service).new_page()
+    other.goto(link)
+    other.get_by_role("button", name="Continue").click()
+    expect(other.get_by_role("alert")).to_contain_text("already used")
+    # The signed-out session's cookie, replayed: the server ended it.
+    replay = context(browser, service)
+    replay.add_cookies([{**session}])  # type: ignore[list-item]
+    replayed = replay.new_page()
+    replayed.goto("/")
+    expect(replayed.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -78,7 +78,8 @@ class Service:
         roster = self.root / f"roster-{assignment}.csv"
         roster.write_text("student_id\n" + "\n".join(ids) + "\n")
         lines = self.cli("roster", "import", str(roster), "--assignment", assignment).splitlines()[1:]
-        return dict(line.split(",")[:2] for line in lines)  # type: ignore[misc]  # student_id,token (,link)
+        rows = [line.split(",") for line in lines]  # student_id,token,link; no token for a student who has one
+        return {row[0]: row[1] for row in rows if row[1]}
 
 
 def service_env(root: Path, **extra: str) -> dict[str, str]:
