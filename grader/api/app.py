@@ -17,7 +17,7 @@ import grader
 from grader.api import pages
 from grader.api.deps import Services
 from grader.api.docs import add_docs, redact_access_log
-from grader.api.routes import assignments, audit, course, grading, health, submissions
+from grader.api.routes import assignments, audit, course, grading, health, regrade_requests, reports, submissions
 from grader.config import Settings, get_settings
 from grader.engine.manifest import load_manifest
 from grader.store.blobs import BlobStore
@@ -70,7 +70,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(assignments.router, prefix="/api/v1")
     app.include_router(submissions.router, prefix="/api/v1")
-    for router in (course.router, grading.router, audit.router):  # a course's term: settings, manual grading, audit
+    # a course's term: settings, manual grading, report versions, regrade requests, audit
+    for router in (course.router, grading.router, reports.router, regrade_requests.router, audit.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

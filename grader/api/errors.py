@@ -22,6 +22,7 @@ _MEANING = {
     413: "The upload is larger than the server accepts.",
     422: "The upload is not a usable submission (not a zip, unsafe, or lacking the assignment's files), "
     "or a parameter is invalid.",
+    428: "The act needs confirming: repeat it with `confirm=true` (the detail says what it would do).",
     429: "Too many uploads in the rate-limit window; `Retry-After` says when to try again.",
     503: "Redis did not answer; nothing was recorded. `Retry-After` says when to try again.",
     507: "The server's storage is full; the upload was not saved.",

@@ -136,7 +136,9 @@ class AssignmentPublic(BaseModel):
 
 
 class RegradeResult(BaseModel):
-    queued: list[str]
+    queued: list[str] = Field(description="The submissions queued (empty for a dry run).")
+    would_queue: int = Field(0, description="How many submissions this regrade queues (or queued).")
+    dry_run: bool = Field(False, description="True: only counted, nothing queued.")
 
 
 class Health(BaseModel):

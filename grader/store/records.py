@@ -50,6 +50,18 @@ class Submission(BaseModel):
     max_score: float | None = None
 
 
+class ReportVersion(BaseModel):
+    """One grading run's report, kept when a regrade writes the next (version 1 is the first run's)."""
+
+    version: int = Field(description="1 for the first report, counting up with each regrade.")
+    run_id: str = Field(description="The grading run that wrote it ('' for a report kept from before versions were).")
+    finished_at: datetime | None
+    state: SubmissionState
+    score: float | None = None
+    max_score: float | None = None
+    report: str = Field(description="The engine's JSON report, as stored.")
+
+
 class Token(BaseModel):
     """A hashed API token's meaning: who it is and what it may do."""
 

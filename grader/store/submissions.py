@@ -2,7 +2,8 @@
 
 Keys (prefix ``grader:``):
 - ``sub:<id>``                   hash, one JSON-encoded field per ``Submission`` field
-- ``report:<id>``                the engine's JSON report (written once per grading run)
+- ``report:<id>``                the engine's JSON report (written once per grading run): the current one
+- ``report:<id>:versions``       list of JSON ``ReportVersion``, oldest first: every run's report, the current last
 - ``asg:<aid>:subs``             sorted set of submission ids by received time
 - ``asg:<aid>:by:<student>``     the same, per submitter
 - ``asg:<aid>:submitters``       set of submitter ids
@@ -27,7 +28,7 @@ from typing import Any, cast
 import redis
 from redis.typing import EncodableT, FieldT
 
-from grader.store.records import BrokerMessage, Submission, SubmissionState, Token
+from grader.store.records import BrokerMessage, ReportVersion, Submission, SubmissionState, Token
 
 P = "grader:"
 
@@ -61,6 +62,10 @@ def rate_key(assignment: str, student: str) -> str:
 
 def consumers_key(queue: str) -> str:
     return f"{P}consumers:{queue}"
+
+
+def versions_key(sub_id: str) -> str:
+    return f"{P}report:{sub_id}:versions"
 
 
 def parse_token(raw: Mapping[Any, Any]) -> Token | None:
@@ -155,22 +160,45 @@ class Store:
         with self.r.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)  # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.watch unannotated
+                    # redis-py leaves Pipeline.watch unannotated
+                    pipe.watch(key, f"{P}report:{sub_id}", versions_key(sub_id))  # type: ignore[no-untyped-call]
                     current = pipe.hget(key, "run_id")
                     if current is None or json.loads(current) != run_id:
                         pipe.unwatch()
                         return False
+                    kept = self._versions_to_add(pipe, sub_id, run_id, state, when, report_json, score, max_score)
                     pipe.multi()
                     fields = {"state": state, "finished_at": when.isoformat(), "error": error,
                               "score": score, "max_score": max_score, "progress_current": ""}  # fmt: skip
                     pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
                     if report_json is not None:
                         pipe.set(f"{P}report:{sub_id}", report_json)
+                    for version in kept:
+                        pipe.rpush(versions_key(sub_id), version.model_dump_json())
                     pipe.srem(f"{P}running", sub_id)
                     pipe.execute()
                     return True
                 except redis.WatchError:
                     continue
+
+    @staticmethod
+    def _versions_to_add(pipe: Any, sub_id: str, run_id: str, state: SubmissionState, when: datetime,
+                         report_json: str | None, score: float | None, max_score: float | None) -> list[ReportVersion]:  # fmt: skip
+        """The versions a run's report appends (read under WATCH, before MULTI): its own, after the report it
+        replaces when that one was written before versions were kept (so a regrade never loses it)."""
+        if report_json is None:
+            return []
+        count = int(pipe.llen(versions_key(sub_id)))
+        kept: list[ReportVersion] = []
+        previous = pipe.get(f"{P}report:{sub_id}")
+        if count == 0 and previous is not None:
+            raw = pipe.hmget(f"{P}sub:{sub_id}", ["finished_at", "score", "max_score"])
+            finished, old_score, old_max = (json.loads(v) if v is not None else None for v in raw)
+            kept.append(ReportVersion(version=1, run_id="", finished_at=finished, state=SubmissionState.done,
+                                      score=old_score, max_score=old_max, report=str(previous)))  # fmt: skip
+        kept.append(ReportVersion(version=count + len(kept) + 1, run_id=run_id, finished_at=when, state=state,
+                                  score=score, max_score=max_score, report=report_json))  # fmt: skip
+        return kept
 
     def progress(self, sub_id: str, done: int, total: int, current: str, visibility: str = "") -> None:
         self.r.hset(f"{P}sub:{sub_id}", mapping={"progress_done": json.dumps(done), "progress_total": json.dumps(total),

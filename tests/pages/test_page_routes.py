@@ -335,10 +335,24 @@ def test_reference_uploads_are_marked_and_left_out_of_the_statistics(world: Worl
     assert "reference/CI" in world.client("ta").get(f"/submissions/{ci_sub}").text
 
 
+def test_regrade_all_asks_for_confirmation_with_the_count(world: World) -> None:
+    ta = world.client("ta")
+    overview = ta.get("/staff/assignments/visibility").text
+    assert 'href="/staff/assignments/visibility/regrade" id="regrade-all"' in overview
+    latest = world.services.store.latest_per_student("visibility")
+    page = ta.get("/staff/assignments/visibility/regrade")
+    assert page.status_code == 200 and f"This queues <strong>{len(latest)}</strong> submissions" in page.text
+    # Posting without the confirmation queues nothing and goes to the confirmation step.
+    response = ta.post("/staff/assignments/visibility/regrade", data={"csrf": _csrf(page.text)})
+    assert response.status_code == 303 and response.headers["location"] == "/staff/assignments/visibility/regrade"
+    assert world.services.store.latest_per_student("visibility") == latest  # no new run issued
+    assert world.client("alice").get("/staff/assignments/visibility/regrade").status_code == 403
+
+
 def test_regrade_all_queues_every_latest_submission(world: World) -> None:
     ta = world.client("ta")
     csrf = _csrf(ta.get("/staff/assignments/visibility").text)
-    response = ta.post("/staff/assignments/visibility/regrade", data={"csrf": csrf})
+    response = ta.post("/staff/assignments/visibility/regrade", data={"csrf": csrf, "confirm": "yes"})
     latest = world.services.store.latest_per_student("visibility")
     assert response.status_code == 303
     assert response.headers["location"] == f"/staff/assignments/visibility?regraded={len(latest)}"

@@ -13,7 +13,7 @@ from grader.api.pages import charts
 from grader.api.pages.overview import build_overview
 from grader.api.pages.session import check_csrf, staff_only
 from grader.api.pages.templating import html_errors, render
-from grader.api.routes.assignments import assignment_public, grades_csv, regrade_all
+from grader.api.routes.assignments import assignment_public, grades_csv, regrade_all_confirmed
 from grader.api.routes.submissions import regrade
 
 router = APIRouter(prefix="/staff", tags=["pages"], include_in_schema=False)
@@ -51,15 +51,29 @@ def grades_page(assignment_id: str, request: Request, services: ServicesDep) -> 
     return grades_csv(staff_only(request, services), find_manifest(assignment_id, services), services)
 
 
+@router.get("/assignments/{assignment_id}/regrade", response_class=HTMLResponse)
+@html_errors
+def regrade_all_confirm_page(assignment_id: str, request: Request, services: ServicesDep) -> Response:
+    """The confirmation step of "regrade everyone": how many submissions it will queue, and the button."""
+    user = staff_only(request, services)
+    manifest = find_manifest(assignment_id, services)
+    count = len(services.store.latest_per_student(manifest.id))
+    return render(request, "regrade_all.html", user, assignment=assignment_public(manifest), count=count)
+
+
 @router.post("/assignments/{assignment_id}/regrade")
 @html_errors
 def regrade_all_page(
-    assignment_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = ""
+    assignment_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    """Re-queue every submitter's latest submission, then back to the overview."""
+    """Re-queue every submitter's latest submission once confirmed (else to the confirmation step), then
+    back to the overview."""
     user = staff_only(request, services)
     check_csrf(request, csrf)
-    result = regrade_all(user, find_manifest(assignment_id, services), services)
+    if confirm != "yes":
+        return RedirectResponse(f"/staff/assignments/{assignment_id}/regrade", status.HTTP_303_SEE_OTHER)
+    result = regrade_all_confirmed(user, find_manifest(assignment_id, services), services)
     return RedirectResponse(
         f"/staff/assignments/{assignment_id}?regraded={len(result.queued)}", status.HTTP_303_SEE_OTHER
     )

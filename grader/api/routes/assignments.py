@@ -17,6 +17,8 @@ from grader.api.schemas import AssignmentPublic, RegradeResult, SubmissionList, 
 from grader.api.views import student_report
 from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport
+from grader.store import audit
+from grader.store.audit import actor_of
 from grader.store.records import Role, Submission, Token
 
 router = APIRouter(prefix="/assignments", tags=["assignments"])
@@ -96,13 +98,33 @@ def list_submissions(user: CurrentUser, manifest: ManifestDep, services: Service
 
 
 @router.post("/{assignment_id}/regrade", response_model=RegradeResult, status_code=202,
-             responses=responses(401, 403, 404, 503))  # fmt: skip
-def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep) -> RegradeResult:
-    """Re-queue every student's latest submission (TA)."""
+             responses={200: {"model": RegradeResult, "description": "A dry run: the count, nothing queued."},
+                        **responses(401, 403, 404, 428, 503)})  # fmt: skip
+def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep, response: Response,
+                confirm: Annotated[bool, Query(description="Queue them (without it: 428 with the count).")] = False,
+                dry_run: Annotated[bool, Query(description="Only count what would be queued (200).")] = False) -> RegradeResult:  # fmt: skip
+    """Re-queue every submitter's latest submission (TA): ``dry_run=true`` counts them, ``confirm=true`` queues them."""
     latest = services.store.latest_per_student(manifest.id)
-    for sub in latest.values():
-        enqueue(services, sub, manifest)
-    return RegradeResult(queued=[s.id for s in latest.values()])
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+        return RegradeResult(queued=[], would_queue=len(latest), dry_run=True)
+    if not confirm:
+        raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, regrade_all_question(manifest.id, len(latest)))
+    return regrade_all_confirmed(user, manifest, services)
+
+
+def regrade_all_question(assignment_id: str, count: int) -> str:
+    return (f"Regrading everyone on '{assignment_id}' queues {count} submission{'s' if count != 1 else ''} "
+            "(each submitter's latest); repeat with confirm=true to queue them")  # fmt: skip
+
+
+def regrade_all_confirmed(user: Token, manifest: SuiteManifest, services: Services) -> RegradeResult:
+    """Queue every submitter's latest submission and record it in the audit log (the API's and the page's)."""
+    latest = services.store.latest_per_student(manifest.id)
+    runs = {sub.id: enqueue(services, sub, manifest) for sub in latest.values()}
+    audit.record(services.store, actor_of(user), "regrade.all", manifest.id, None, {"queued": len(runs), "runs": runs},
+                 assignment=manifest.id)  # fmt: skip
+    return RegradeResult(queued=list(runs), would_queue=len(runs))
 
 
 @router.get("/{assignment_id}/grades.csv", response_class=Response, responses=responses(401, 403, 404, 503))

@@ -33,6 +33,8 @@ from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport
 from grader.engine.unpack import UnpackLimits, check_archive
 from grader.errors import UnpackError
+from grader.store import audit
+from grader.store.audit import actor_of
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
 from grader.store.records import Role, Submission, SubmissionState, Token
 from grader.store.uploads import Admission
@@ -223,5 +225,6 @@ def regrade(submission_id: str, services: Services, user: Token) -> SubmissionAc
     manifest = services.manifests.get(sub.assignment)
     if manifest is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{sub.assignment}' is no longer installed")
-    enqueue(services, sub, manifest)
+    run_id = enqueue(services, sub, manifest)
+    audit.record(services.store, actor_of(user), "regrade.submission", sub.id, None, {"run_id": run_id}, assignment=sub.assignment)
     return _accepted(sub)

@@ -118,8 +118,14 @@ def test_ta_regrades_one_and_all(service: Service, people: dict[str, str], grade
         assert c.post(f"/api/v1/submissions/{graded['alice']}/regrade").status_code == 202
         after = wait_state(c, graded["alice"])
         assert after["state"] == "done" and after["timestamps"]["finished"] != before
-        r = c.post("/api/v1/assignments/visibility/regrade")
+        # "Regrade everyone" asks first: a dry run counts, no confirmation is 428 with the count, nothing queued.
+        count = c.post("/api/v1/assignments/visibility/regrade", params={"dry_run": "true"})
+        assert count.status_code == 200 and count.json()["queued"] == [] and count.json()["would_queue"] >= len(graded)
+        asked = c.post("/api/v1/assignments/visibility/regrade")
+        assert asked.status_code == 428 and f"queues {count.json()['would_queue']} submissions" in asked.json()["detail"]
+        r = c.post("/api/v1/assignments/visibility/regrade", params={"confirm": "true"})
         assert r.status_code == 202 and set(r.json()["queued"]) >= set(graded.values())
+        assert r.json()["would_queue"] == count.json()["would_queue"]
         for sub_id in r.json()["queued"]:
             assert wait_state(c, sub_id)["report"]["score"] == 4
     with client(service, people["alice"]) as c:
