@@ -154,7 +154,7 @@ class BenchService:
         roster = self.root / f"roster-{assignment}.csv"
         roster.write_text("student_id\n" + "\n".join(f"s{i:03d}" for i in range(count)) + "\n")
         lines = self.cli("roster", "import", str(roster), "--assignment", assignment).splitlines()[1:]
-        return [line.split(",", 1)[1] for line in lines]
+        return [line.split(",")[1] for line in lines]  # student_id,token,link
 
     def stop(self) -> None:
         """Ctrl-C, then record any process still mentioning this service's folder (there must be none)."""

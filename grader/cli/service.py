@@ -146,6 +146,19 @@ def _stop(children: list[subprocess.Popen[bytes]], grace_seconds: float = 15) ->
             child.wait()
 
 
+def _warm_pool_default(settings: Settings, processes: int) -> dict[str, str]:
+    """GRADER_WARM_POOL for the workers, sized from this machine, unless the operator set one (0 = off)."""
+    import json
+
+    from grader.worker.sizing import machine_warm_pool
+
+    if "warm_pool" in settings.model_fields_set:
+        return {}
+    sizes = machine_warm_pool(settings.queues, processes)
+    console.print(f"grader: warm pool per grading process {sizes} (sized from this machine; GRADER_WARM_POOL sets it)")
+    return {"GRADER_WARM_POOL": json.dumps(sizes)}
+
+
 @app.command("serve")
 def serve_command(
     port: Annotated[int | None, typer.Option(help="API port (default from settings).")] = None,
@@ -157,7 +170,7 @@ def serve_command(
     _require_folders(settings, BOTH)  # before anything starts: the parts would each refuse on their own
     _build_environments(settings)  # once, before the workers start (each would otherwise build the same)
     with redis_url_for(settings) as url:
-        env = child_environment(REDIS_URL=url)
+        env = child_environment(REDIS_URL=url, **_warm_pool_default(settings, workers * (concurrency or settings.worker_concurrency)))
         base = [sys.executable, "-m", "grader"]
         worker_args = ["worker", "--queues", settings.worker_queues]
         if concurrency:

@@ -80,7 +80,8 @@ class PhaseTimings(BaseModel):
     """Seconds per phase of one grading run."""
 
     unpack: float = 0.0
-    sandbox_start: float = 0.0
+    notebooks: float = 0.0  # ingestion on the trusted side, before any sandbox starts
+    sandbox_start: float = 0.0  # a cold start (interpreter, torch, the suite's preload) or a warm pool's hand-out
     checks: float = 0.0
     total: float = 0.0
 

@@ -102,7 +102,9 @@ def _grade_in(
     timings.unpack = time.monotonic() - started
     missing = find_missing(unpacked, manifest.files.required)
     # Notebooks become modules before any sandbox starts; their notes say which cells were skipped.
+    t = time.monotonic()
     notebook_notes = ingest_notebooks(unpacked.root, manifest.notebooks)
+    timings.notebooks = time.monotonic() - t
 
     spec = sandbox_spec(suite, settings, unpacked.root)
     # A declared package this worker lacks would fail the student for the worker's fault: no check runs.
