@@ -89,7 +89,7 @@ def _apply_edits(name: str, root: Path, reference: Path, folder: str = "mutants"
 def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE, folder: str = "mutants") -> Path:
     """Copy a reference solution (CS224N's unless given) to ``dest`` and apply the mutant's (or, with
     ``folder="forgeries"``, the forgery's) edits."""
-    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "forgeries", "__pycache__", "README.md"))
+    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "forgeries", "variants", "__pycache__", "README.md"))
     _apply_edits(name, dest, reference, folder)
     os.chmod(dest, 0o755)
     return dest
