@@ -115,6 +115,11 @@ class Agent:
         return info
 
     def op_state_dict(self, target: Any) -> dict[str, Any]:
+        import torch
+
+        # torch's own methods, not overrides in the student's class (which could report other tensors)
+        if isinstance(target, torch.nn.Module):
+            return dict(torch.nn.Module.state_dict(target))
         return dict(target.state_dict())
 
     def op_load_state_dict(self, target: Any, state: dict[str, Any], strict: bool) -> dict[str, Any]:
@@ -137,7 +142,7 @@ class Agent:
                 "device": str(p.device),
                 "requires_grad": bool(p.requires_grad),
             }
-            for name, p in target.named_parameters()
+            for name, p in _named_parameters(target)
         ]
 
     def op_grad_probe(
@@ -201,6 +206,15 @@ class Agent:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             return {"id": request_id, "ok": False, "error": _describe_exception(exc)}
+
+
+def _named_parameters(target: Any) -> Any:
+    """torch's own ``named_parameters`` of a module (a class's override cannot hide or invent any)."""
+    import torch
+
+    if isinstance(target, torch.nn.Module):
+        return torch.nn.Module.named_parameters(target)
+    return target.named_parameters()
 
 
 def _error(kind: str, message: str, tb: str = "") -> dict[str, str]:
