@@ -8,7 +8,6 @@ the same ``CourseStore`` the API uses, so every change keeps its history and rea
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -99,8 +98,8 @@ def course_set(
 def course_extend(
     assignment: AssignmentArg,
     student: Annotated[str, typer.Argument(help="The student's id.")],
-    due: Annotated[datetime | None, typer.Option(help="The student's due date (ISO 8601; UTC without a zone).")] = None,
-    late_due: Annotated[datetime | None, typer.Option(help="The student's late due date.")] = None,
+    due: Annotated[str | None, typer.Option(help="The student's due date (ISO 8601, e.g. 2026-12-03T23:59Z; UTC without a zone).")] = None,
+    late_due: Annotated[str | None, typer.Option(help="The student's late due date (ISO 8601).")] = None,
     max_submissions: Annotated[int | None, typer.Option(help="The student's submission limit.")] = None,
     waive_penalty: Annotated[bool, typer.Option("--waive-penalty", help="No late penalty for this student.")] = False,
     note: Annotated[str, typer.Option(help="Why (staff only).")] = "",
@@ -118,8 +117,8 @@ def course_extend(
             console.print(f"{assignment}: withdrew {student}'s extension")
             return
         try:
-            exc = StudentException(due=due, late_due=late_due, max_submissions=max_submissions,
-                                   waive_penalty=waive_penalty, note=note)  # fmt: skip
+            exc = StudentException.model_validate({"due": due, "late_due": late_due, "max_submissions": max_submissions,
+                                                   "waive_penalty": waive_penalty, "note": note})  # fmt: skip
         except ValidationError as error:
             raise _fail(_errors(error)) from None
         course.set_exception(manifest.id, student, exc, _actor())

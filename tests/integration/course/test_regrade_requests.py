@@ -136,7 +136,7 @@ def test_course_settings_from_the_command_line(service: Service, people: dict[st
     assert '"late_policy": "per_hour"' in changed.stdout and "changed late_policy, late_percent, max_submissions" in changed.stderr
     cleared = grader(service, "course", "set", "labels", "max_submissions=none")
     assert cleared.returncode == 0 and '"max_submissions": null' in cleared.stdout
-    extended = grader(service, "course", "extend", "labels", "bob", "--due", "2026-12-24T23:59:00", "--note", "illness")
+    extended = grader(service, "course", "extend", "labels", "bob", "--due", "2026-12-24T23:59Z", "--note", "illness")
     assert extended.returncode == 0, extended.stderr
     shown = service.cli("course", "show", "labels")
     assert '"late_percent": 5.0' in shown and '"bob"' in shown and '"note": "illness"' in shown
@@ -150,6 +150,7 @@ def test_course_settings_from_the_command_line(service: Service, people: dict[st
     # User errors are one line, never a traceback.
     for args, message in ((("set", "labels", "late_percent=150"), "late_percent"), (("set", "labels", "colour=red"), "colour"),
                           (("set", "labels", "due"), "expected key=value"), (("show", "nope"), "unknown assignment 'nope'"),
-                          (("extend", "labels", "bob", "--remove"), "'bob' has no extension")):  # fmt: skip
+                          (("extend", "labels", "bob", "--remove"), "'bob' has no extension"),
+                          (("extend", "labels", "bob", "--due", "someday"), "due:")):  # fmt: skip
         out = grader(service, "course", *args)
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
