@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
 SUITE = PROJECT_ROOT / "test_suites" / "cs224n_a5"
 N_CHECKS = len(load_assignment(PROJECT_ROOT / "test_suites", "cs224n-a5").checks)
+#: a graded report also lists, before the release, one visible 0-point entry per hidden-label check
+N_ENTRIES = N_CHECKS + len(load_assignment(PROJECT_ROOT / "test_suites", "cs224n-a5").manifest.policy.hidden_label_checks)
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 RESULT_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
                "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}  # fmt: skip
@@ -160,7 +162,7 @@ def test_submission_without_src_scores_zero_with_a_message(gradescope_root: Path
     (submission / "README.md").write_text("I forgot my code.\n")
     data, stdout = run_autograder(gradescope_root)
     assert_gradescope_format(data)
-    assert data["score"] == 0 and len(data["tests"]) == N_CHECKS, stdout
+    assert data["score"] == 0 and len(data["tests"]) == N_ENTRIES, stdout
     assert "Missing required file(s): src/attention.py" in data["output"]
 
 
