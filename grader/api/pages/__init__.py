@@ -9,11 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from grader.api.pages import account, staff, student, submission
+from grader.api.pages import account, course, manage, staff, student, submission
 from grader.api.pages.templating import STATIC_DIR
 
 router = APIRouter()
-for _module in (account, student, submission, staff):
+for _module in (account, student, submission, staff, course, manage):
     router.include_router(_module.router)
 
 
