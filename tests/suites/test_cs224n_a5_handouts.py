@@ -1,0 +1,54 @@
+"""CS224N A5 span checks on masked-length forms real submissions use (issue 21, class 5).
+
+Each variant (``reference_solutions/cs224n_a5/variants``) is our reference edited into a correct form
+that is fixed for the shortest truncations only; the span checks judge statistical properties at the
+handout's block size (128), where these forms keep full marks and the rounding defect does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.config import PROJECT_ROOT
+from grader.engine.runner import grade
+from grader.engine.suites import load_assignment
+from tests.utils.builders import apply_mutant, settings_for, traversable_dir
+
+pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
+
+SPAN = {"1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8"}
+
+
+@pytest.fixture(scope="module")
+def workspace() -> Iterator[Path]:
+    root = traversable_dir("grader-test-cs224n-handouts-")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _span_report(submission: Path, workspace: Path) -> dict[str, tuple[str, float, str]]:
+    suite = load_assignment(PROJECT_ROOT / "test_suites", "cs224n-a5")
+    suite = dataclasses.replace(suite, checks=tuple(c for c in suite.checks if c.number in SPAN))
+    report = grade(suite, submission, settings_for(workspace / "var"))
+    return {t.number: (t.result, t.score, t.output) for t in report.tests}
+
+
+@pytest.mark.parametrize("variant", ["span_length_exclusive_high", "span_length_narrow_normal"])
+def test_masked_length_fixed_only_for_the_shortest_truncations_keeps_full_marks(variant: str, workspace: Path) -> None:
+    submission = apply_mutant(variant, workspace / variant, PROJECT_ROOT / "reference_solutions" / "cs224n_a5", folder="variants")
+    by_number = _span_report(submission, workspace)
+    assert {n for n, (result, _, _) in by_number.items() if result != "passed"} == set(), by_number
+    assert sum(score for _, score, _ in by_number.values()) == 10
+
+
+def test_masked_length_that_rounds_to_a_constant_below_32_fails_with_the_lengths_named(workspace: Path) -> None:
+    submission = apply_mutant("span_length_deterministic_small_k", workspace / "rounding")
+    result, score, output = _span_report(submission, workspace)["1.7"]
+    assert (result, score) == ("failed", 0)
+    # What was run, what was found (each fixed k with its one length), what was expected.
+    assert "At block_size=128" in output and "k=8: always 2" in output and "at most 10% accepted" in output
