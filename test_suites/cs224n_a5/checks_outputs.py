@@ -23,9 +23,17 @@ SPLITS = {"dev": ("birth_dev.tsv", "test"), "test": (HIDDEN_LABELS, "dev")}
 
 
 def missing_artifact(name: str, files: Path, how: str) -> str:
-    """The message for a required output file the submission lacks (with any similar names found)."""
-    others = sorted(p.name for p in files.glob("*.predictions") if p.name != name)
-    found = f" Predictions files found instead: {', '.join(others)}." if others else ""
+    """The message for a required output file the submission lacks, naming the files that could be it."""
+    others = predictions.locate(files, name).others
+    if len(others) > 1 and all(Path(o).name.lower().startswith(name.lower()) for o in others):
+        found = (f" Several copies were found ({', '.join(others)}): put the one to grade at the top level "
+                 f"under the name {name}.")  # fmt: skip
+    elif others:
+        found = (f" Similar files were found ({', '.join(others)}), not graded in its place: if one of them holds "
+                 f"these outputs, put it at the top level under the name {name}.")  # fmt: skip
+    else:  # e.g. the dev predictions saved under the test name
+        instead = sorted(p.name for p in files.glob("*.predictions") if p.name != name)
+        found = f" Predictions files found instead: {', '.join(instead)}." if instead else ""
     return f"Not graded: needs the file {name}, which your submission lacks ({how}).{found}"
 
 
@@ -39,9 +47,12 @@ def grade_file(
     feedback: Feedback,
 ) -> None:
     """Parse ``name`` strictly, then compare it with the gold places of ``split`` (threshold from config)."""
-    path = files / name
-    if not path.is_file():
+    where = predictions.locate(files, name)
+    if where.path is None:
         fail(missing_artifact(name, files, "written by `python src/run.py evaluate ... --outputs_path " + name + "`"))
+    if where.note:
+        feedback.note(where.note)
+    path = files / where.path
     gold_file, other = SPLITS[split]
     expected = line_count(data, gold_file)
     other_expected = line_count(data, SPLITS[other][0])

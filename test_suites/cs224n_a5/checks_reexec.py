@@ -38,10 +38,11 @@ def _flag_and_fail(feedback: Feedback, params: str, message: str) -> NoReturn:
     fail(f"{message} This submission is flagged for the TAs.")
 
 
-def load_params(student: Student, files: Path, name: str, feedback: Feedback) -> dict[str, torch.Tensor]:
-    """The params file's tensors, loaded inside the sandbox and sent back over the RPC (float32, CPU)."""
+def load_params(student: Student, files: Path, name: str, feedback: Feedback, source: str = "") -> dict[str, torch.Tensor]:
+    """The params file's tensors (read from ``source`` when it is elsewhere), loaded inside the sandbox and
+    sent back over the RPC (float32, CPU)."""
     path = f"grader.{name}"
-    student.write_file(path, (files / name).read_bytes())
+    student.write_file(path, (files / (source or name)).read_bytes())
     try:
         state = student.module("torch").load(path, map_location="cpu")
     except StudentCodeError as exc:
@@ -121,18 +122,23 @@ def choose_formulations(state: dict[str, torch.Tensor], arch: decoding.Architect
 def reexecute(variant: str, params: str, preds_name: str, check_no: str, student: Student, files: Path, data: Path,
               config: dict[str, Any], feedback: Feedback) -> None:  # fmt: skip
     """Decode every test question with the submitted params and compare with the submitted file."""
+    where: dict[str, str] = {}
     for name in (params, preds_name):
-        if not (files / name).is_file():
+        found = predictions.locate(files, name)
+        if found.path is None:
             fail(missing_artifact(name, files, "the re-execution needs the submitted params and test predictions"))
+        if found.note:
+            feedback.note(found.note)
+        where[name] = found.path
     questions = predictions.question_lines(data / "birth_test_inputs.tsv")
-    parsed = predictions.parse((files / preds_name).read_bytes(), preds_name, line_count(data, "birth_test_inputs.tsv"),
+    parsed = predictions.parse((files / where[preds_name]).read_bytes(), preds_name, line_count(data, "birth_test_inputs.tsv"),
                                "test", (line_count(data, "birth_dev.tsv"), "dev"))  # fmt: skip
     if parsed.lines is None or parsed.problem:
         fail(
             f"Cannot compare the re-run with {preds_name}, which is not well formed (see check {check_no}): {parsed.problem}"
         )
     submitted = parsed.lines
-    state = load_params(student, files, params, feedback)
+    state = load_params(student, files, params, feedback, where[params])
     vocab = decoding.vocabulary((data / "wiki.txt").read_text(encoding="utf-8"))
     perceiver = variant == "perceiver"
     try:

@@ -26,6 +26,69 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
 
 
+#: Folders never searched for output files: packaging debris, caches, TensorBoard runs.
+_SKIP_PARTS = frozenset({"__MACOSX", "__pycache__", "expt", ".git"})
+#: Extensions students add to an output file's name (``vanilla.nopretrain.dev.predictions.txt``).
+_EXTRA_SUFFIXES = (".txt", ".tsv", ".out", ".csv")
+_MODELS = ("vanilla", "perceiver")
+_SPLITS = ("dev", "test")
+#: The output files the handout names: each is graded under its own name, never as another's stand-in.
+HANDOUT_NAMES = frozenset(f"{run}.{split}.predictions" for run in ("vanilla.nopretrain", "vanilla.pretrain", "perceiver.pretrain")
+                          for split in _SPLITS) | {"vanilla.model.params", "vanilla.finetune.params", "perceiver.finetune.params"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where the submission holds the file the handout names: ``path`` relative to the submission (None when
+    no single file can be graded), ``note`` for the student when it is elsewhere, ``others`` to name."""
+
+    path: str | None
+    note: str = ""
+    others: tuple[str, ...] = ()
+
+
+def _searched(files: Path) -> list[Path]:
+    return [p for p in sorted(files.rglob("*")) if p.is_file() and not any(
+        part.startswith(".") or part in _SKIP_PARTS for part in p.relative_to(files).parts)]  # fmt: skip
+
+
+def _bare(name: str) -> str:
+    """A file name in lower case without one extension students add (``.txt``...)."""
+    lower = name.lower()
+    for suffix in _EXTRA_SUFFIXES:
+        if lower.endswith(suffix):
+            return lower[: -len(suffix)]
+    return lower
+
+
+def _similar(file_name: str, name: str) -> bool:
+    """Whether ``file_name`` could hold ``name``'s content: same model and split, an output-like name."""
+    lower, target = file_name.lower(), name.lower()
+    if _bare(lower) in HANDOUT_NAMES:
+        return False
+    model = next((m for m in _MODELS if m in target), "")
+    split = next((s for s in _SPLITS if f".{s}." in target), "")
+    other_models = [m for m in _MODELS if m != model]
+    other_splits = [s for s in _SPLITS if s != split]
+    word = "pred" if target.endswith(".predictions") else target.rsplit(".", 1)[-1]
+    return (model in lower and (not split or split in lower) and word in lower
+            and not any(m in lower for m in other_models) and not any(s in lower for s in other_splits))  # fmt: skip
+
+
+def locate(files: Path, name: str) -> Located:
+    """The file ``name`` at the top level, else its one copy elsewhere (a subfolder such as ``outputs/``, or the
+    name with ``.txt`` added); several copies, or only similar names, are named and nothing is graded."""
+    if (files / name).is_file():
+        return Located(name)
+    searched = _searched(files)
+    exact = [p.relative_to(files).as_posix() for p in searched if _bare(p.name) == name.lower()]
+    if len(exact) == 1:
+        return Located(exact[0], f"{name} is not at the top level of the submission; the grader read {exact[0]} "
+                                 f"in its place. Put it at the top level under the name {name}.")  # fmt: skip
+    similar = [p.relative_to(files).as_posix() for p in searched if _similar(p.name, name)]
+    return Located(None, "", tuple(exact or similar))
+
+
 def gold_places(path: Path) -> list[str]:
     """The places of a ``question<TAB>place`` file, stripped as ``utils.evaluate_places`` does."""
     lines = path.read_text(encoding="utf-8").splitlines()

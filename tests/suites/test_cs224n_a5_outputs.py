@@ -126,7 +126,48 @@ def test_empty_non_utf8_and_missing_files(suite: Suite, tmp_path: Path) -> None:
     (tmp_path / "vanilla.finetune.test.predictions").write_bytes(b"Paris\n")
     failed, _ = _run(suite, "4.2", tmp_path, "vanilla.nopretrain.test.predictions", None)
     assert "needs the file vanilla.nopretrain.test.predictions, which your submission lacks" in failed
-    assert "found instead: vanilla.finetune.test.predictions" in failed
+    assert "Similar files were found (vanilla.finetune.test.predictions), not graded in its place" in failed
+
+
+def test_a_file_elsewhere_is_graded_when_it_is_the_only_copy(suite: Suite, tmp_path: Path) -> None:
+    """Issue 21, class 7: predictions under a subfolder or with '.txt' added are read, and the student told."""
+    places = _places("birth_dev.tsv")
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "vanilla.pretrain.dev.predictions").write_bytes(_lines(places, 60))
+    passed, feedback = _run(suite, "4.3", tmp_path, "vanilla.pretrain.dev.predictions", None)
+    assert passed == ""
+    assert any("not at the top level" in n and "read outputs/vanilla.pretrain.dev.predictions" in n for n in feedback.notes)
+    assert any("60/500 = 12.0 %" in n for n in feedback.notes)
+    (tmp_path / "vanilla.nopretrain.dev.predictions.txt").write_bytes(_lines(places, 3))
+    passed, feedback = _run(suite, "4.1", tmp_path, "vanilla.nopretrain.dev.predictions", None)
+    assert passed == "" and any("read vanilla.nopretrain.dev.predictions.txt in its place" in n for n in feedback.notes)
+
+
+def test_several_copies_or_only_similar_names_are_named_not_graded(suite: Suite, tmp_path: Path) -> None:
+    places = _places("birth_dev.tsv")
+    for folder in ("a5", "results"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "vanilla.pretrain.dev.predictions").write_bytes(_lines(places, 60))
+    failed, _ = _run(suite, "4.3", tmp_path, "vanilla.pretrain.dev.predictions", None)
+    assert failed.startswith("Not graded: needs the file vanilla.pretrain.dev.predictions")
+    assert "Several copies were found (a5/vanilla.pretrain.dev.predictions, results/vanilla.pretrain.dev.predictions)" in failed
+    # A name of its own is named, never graded in place of the handout's file (which run wrote it is unknown);
+    # another handout file (the test split, the other run) is never offered as a candidate.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "perceiver.dev.preds.txt").write_bytes(_lines(places, 40))
+    (tmp_path / "perceiver.pretrain.test.predictions").write_bytes(b"Paris\n" * 437)
+    failed, _ = _run(suite, "4.5", tmp_path, "perceiver.pretrain.dev.predictions", None)
+    assert "Similar files were found (src/perceiver.dev.preds.txt), not graded in its place" in failed
+    assert "perceiver.pretrain.test.predictions" not in failed
+
+
+def test_dev_predictions_under_the_test_name_are_named_for_the_missing_dev_file(suite: Suite, tmp_path: Path) -> None:
+    """A corpus form: only the no-pretraining test file, holding the 500 dev predictions."""
+    (tmp_path / "vanilla.nopretrain.test.predictions").write_bytes(_lines(_places("birth_dev.tsv"), 5))
+    failed, _ = _run(suite, "4.1", tmp_path, "vanilla.nopretrain.dev.predictions", None)
+    assert "Predictions files found instead: vanilla.nopretrain.test.predictions" in failed
+    failed, _ = _run(suite, "4.2", tmp_path, "vanilla.nopretrain.test.predictions", None)
+    assert "has 500 lines, expected 437" in failed and "Are the dev predictions saved under the test name?" in failed
 
 
 def test_no_pretraining_files_need_no_accuracy_and_constant_files_are_noted(suite: Suite, tmp_path: Path) -> None:
