@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Proportional set size of one idle warm sandbox (bwrap, agent, torch imported), measured with
-#: ``bench/suites.py --memory`` (docs/DEPLOY.md): ~230-280 MiB for the four suites; rounded up.
-WARM_SANDBOX_BYTES = 320 * 2**20
+#: One idle warm sandbox (bwrap, agent, torch imported): 148-175 MiB proportional set size for the four
+#: suites (``bench/suites.py --memory``, docs/DEPLOY.md); counted with headroom for pages it stops sharing.
+WARM_SANDBOX_BYTES = 256 * 2**20
 #: Share of the memory available at start that warm sandboxes may hold.
 MEMORY_SHARE = 0.25
 
