@@ -1,15 +1,34 @@
-"""What suite authors import: the ``@check`` decorator, self-explaining assertions, trusted weights."""
+"""Everything a suite author imports, and the only ``grader`` module suites may import.
+
+``@check`` and its credit types, self-explaining assertions, trusted weights, the handles on the student's
+code (``Student``, ``RemoteObject``, ``ScriptRun``), and the trusted-side notebook reading and confined
+parsing that static checks of a notebook use. The structure test ``tests/unit/authoring/test_suite_imports.py`` keeps
+every suite under ``test_suites/`` on this module alone.
+"""
 
 from grader.authoring.asserts import assert_close, assert_dtype, assert_equal, assert_shape, fail
 from grader.authoring.checks import Credit, Feedback, NotGradable, Visibility, check
 from grader.authoring.weights import load_trusted_weights, load_weights, trusted_weights
+from grader.engine.confined import CapExceeded, ConfinedCrash, run_confined
+from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookError, NotebookSpec, read_notebook
+from grader.engine.notebooks_cells import plan_cell
 from grader.errors import SandboxError, StudentCodeError
+from grader.sandbox.client import RemoteObject, Student
+from grader.sandbox.script_runs import ScriptRun
 
 __all__ = [
+    "CapExceeded",
+    "ConfinedCrash",
     "Credit",
     "Feedback",
+    "NOTEBOOK_CAPS",
     "NotGradable",
+    "NotebookError",
+    "NotebookSpec",
+    "RemoteObject",
     "SandboxError",
+    "ScriptRun",
+    "Student",
     "StudentCodeError",
     "Visibility",
     "assert_close",
@@ -20,5 +39,8 @@ __all__ = [
     "fail",
     "load_trusted_weights",
     "load_weights",
+    "plan_cell",
+    "read_notebook",
+    "run_confined",
     "trusted_weights",
 ]

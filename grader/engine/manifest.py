@@ -136,6 +136,11 @@ class SuiteManifest(_Strict):
     notebooks: list[NotebookSpec] = Field(default_factory=list, description="Notebooks of the submission turned into modules of their definitions (see grader.engine.notebooks).")
     policy: Policy = Field(default_factory=Policy, description="Checks scored against hidden labels, withheld from students until released.")
     environment: Environment = Field(default_factory=Environment, description="The packages the handout's set-up installs, provided to the sandbox.")
+    shared: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(/[A-Za-z_][A-Za-z0-9_]*)+$")]] = Field(
+        default_factory=list,
+        description="Helper packages of other suites this one imports, relative to the suites folder, e.g. "
+        "'minbert/bertlib'; each is importable by its last name ('from .bertlib import probes').",
+    )
 
     @field_validator("due_date", "closes_at")
     @classmethod

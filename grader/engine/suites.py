@@ -7,6 +7,7 @@ sandbox never sees them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from dataclasses import dataclass
@@ -51,6 +52,31 @@ def suite_package(assignment_id: str) -> str:
     return f"grader_suite_{assignment_id.replace('-', '_')}"
 
 
+def _mount_shared(package: str, path: Path, shared: str) -> None:
+    """Make another suite's helper package (``suite.toml`` ``shared``) a sub-package of this suite's package.
+
+    It then runs under this suite's name, so its relative imports stay inside the mounted copy and the two
+    suites never share module objects (a reload of one cannot change the other's state).
+    """
+    suites_dir = path.resolve().parent
+    folder = (suites_dir / shared).resolve()
+    name = shared.rsplit("/", 1)[-1]
+    if not folder.is_relative_to(suites_dir) or not (folder / "__init__.py").is_file():
+        raise SuiteError(f"suite {path.name!r}: shared package {shared!r} is not a package folder under {suites_dir}")
+    if (path / name).exists() or (path / f"{name}.py").exists():
+        raise SuiteError(f"suite {path.name!r}: shared package {shared!r} clashes with the suite's own {name!r}")
+    spec = importlib.util.spec_from_file_location(
+        f"{package}.{name}", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None  # a .py file always has a source loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # staff code, as the check modules
+        raise SuiteError(f"cannot load shared package {shared!r}: {type(exc).__name__}: {exc}") from exc
+
+
 def load_suite(path: Path) -> Suite:
     """Load one suite folder; the checks are sorted by their number."""
     manifest = load_manifest(path / "suite.toml")
@@ -66,6 +92,8 @@ def load_suite(path: Path) -> Suite:
     module = types.ModuleType(package)
     module.__path__ = [str(path)]
     sys.modules[package] = module
+    for shared in manifest.shared:
+        _mount_shared(package, path, shared)
     for file in files:
         try:
             checks.extend(collect_checks(vars(importlib.import_module(f"{package}.{file.stem}"))))

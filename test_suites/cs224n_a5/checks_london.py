@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.authoring import check, fail
-from grader.sandbox.client import Student
-from grader.sandbox.script_runs import ScriptRun
+from grader.authoring import ScriptRun, Student, check, fail
 
 from . import london
 from .staging import stage

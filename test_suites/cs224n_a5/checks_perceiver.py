@@ -15,6 +15,7 @@ import torch
 
 from grader.authoring import (
     Feedback,
+    Student,
     StudentCodeError,
     assert_shape,
     check,
@@ -23,7 +24,6 @@ from grader.authoring import (
     load_weights,
     trusted_weights,
 )
-from grader.sandbox.client import Student
 
 from . import formulations
 

@@ -18,8 +18,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from grader.authoring import Feedback, NotGradable, StudentCodeError, check, fail
-from grader.sandbox.client import Student
+from grader.authoring import Feedback, NotGradable, Student, StudentCodeError, check, fail
 
 from . import decoding, formulations, predictions
 from .checks_outputs import missing_artifact

@@ -11,8 +11,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from grader.authoring import Feedback, StudentCodeError, check, fail
-from grader.sandbox.client import Student
+from grader.authoring import Feedback, Student, StudentCodeError, check, fail
 
 from .corpora import (
     Item,

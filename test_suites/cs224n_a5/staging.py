@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.client import Student
+from grader.authoring import Student
 
 #: The handout's public data files, as the student has them; nothing else of data/ enters a sandbox.
 PUBLIC = ("wiki.txt", "birth_places_train.tsv", "birth_dev.tsv", "birth_test_inputs.tsv")

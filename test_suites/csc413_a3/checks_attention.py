@@ -16,6 +16,7 @@ import torch
 
 from grader.authoring import (
     Feedback,
+    Student,
     StudentCodeError,
     check,
     fail,
@@ -23,7 +24,6 @@ from grader.authoring import (
     load_weights,
     trusted_weights,
 )
-from grader.sandbox.client import Student
 
 from . import reference
 from .common import close, cuda_hint, definition, pair, qkv_shapes, randn, run, tensor, worst

@@ -22,6 +22,8 @@ import transformers
 
 from grader.authoring import (
     Feedback,
+    RemoteObject,
+    Student,
     StudentCodeError,
     check,
     fail,
@@ -29,7 +31,6 @@ from grader.authoring import (
     load_weights,
     trusted_weights,
 )
-from grader.sandbox.client import RemoteObject, Student
 
 from .common import close, definition, run, tensor, worst
 from .editions import located

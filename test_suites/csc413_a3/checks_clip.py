@@ -12,8 +12,7 @@ from pathlib import Path
 
 import torch
 
-from grader.authoring import Feedback, NotGradable, StudentCodeError, check, fail
-from grader.sandbox.client import Student
+from grader.authoring import Feedback, NotGradable, Student, StudentCodeError, check, fail
 
 CLIP_MODEL = "openai/clip-vit-base-patch32"
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}

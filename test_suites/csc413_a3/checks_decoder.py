@@ -16,8 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader.authoring import Feedback, check, fail, load_trusted_weights, load_weights, trusted_weights
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import (
+    Feedback,
+    RemoteObject,
+    Student,
+    check,
+    fail,
+    load_trusted_weights,
+    load_weights,
+    trusted_weights,
+)
 
 from . import reference
 from .common import close, definition, pair, qkv_shapes, run, tensor, worst

@@ -8,8 +8,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail
 
 from .editions import NOTEBOOKS, candidates_advice, missing_message
 

@@ -6,9 +6,15 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader.engine.confined import CapExceeded, ConfinedCrash, run_confined
-from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookError, read_notebook
-from grader.engine.notebooks_cells import plan_cell
+from grader.authoring import (
+    NOTEBOOK_CAPS,
+    CapExceeded,
+    ConfinedCrash,
+    NotebookError,
+    plan_cell,
+    read_notebook,
+    run_confined,
+)
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)
 

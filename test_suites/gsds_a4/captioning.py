@@ -24,8 +24,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
 
 PATCHES, PATCH_WIDTH, LABEL_LENGTH, BATCH, VOCAB = 16, 12, 20, 2, 40
 LR = 0.5

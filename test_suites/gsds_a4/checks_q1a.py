@@ -6,8 +6,7 @@ from pathlib import Path
 
 import torch
 
-from grader.authoring import Credit, StudentCodeError, check, fail
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import Credit, RemoteObject, Student, StudentCodeError, check, fail
 
 from . import qa
 

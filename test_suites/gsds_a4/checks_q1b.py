@@ -10,8 +10,7 @@ from pathlib import Path
 
 import torch
 
-from grader.authoring import Credit, check, fail
-from grader.sandbox.client import Student
+from grader.authoring import Credit, Student, check, fail
 
 from . import captioning as cap
 from . import splitcell

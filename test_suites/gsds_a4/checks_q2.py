@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from grader.authoring import Credit, Feedback, StudentCodeError, check, fail
-from grader.sandbox.client import Student
+from grader.authoring import Credit, Feedback, Student, StudentCodeError, check, fail
 
 from . import resultlog, training
 from .bertlib import bodies

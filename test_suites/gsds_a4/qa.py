@@ -25,8 +25,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
 
 SPECIALS = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
 MAX_POSITIONS = 32

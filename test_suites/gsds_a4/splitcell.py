@@ -21,9 +21,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from grader.authoring import StudentCodeError, fail
-from grader.engine.notebooks import NotebookError, NotebookSpec, read_notebook
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import NotebookError, NotebookSpec, RemoteObject, Student, StudentCodeError, fail, read_notebook
 
 ROWS = 100
 NOTEBOOK = "q1/q1b.ipynb"

@@ -21,8 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
 
 from .bertlib import reference as ref
 from .bertlib.head import NUM_LABELS, head_names, head_shapes, namespace, split_head

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student
 
 
 @dataclass

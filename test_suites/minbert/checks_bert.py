@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from grader.authoring import Feedback, check
-from grader.sandbox.client import Student
+from grader.authoring import Feedback, Student, check
 
 from .bertlib import bodies
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grader.authoring import Feedback, StudentCodeError, assert_shape, check, fail
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import Feedback, RemoteObject, Student, StudentCodeError, assert_shape, check, fail
 
 from . import editions
 from .bertlib.bodies import fresh

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.authoring import Credit, StudentCodeError, check, fail
-from grader.sandbox.client import Student
+from grader.authoring import Credit, Student, StudentCodeError, check, fail
 
 from . import adamw
 from .bertlib.probes import raised

@@ -17,8 +17,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import Feedback, StudentCodeError, assert_shape, fail
-from grader.sandbox.client import Student
+from grader.authoring import Feedback, Student, StudentCodeError, assert_shape, fail
 
 from . import reference as ref
 from .probes import (

@@ -11,8 +11,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
 
 from .probes import build, patch, raised
 from .reference import TinyConfig

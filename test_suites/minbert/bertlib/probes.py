@@ -6,8 +6,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, fail, load_weights, trusted_weights
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
 
 from .reference import TinyConfig, extended_mask
 

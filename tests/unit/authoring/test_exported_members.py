@@ -8,10 +8,18 @@ import types
 import grader.authoring
 
 EXPECTED = [
+    "CapExceeded",
+    "ConfinedCrash",
     "Credit",
     "Feedback",
+    "NOTEBOOK_CAPS",
     "NotGradable",
+    "NotebookError",
+    "NotebookSpec",
+    "RemoteObject",
     "SandboxError",
+    "ScriptRun",
+    "Student",
     "StudentCodeError",
     "Visibility",
     "assert_close",
@@ -22,6 +30,9 @@ EXPECTED = [
     "fail",
     "load_trusted_weights",
     "load_weights",
+    "plan_cell",
+    "read_notebook",
+    "run_confined",
     "trusted_weights",
 ]
 

@@ -261,3 +261,61 @@ def test_the_cs224n_a5_checks_are_in_number_order_with_unique_names() -> None:
     keys = [[int(p) for p in c.number.split(".")] for c in suite.checks]
     assert keys == sorted(keys)
     assert len({c.name for c in suite.checks}) == len(suite.checks)
+
+
+# ----------------------------------------------------------------------------- shared helper packages
+
+SHARED_LIB = {"__init__.py": "", "core.py": "from . import consts\nVALUE = consts.BASE + 1\n", "consts.py": "BASE = 41\n"}
+CHECKS_SHARED = '''
+from grader.authoring import check
+
+from .lib.core import VALUE
+
+
+@check(name=f"value {VALUE}", number="1", points=1)
+def one():
+    pass
+'''
+
+
+def make_shared(root: Path, folder: str = "owner/lib") -> Path:
+    for name, text in SHARED_LIB.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / name).write_text(text)
+    return root / folder
+
+
+def test_a_declared_shared_package_is_imported_under_the_suites_own_package(tmp_path: Path) -> None:
+    lib = make_shared(tmp_path)
+    suite = load_suite(make_suite(tmp_path, files={"checks_a.py": CHECKS_SHARED}, extra_toml='shared = ["owner/lib"]'))
+    assert suite.checks[0].name == "value 42"
+    core = sys.modules[f"grader_suite_{suite.manifest.id.replace('-', '_')}.lib.core"]
+    assert core.__file__ == str(lib / "core.py")
+
+
+def test_an_undeclared_sibling_package_is_not_importable(tmp_path: Path) -> None:
+    make_shared(tmp_path)
+    with pytest.raises(SuiteError, match="No module named"):
+        load_suite(make_suite(tmp_path, files={"checks_a.py": CHECKS_SHARED}, extra_toml=""))
+
+
+@pytest.mark.parametrize("shared", ["owner/missing", "owner/lib/core", "owner/lib/__pycache__"])
+def test_a_shared_entry_that_is_not_a_package_folder_is_a_suite_error(tmp_path: Path, shared: str) -> None:
+    make_shared(tmp_path)
+    folder = make_suite(tmp_path, files={"checks_a.py": CHECKS_SHARED}, extra_toml=f'shared = ["{shared}"]')
+    with pytest.raises(SuiteError, match="is not a package folder"):
+        load_suite(folder)
+
+
+@pytest.mark.parametrize("shared", ["../outside/lib", "/etc/lib", "lib"])
+def test_a_shared_entry_outside_the_suites_folder_is_refused_by_the_manifest(tmp_path: Path, shared: str) -> None:
+    folder = make_suite(tmp_path, files={"checks_a.py": CHECKS_SHARED}, extra_toml=f'shared = ["{shared}"]')
+    with pytest.raises(ManifestError):
+        load_suite(folder)
+
+
+def test_a_shared_package_that_clashes_with_a_suite_module_is_a_suite_error(tmp_path: Path) -> None:
+    make_shared(tmp_path)
+    files = {"checks_a.py": CHECKS_SHARED, "lib.py": "X = 1\n"}
+    with pytest.raises(SuiteError, match="clashes"):
+        load_suite(make_suite(tmp_path, files=files, extra_toml='shared = ["owner/lib"]'))
