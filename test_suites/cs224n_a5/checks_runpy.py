@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import StudentCodeError, check, fail
+from grader.authoring import Feedback, StudentCodeError, check, fail
 from grader.sandbox.client import RemoteObject, Student
 
 from .staging import BLOCK_SIZE, STUBS, documents, stage, vocab_size, wiring_corpus
@@ -32,6 +32,9 @@ FULL_WIKI_FINAL_TOKENS = {
 }
 WARMUP_TOKENS = 512 * 20
 NUM_WORKERS = 4
+#: TrainerConfig fields whose value changes only how fast training runs, never what it learns: another value
+#: (num_workers 0 on a laptop, 2 on Colab) is a note, not a failure (issue 21, class 8).
+SPEED_ONLY = frozenset({"num_workers"})
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,11 @@ def _value(config: RemoteObject, name: str) -> Any:
         return "<not set>"
 
 
-def _config_problems(cmd: Command, config: RemoteObject, expected_final: int, finetune_docs: int | None) -> list[str]:
-    problems = []
+def _config_problems(
+    cmd: Command, config: RemoteObject, expected_final: int, finetune_docs: int | None
+) -> tuple[list[str], list[str]]:
+    """The differences from the handout's TrainerConfig: (those that change training, the speed-only ones)."""
+    problems, harmless = [], []
     want: dict[str, Any] = {"max_epochs": cmd.epochs, "batch_size": cmd.batch_size, "learning_rate": cmd.lr,
                             "lr_decay": True, "warmup_tokens": WARMUP_TOKENS, "final_tokens": expected_final,
                             "num_workers": NUM_WORKERS}  # fmt: skip
@@ -103,8 +109,11 @@ def _config_problems(cmd: Command, config: RemoteObject, expected_final: int, fi
             hint = f" (the value for {FULL_WIKI_FINAL_TOKENS[got]}: hard-coded? It must be computed from the dataset)"
         elif name == "final_tokens" and finetune_docs is not None and got == 200 * finetune_docs * BLOCK_SIZE:
             hint = " (computed from the finetuning dataset; the handout uses len(pretrain_dataset))"
+        if name in SPEED_ONLY and isinstance(got, int) and not isinstance(got, bool) and got >= 0:
+            harmless.append(f"{name}={got!r} (the handout has {expected!r}; it changes only the data loading speed)")
+            continue
         problems.append(f"{name}={got!r} (expected {expected!r}{hint})")
-    return problems
+    return problems, harmless
 
 
 def _model_problems(cmd: Command, gpt: RemoteObject) -> list[str]:
@@ -125,7 +134,7 @@ def _model_problems(cmd: Command, gpt: RemoteObject) -> list[str]:
     return []
 
 
-def run_command(student: Student, data: Path, config: dict[str, Any], seed: int, cmd: Command) -> None:
+def run_command(student: Student, data: Path, config: dict[str, Any], seed: int, cmd: Command, feedback: Feedback) -> None:
     """Run one command with the recorder and fail with every difference from the handout's settings."""
     corpus = wiring_corpus(data, config, random.SystemRandom())  # drawn per grading
     stage(student, data, ("wiki.txt", "birth_places_train.tsv"), {"wiki.txt": corpus.encode("utf-8")})
@@ -152,7 +161,10 @@ def run_command(student: Student, data: Path, config: dict[str, Any], seed: int,
     finetune_docs = None
     if cmd.dataset == "NameDataset":
         finetune_docs = len((data / "birth_places_train.tsv").read_text(encoding="utf-8").split("\n"))
-    problems += _config_problems(cmd, trainer.config, 200 * documents(corpus) * BLOCK_SIZE, finetune_docs)
+    config_problems, harmless = _config_problems(cmd, trainer.config, 200 * documents(corpus) * BLOCK_SIZE, finetune_docs)
+    problems += config_problems
+    if harmless:
+        feedback.note(f"`{cmd.shown}`: " + "; ".join(harmless) + ".")
     gpt = trainer.model
     if "DataParallel" in gpt.type_name:  # a GPU worker: Trainer wraps the model
         gpt = gpt.module
@@ -172,8 +184,8 @@ def run_command(student: Student, data: Path, config: dict[str, Any], seed: int,
 
 def _wiring_check(number: str, title: str, cmd: Command, part: str) -> Any:
     @check(name=f"run.py wiring: {title}", number=number, points=0, tags=[f"part {part}"], timeout=120)
-    def wiring(student: Student, data: Path, config: dict[str, Any], seed: int) -> None:
-        run_command(student, data, config, seed, cmd)
+    def wiring(student: Student, data: Path, config: dict[str, Any], seed: int, feedback: Feedback) -> None:
+        run_command(student, data, config, seed, cmd, feedback)
 
     wiring.__doc__ = f"`{cmd.shown}` builds the right model and dataset and trains with the handout's TrainerConfig."
     return wiring
