@@ -8,6 +8,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Autograder f
 
 
 def main() -> None:
-    from grader.cli import admin, course, environments, gradescope, grading, models, service, submit  # noqa: F401 - registers the commands
+    from grader.cli import admin, course, environments, gradescope, grading, models, service, submit, suite  # noqa: F401 - registers the commands
 
     app()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import tempfile
 import textwrap
-import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grader.config import PROJECT_ROOT, Settings
+from grader.engine.verify import apply_edits, copy_reference, read_spec, spec_names
 
 REFERENCE = PROJECT_ROOT / "reference_solutions" / "cs224n_a5"
 TOY_SUITES = PROJECT_ROOT / "tests" / "files" / "suites"
@@ -64,34 +62,20 @@ def make_zip(folder: Path, dest: Path, wrapper: str = "") -> Path:
 
 
 def mutant_spec(name: str, reference: Path = REFERENCE, folder: str = "mutants") -> dict[str, Any]:
-    """A mutant's (or forgery's) toml: ``file``, ``replace`` (exact-once edits), its description and bug class.
-
-    Forgeries (``folder="forgeries"``) use the same format plus ``targets`` (the checks they must gain 0
-    on); an edit may name its own ``file``, and ``[[write]]`` entries (``path``, ``text``) replace whole files.
-    """
-    return tomllib.loads((reference / folder / f"{name}.toml").read_text(encoding="utf-8"))
+    """A mutant's (or forgery's) toml, in the edit format of ``grader.engine.verify``."""
+    return read_spec(reference, folder, name)
 
 
 def _apply_edits(name: str, root: Path, reference: Path, folder: str = "mutants") -> None:
-    spec = mutant_spec(name, reference, folder)
-    for edit in spec.get("replace", []):
-        target = root / edit.get("file", spec.get("file", ""))
-        text = target.read_text(encoding="utf-8")
-        count = text.count(edit["old"])
-        assert count == 1, f"{folder[:-1]} {name}: the text to replace occurs {count} times in {target.relative_to(root)}"
-        target.write_text(text.replace(edit["old"], edit["new"]), encoding="utf-8")
-    for written in spec.get("write", []):
-        target = root / written["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(textwrap.dedent(written["text"]), encoding="utf-8")
+    data = PROJECT_ROOT / "test_suites" / reference.name / "data"  # a reference folder is named as its suite's
+    apply_edits(mutant_spec(name, reference, folder), root, f"{folder[:-1]} {name}", data)
 
 
 def apply_mutant(name: str, dest: Path, reference: Path = REFERENCE, folder: str = "mutants") -> Path:
     """Copy a reference solution (CS224N's unless given) to ``dest`` and apply the mutant's (or, with
     ``folder="forgeries"``, the forgery's) edits."""
-    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("mutants", "forgeries", "variants", "__pycache__", "README.md"))
+    copy_reference(reference, dest)
     _apply_edits(name, dest, reference, folder)
-    os.chmod(dest, 0o755)
     return dest
 
 
@@ -119,7 +103,7 @@ def pack_disjoint(names: list[str], checks_of: Callable[[str], set[str]]) -> lis
 
 
 def mutant_names(reference: Path = REFERENCE, folder: str = "mutants") -> list[str]:
-    return sorted(p.stem for p in (reference / folder).glob("*.toml"))
+    return spec_names(reference, folder)
 
 
 #: The students' environments the tests share: built once by scripts/bootstrap (or `grader env build`) and

@@ -1,0 +1,66 @@
+"""``grader suite verify``: check a suite against its reference, mutants and forgeries (grader.engine.verify)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from grader.cli import app
+from grader.cli.grading import load_settings
+from grader.config import PROJECT_ROOT
+from grader.engine.suites import discover, load_suite
+from grader.engine.verify import Outcome, Verification, verify_suite
+from grader.errors import GraderError
+
+suite_app = typer.Typer(help="Suite authoring.", no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _line(outcome: Outcome) -> None:
+    mark = "ok  " if outcome.ok else "FAIL"
+    wrong = "; ".join(f"{n} {why}" for n, why in sorted(outcome.wrong.items()))
+    out.print(f"{mark} {outcome.kind:9} {outcome.name}" + (f": {wrong}" if wrong else ""), markup=False)
+
+
+def print_matrix(result: Verification) -> None:
+    """Check x bug class: how many mutants or forgeries of each class each check catches."""
+    classes, rows = result.matrix()
+    width = max([5, *(len(c) for c in rows)])
+    out.print("\ncheck".ljust(width + 1) + "  " + "  ".join(classes), markup=False)
+    for number, counts in rows.items():
+        cells = "  ".join((str(counts[k]) if counts[k] else ".").center(len(k)) for k in classes)
+        out.print(number.ljust(width) + "  " + cells, markup=False)
+    for kind in ("mutant", "forgery"):
+        missed = result.uncovered(kind)
+        out.print(f"not covered by any {kind}: {', '.join(missed) if missed else 'none'}", markup=False)
+    if result.pending:
+        out.print(f"not runnable on this worker (left out): {', '.join(sorted(result.pending))}", markup=False)
+
+
+@suite_app.command("verify")
+def verify_command(
+    assignment: Annotated[str, typer.Argument(help="Assignment id, see `grader assignments`.")],
+    reference: Annotated[
+        Path | None, typer.Option(help="The reference folder; default reference_solutions/<the suite's folder name>.")
+    ] = None,
+) -> None:
+    """Grade the reference (full marks but its declared missing artifacts), each mutant (exactly its checks
+    fail) and each forgery (0 on its targets); print the matrix check x bug class. Exit 1 on a mismatch."""
+    settings = load_settings()
+    try:
+        known = discover(settings.suites_dir)
+        if assignment not in known:
+            raise GraderError(f"unknown assignment {assignment!r}; installed: {', '.join(sorted(known)) or 'none'}")
+        suite = load_suite(known[assignment])
+        folder = reference or PROJECT_ROOT / "reference_solutions" / suite.path.name
+        result = verify_suite(suite, folder, settings, on_graded=_line)
+    except GraderError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc.student_message}")
+        raise typer.Exit(2) from None
+    print_matrix(result)
+    if not result.ok:
+        raise typer.Exit(1)

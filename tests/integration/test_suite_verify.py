@@ -1,0 +1,97 @@
+"""``grader suite verify`` on a toy suite: a reference lacking one declared artifact, one mutant, one forgery."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.config import PROJECT_ROOT
+from grader.engine.suites import load_suite
+from grader.engine.verify import apply_edits, read_spec, verify_suite
+from grader.errors import SuiteError
+from tests.utils.builders import TOY_SUITES, settings_for, traversable_dir
+
+pytestmark = [pytest.mark.bwrap]
+
+GRADER = str(PROJECT_ROOT / ".venv" / "bin" / "grader")
+REFERENCE = PROJECT_ROOT / "tests" / "files" / "references" / "verify"
+
+
+@pytest.fixture()
+def workspace() -> Iterator[Path]:
+    root = traversable_dir("grader-test-verify-")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_verify(workspace: Path, reference: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "GRADER_DATA_DIR": str(workspace / "var"),
+           "COLUMNS": "200"}  # fmt: skip
+    return subprocess.run([GRADER, "suite", "verify", "verify", "--reference", str(reference)], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+
+def test_the_toy_suite_verifies_and_the_matrix_names_what_is_not_covered(workspace: Path) -> None:
+    out = run_verify(workspace, REFERENCE)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert "ok   reference reference" in lines
+    assert "ok   mutant    add_subtracts" in lines and "ok   forgery   mul_constant" in lines
+    header = next(line for line in lines if line.startswith("check"))
+    assert header.split("  ")[1:] == ["forgery: constant output", "wrong operator"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index(header) + 1:][:3]}
+    assert rows == {"1": [".", "1"], "2": ["1", "."], "3": [".", "."]}
+    assert "not covered by any mutant: 2, 3" in lines and "not covered by any forgery: 1, 3" in lines
+
+
+def test_every_kind_of_mismatch_is_named_and_fails_the_command(workspace: Path) -> None:
+    reference = shutil.copytree(REFERENCE, workspace / "reference")
+    (reference / "verify.toml").write_text("missing_artifacts = []\n")  # the reference does lack answer.txt
+    mutant = reference / "mutants" / "add_subtracts.toml"
+    mutant.write_text(mutant.read_text().replace('checks = ["1"]', 'checks = ["1", "2"]'))
+    forgery = reference / "forgeries" / "mul_constant.toml"
+    forgery.write_text(forgery.read_text().replace('new = "return 6"', 'new = "return a * b  # honest after all"'))
+    out = run_verify(workspace, reference)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAIL reference reference: 3 fails" in out.stdout
+    assert "FAIL mutant    add_subtracts: 2 passes" in out.stdout
+    assert "FAIL forgery   mul_constant: 2 scores 1.0" in out.stdout
+
+
+def test_an_unknown_check_in_a_mutant_is_named_without_grading_it(workspace: Path) -> None:
+    reference = shutil.copytree(REFERENCE, workspace / "reference")
+    mutant = reference / "mutants" / "add_subtracts.toml"
+    mutant.write_text(mutant.read_text().replace('checks = ["1"]', 'checks = ["9"]'))
+    result = verify_suite(load_suite(TOY_SUITES / "verify"), reference, settings_for(workspace / "var"))
+    wrong = {o.name: o.wrong for o in result.outcomes if not o.ok}
+    assert wrong == {"add_subtracts": {"-": "its checks must name checks of the suite: ['9']"}}
+
+
+def test_an_edit_that_does_not_match_exactly_once_is_a_suite_error(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text("x = 1\nx = 1\n")
+    spec = read_spec(REFERENCE, "mutants", "add_subtracts") | {"replace": [{"old": "x = 1", "new": "x = 2"}]}
+    with pytest.raises(SuiteError, match="occurs 2 times"):
+        apply_edits(spec, tmp_path, "mutant m")
+
+
+def test_notebook_edits_change_the_one_code_cell_that_holds_the_text(tmp_path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("return a + b"),
+                                         nbformat.v4.new_code_cell("def add(a, b):\n    return a + b")])  # fmt: skip
+    nbformat.write(nb, tmp_path / "calc.ipynb")
+    apply_edits({"file": "calc.ipynb", "replace": [{"old": "return a + b", "new": "return a - b"}]}, tmp_path, "m")
+    cells = nbformat.read(tmp_path / "calc.ipynb", as_version=4).cells
+    assert [c.source for c in cells] == ["return a + b", "def add(a, b):\n    return a - b"]
+
+
+def test_data_copies_bring_the_suites_public_files(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dev.tsv").write_text("public")
+    (tmp_path / "sub").mkdir()
+    apply_edits({"data_copies": [["dev.tsv", "copied.tsv"]]}, tmp_path / "sub", "forgery f", tmp_path / "data")
+    assert (tmp_path / "sub" / "copied.tsv").read_text() == "public"
