@@ -46,6 +46,13 @@ def read_spec(reference: Path, folder: str, name: str) -> dict[str, Any]:
     return tomllib.loads((reference / folder / f"{name}.toml").read_text(encoding="utf-8"))
 
 
+def read_missing_artifacts(reference: Path) -> frozenset[str]:
+    """The checks ``reference/verify.toml`` declares the reference fails for lack of an artifact (none without it)."""
+    declared = reference / "verify.toml"
+    meta = tomllib.loads(declared.read_text(encoding="utf-8")) if declared.is_file() else {}
+    return frozenset(meta.get("missing_artifacts", []))
+
+
 def spec_names(reference: Path, folder: str) -> list[str]:
     return sorted(p.stem for p in (reference / folder).glob("*.toml"))
 
@@ -149,9 +156,7 @@ def verify_suite(suite: Suite, reference: Path, settings: Settings,
     """Grade the reference, every mutant and every forgery of ``reference`` with ``suite``."""
     if not reference.is_dir():
         raise SuiteError(f"no reference folder {reference}")
-    declared = reference / "verify.toml"
-    meta = tomllib.loads(declared.read_text(encoding="utf-8")) if declared.is_file() else {}
-    missing = frozenset(meta.get("missing_artifacts", []))
+    missing = read_missing_artifacts(reference)
     numbers = {c.number for c in suite.checks}
     outcomes: list[Outcome] = []
 
