@@ -2,8 +2,7 @@
 
     GraderError                     base of everything raised on purpose
     ├── SubmissionError             the student's fault: the report status is ``submission_error``
-    │   ├── UnpackError             the archive or folder cannot be accepted as it is
-    │   └── MissingFilesError       required files are absent (the rest is still graded)
+    │   └── UnpackError             the archive or folder cannot be accepted as it is
     ├── SuiteError                  the suite author's fault: bad manifest, a check that crashed
     │   └── ManifestError           ``suite.toml`` does not validate
     ├── SandboxError                the student's code, seen from outside the sandbox
@@ -35,14 +34,6 @@ class SubmissionError(GraderError):
 
 class UnpackError(SubmissionError):
     """The archive or folder is rejected: traversal, symlinks, bombs, encryption, not a zip..."""
-
-
-class MissingFilesError(SubmissionError):
-    """Required files are missing; ``missing`` lists them by name."""
-
-    def __init__(self, missing: list[str]) -> None:
-        self.missing = list(missing)
-        super().__init__("Missing required file(s): " + ", ".join(self.missing))
 
 
 class SuiteError(GraderError):

@@ -60,10 +60,6 @@ class CellPlan:
         if reason not in self.skipped:
             self.skipped.append(reason)
 
-    @property
-    def entirely_skipped(self) -> bool:
-        return not self.kept and bool(self.skipped)
-
 
 def _size(chars: int) -> str:
     return f"{chars / (1024 * 1024):.1f} MiB" if chars >= 1024 * 1024 else f"{chars / 1024:.0f} KiB"

@@ -2,7 +2,7 @@
 
 A consumer that knows only Gradescope's format reads ``score``, ``max_score``, ``output``,
 ``tests[]`` and friends and ignores the rest. ``staff_*`` fields never reach a student: the public
-views are built by :func:`student_view` (and, in the service, by the API's public models).
+views are built by ``grader.api.views.student_report`` (the API's public models, filtered by visibility).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Threat model (what the sandbox covers / does not cover).
 
 Covered, by construction:
 - Hidden checks, hidden data and the suites never enter the sandbox's mount namespace: it sees a
-  read-only ``/usr``, the Python environment, the agent's own six files (``launcher.AGENT_FILES``), the submission (read-only,
+  read-only ``/usr``, the Python environment, the agent's own eight files (``launcher.AGENT_FILES``), the submission (read-only,
   copied to a size-limited tmpfs before any student code runs), a private ``/tmp`` and ``/dev/shm`` (capped
   alike) and a read-only ``/dev``.
 - No network: a new network namespace, and a seccomp filter that refuses every socket family but

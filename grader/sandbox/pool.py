@@ -123,11 +123,6 @@ class WarmPool:
             self.sizes[queue] = max(0, size)
             self._cond.notify_all()
 
-    def idle_count(self, queue: str = "cpu") -> int:
-        """Warm sandboxes ready for ``queue`` right now."""
-        with self._cond:
-            return len(self._idle.get(queue, []))
-
     def wait_ready(self, queue: str = "cpu", timeout: float = 120) -> bool:
         """Block until ``queue`` has its full complement of warm sandboxes (for tests and benchmarks)."""
         deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@ process killed between them leaves a submission "queued" that no worker will eve
 upload path, about 1 ms of CPU and two more round trips per upload (bench/burst.py). Instead, Celery
 builds the task message (protocol 2: headers, properties, body) and this module wraps it the way
 kombu's Redis transport stores it: a JSON envelope pushed onto the list named after the queue, which
-the worker's BRPOP takes like any other. ``tests/unit/worker/test_messages.py`` compares the envelope
+the worker's BRPOP takes like any other. ``tests/integration/test_broker_message.py`` compares the envelope
 with the one ``send_task`` itself pushes, so a Celery or kombu upgrade that changes it fails there.
 """
 
