@@ -21,8 +21,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import Feedback, StudentCodeError, check, fail
-from grader.sandbox.client import RemoteObject, Student
+from grader.authoring import Feedback, RemoteObject, Student, StudentCodeError, check, fail
 
 from .staging import BLOCK_SIZE, STUBS, documents, stage, vocab_size, wiring_corpus
 
