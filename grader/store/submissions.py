@@ -166,13 +166,15 @@ class Store:
                     if current is None or json.loads(current) != run_id:
                         pipe.unwatch()
                         return False
-                    kept = self._versions_to_add(pipe, sub_id, run_id, state, when, report_json, score, max_score)
+                    replace, kept = self._versions_to_add(pipe, sub_id, run_id, state, when, report_json, score, max_score)
                     pipe.multi()
                     fields = {"state": state, "finished_at": when.isoformat(), "error": error,
                               "score": score, "max_score": max_score, "progress_current": ""}  # fmt: skip
                     pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
                     if report_json is not None:
                         pipe.set(f"{P}report:{sub_id}", report_json)
+                    if replace:
+                        pipe.rpop(versions_key(sub_id))
                     for version in kept:
                         pipe.rpush(versions_key(sub_id), version.model_dump_json())
                     pipe.srem(f"{P}running", sub_id)
@@ -183,22 +185,26 @@ class Store:
 
     @staticmethod
     def _versions_to_add(pipe: Any, sub_id: str, run_id: str, state: SubmissionState, when: datetime,
-                         report_json: str | None, score: float | None, max_score: float | None) -> list[ReportVersion]:  # fmt: skip
+                         report_json: str | None, score: float | None, max_score: float | None) -> tuple[bool, list[ReportVersion]]:  # fmt: skip
         """The versions a run's report appends (read under WATCH, before MULTI): its own, after the report it
-        replaces when that one was written before versions were kept (so a regrade never loses it)."""
+        replaces when that one was written before versions were kept (so a regrade never loses it); and
+        whether it first takes the place of the last version (the same run's, written again)."""
         if report_json is None:
-            return []
-        count = int(pipe.llen(versions_key(sub_id)))
+            return False, []
+        stored = int(pipe.llen(versions_key(sub_id)))
+        last = pipe.lindex(versions_key(sub_id), -1) if stored else None
+        replace = last is not None and ReportVersion.model_validate_json(last).run_id == run_id
+        count = stored - 1 if replace else stored  # the same run written again (a duplicate delivery): one version per run
         kept: list[ReportVersion] = []
         previous = pipe.get(f"{P}report:{sub_id}")
-        if count == 0 and previous is not None:
+        if stored == 0 and previous is not None:
             raw = pipe.hmget(f"{P}sub:{sub_id}", ["finished_at", "score", "max_score"])
             finished, old_score, old_max = (json.loads(v) if v is not None else None for v in raw)
             kept.append(ReportVersion(version=1, run_id="", finished_at=finished, state=SubmissionState.done,
                                       score=old_score, max_score=old_max, report=str(previous)))  # fmt: skip
         kept.append(ReportVersion(version=count + len(kept) + 1, run_id=run_id, finished_at=when, state=state,
                                   score=score, max_score=max_score, report=report_json))  # fmt: skip
-        return kept
+        return replace, kept
 
     def progress(self, sub_id: str, done: int, total: int, current: str, visibility: str = "") -> None:
         self.r.hset(f"{P}sub:{sub_id}", mapping={"progress_done": json.dumps(done), "progress_total": json.dumps(total),

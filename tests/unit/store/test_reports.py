@@ -67,3 +67,10 @@ def test_a_report_from_before_versions_is_kept_as_version_one(store: Store) -> N
     assert _run(store, "r2", 4, NOW + timedelta(hours=1))
     kept = reports.versions(store, "s1")
     assert [(v.version, v.run_id, v.score, v.report) for v in kept] == [(1, "", 2.0, '{"score": 2}'), (2, "r2", 4, '{"score": 4}')]
+
+
+def test_the_same_run_written_twice_keeps_one_version(store: Store) -> None:
+    _added(store)
+    assert _run(store, "r1", 1, NOW)
+    assert store.finish("s1", "r1", SubmissionState.done, NOW, report_json='{"score": 2}', score=2, max_score=4)
+    assert [(v.version, v.run_id, v.report) for v in reports.versions(store, "s1")] == [(1, "r1", '{"score": 2}')]
