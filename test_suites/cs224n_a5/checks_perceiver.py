@@ -262,6 +262,16 @@ def _load_handout(block: Any, what: str, m: int | None, feedback: Feedback) -> d
     shapes = formulations.handout_block_shapes(EMBD, m)
     names = {p["name"] for p in block.named_parameters()}
     lacking = [n for n in shapes if n not in names]
+    if lacking == ["C"] and _plain_basis(block, shapes["C"]):
+        # C kept as a plain tensor attribute (2.1 fails for it): the block is still compared, with the grader's
+        # C set as that attribute, so a second defect (the MLP on ln2(C)...) is named too (issue 21, class 6).
+        rest = {n: s for n, s in shapes.items() if n != "C"}
+        weights = load_trusted_weights(block, rest, what=what, around_one=formulations.LN_GAINS)
+        basis = trusted_weights({"C": shapes["C"]})["C"]
+        block.call_method("__setattr__", "C", basis)
+        feedback.note(f"{what}.C is a plain tensor, not an nn.Parameter (see check 2.1); the grader set its own "
+                      "values as that attribute to compare the block's computation.")  # fmt: skip
+        return {"C": basis, **weights}
     if lacking:
         feedback.warn_staff(f"{what} not compared with the accepted formulations: no {', '.join(lacking[:4])}; review by hand")
         fail(
@@ -271,3 +281,12 @@ def _load_handout(block: Any, what: str, m: int | None, feedback: Feedback) -> d
             "(Linear, GELU, Linear, Dropout). This diagnostic is worth 0 points."
         )
     return load_trusted_weights(block, shapes, what=what, around_one=formulations.LN_GAINS)
+
+
+def _plain_basis(block: Any, shape: tuple[int, ...]) -> bool:
+    """Whether the block holds ``C`` as a plain tensor attribute of the handout's shape."""
+    try:
+        info = block.describe("C")
+    except StudentCodeError:
+        return False
+    return bool(info.get("is_tensor")) and not info.get("registered_parameter") and list(info.get("shape") or ()) == list(shape)

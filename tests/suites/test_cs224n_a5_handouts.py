@@ -1,4 +1,5 @@
-"""CS224N A5 on forms real submissions use (issue 21): masked lengths (class 5), num_workers (class 8).
+"""CS224N A5 on forms real submissions use (issue 21): masked lengths (class 5), num_workers (class 8), two
+Perceiver defects in one block (class 6).
 
 Each variant (``reference_solutions/cs224n_a5/variants``) is our reference edited into a correct form
 that is fixed for the shortest truncations only; the span checks judge statistical properties at the
@@ -17,7 +18,7 @@ import pytest
 from grader.config import PROJECT_ROOT
 from grader.engine.runner import grade
 from grader.engine.suites import load_assignment
-from tests.utils.builders import apply_mutant, settings_for, traversable_dir
+from tests.utils.builders import apply_mutant, apply_mutants, settings_for, traversable_dir
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
@@ -63,3 +64,15 @@ def test_num_workers_two_is_a_note_not_a_failure(workspace: Path) -> None:
     assert {n for n, (result, _, _) in by_number.items() if result != "passed"} == set(), by_number
     for _, _, output in by_number.values():
         assert "num_workers=2 (the handout has 4; it changes only the data loading speed)" in output
+
+
+def test_a_plain_tensor_basis_does_not_hide_the_mlp_applied_to_ln2_of_c(workspace: Path) -> None:
+    """A corpus form: C kept as a plain tensor and the down block's MLP on ln2(C). 2.1 names the first; 2.7 sets
+    the grader's C as that attribute and still judges the block, so the second is named too."""
+    submission = apply_mutants(("perceiver_c_plain_tensor", "perceiver_mlp_on_c"), workspace / "two_defects")
+    by_number = _span_report(submission, workspace, {"2.1", "2.7"})
+    assert {n for n, (result, _, _) in by_number.items() if result != "passed"} == {"2.1", "2.7"}
+    _, _, output = by_number["2.7"]
+    assert "DownProjectBlock.C is a plain tensor" in output
+    assert "DownProjectBlock's output for an input of length 16 matches none of the accepted formulations" in output
+    assert "Not graded" not in output
