@@ -26,6 +26,7 @@ from .corpora import (
     vocabulary,
     wiki_text,
 )
+from .raised import raised
 
 #: Items must come from the document (``share_from_documents``) in at least this share of draws, and the
 #: masked content be non-empty in at least ``MIN_MASKED`` of them (k ≥ 8), so that a constant item or an
@@ -148,7 +149,7 @@ def truncation_bounds(student: Student, seed: int) -> None:
         try:
             docs, items = _long_draws(student, seed + block_size, block_size, n)
         except StudentCodeError as exc:
-            fail(f"At block_size={block_size} your __getitem__ raised {exc.exc_type}: {exc.exc_message}")
+            fail(f"At block_size={block_size} (the grader's long documents), your __getitem__ {raised(exc)}.")
         top = int(block_size * 7 / 8)
         # Only draws whose parts rebuild a prefix of the document tell k; the others fail check 1.4.
         lengths = Counter(len(it.kept) for i, it in items if not it.problem and docs[i].startswith(it.kept))
@@ -236,7 +237,7 @@ def robustness(student: Student, data: Path, seed: int, feedback: Feedback) -> N
         except StudentCodeError as exc:
             name = "wiki.txt" if corpus is text else "a corpus of 0–5 character documents"
             hint = " Documents shorter than 4 characters (the last line of wiki.txt is empty) must not crash." if block_size == 128 else ""
-            fail(f"On {name} at block_size={block_size}, __getitem__ raised {exc.exc_type}: {exc.exc_message}.{hint}")
+            fail(f"On {name} at block_size={block_size}, __getitem__ {raised(exc)}.{hint}")
         itos = vocabulary(corpus)
         pieces = []
         for idx, pair in enumerate(pairs):

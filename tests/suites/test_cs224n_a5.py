@@ -43,7 +43,7 @@ REFERENCE_SCORE = 33 - 1 - 1 - 5 - 5 - 0 - 8  # everything but the predictions f
 
 #: mutant -> (checks it must fail, checks that must pass with a note containing the phrase)
 EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
-    "crash_on_short_document": ({"1.8"}, {}),
+    "crash_on_short_document": ({"1.8"}, {"1.8": "at src/dataset.py line"}),
     "span_length_from_full_document": ({"1.6"}, {}),
     "span_length_deterministic_small_k": ({"1.7"}, {}),
     # Fixed at 1 only for k < 8 (where a mean of k/4 < 2 leaves no room), which 1.7 at block 128 allows.
@@ -54,7 +54,7 @@ EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
     "truncation_upper_exclusive": ({"1.5"}, {}),
     "truncation_range_shifted": ({"1.5"}, {}),
     "truncation_keeps_extra_char": ({"1.5"}, {}),
-    "truncation_float_bound": ({"1.5", "1.8"}, {}),
+    "truncation_float_bound": ({"1.5", "1.8"}, {"1.5": "at src/dataset.py line"}),
     # 2.7 cannot load the grader's weights without a parameter C: "Not graded", never a pass (issue 21, class 6).
     # 2.7 compares the block with the grader's C set as the plain attribute: a judgement, with a note (issue 21, class 6).
     "perceiver_c_plain_tensor": ({"2.1", "2.6"} | PERCEIVER_WIRING, {"2.7": "DownProjectBlock.C is a plain tensor, not an nn.Parameter"}),

@@ -234,3 +234,23 @@ def test_the_staging_refuses_the_hidden_labels(suite: Suite) -> None:
         staging.public_bytes(DATA, "birth_test.tsv")
     corpus = staging.wiring_corpus(DATA, {"wiring_corpus_lines": 2500})
     assert staging.documents(corpus) == 2501 and 200 * 2501 * 128 != 75_212_800
+
+
+def test_an_exception_without_message_is_described_with_its_place(suite: Suite) -> None:
+    """Issue 21, class 8: never "raised AssertionError: " and nothing else."""
+    import traceback
+
+    from grader.errors import StudentCodeError
+
+    raised = _module(suite, "raised").raised
+    source = "def item(doc):\n    assert len(doc) >= 4\n\nitem('ab')\n"
+    try:
+        exec(compile(source, "/tmp/submission/src/dataset.py", "exec"), {})
+    except AssertionError:
+        formatted = traceback.format_exc()
+    # The sandbox's tracebacks carry the source line under each frame; format_exc cannot read this one's.
+    formatted = formatted.replace('line 2, in item\n', 'line 2, in item\n    assert len(doc) >= 4\n')
+    text = raised(StudentCodeError("AssertionError", "", formatted))
+    assert text == "raised AssertionError (with no message) at src/dataset.py line 2: `assert len(doc) >= 4`"
+    text = raised(StudentCodeError("ValueError", "empty range for randrange() (1, 0, -1)", ""))
+    assert text == "raised ValueError: empty range for randrange() (1, 0, -1)"
