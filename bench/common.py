@@ -149,10 +149,11 @@ class BenchService:
     def ta_token(self) -> str:
         return self.cli("token", "create", "--role", "ta", "--name", "bench").strip()
 
-    def students(self, assignment: str, count: int) -> list[str]:
-        """Tokens of ``count`` new students on ``assignment``'s roster."""
+    def students(self, assignment: str, count: int, prefix: str = "s") -> list[str]:
+        """Tokens of ``count`` new students on ``assignment``'s roster (a student already known keeps
+        their token and gets none here: give each assignment its own ``prefix``)."""
         roster = self.root / f"roster-{assignment}.csv"
-        roster.write_text("student_id\n" + "\n".join(f"s{i:03d}" for i in range(count)) + "\n")
+        roster.write_text("student_id\n" + "\n".join(f"{prefix}{i:03d}" for i in range(count)) + "\n")
         lines = self.cli("roster", "import", str(roster), "--assignment", assignment).splitlines()[1:]
         return [line.split(",")[1] for line in lines]  # student_id,token,link
 

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     errors: list[str] = []
     lock = threading.Lock()
     with service(links, workers=args.workers, **env) as svc:
-        tokens = {suite: iter(svc.students(assignment_id(suite), per_suite[suite])) for suite in suites}
+        tokens = {suite: iter(svc.students(assignment_id(suite), per_suite[suite], prefix=suite)) for suite in suites}
         jobs = [(suite, next(tokens[suite]), data) for suite, _, data in plan]
         start = time.time() + 1.0
 

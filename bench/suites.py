@@ -143,7 +143,7 @@ def run_mode(mode: str, suites: list[str], subs: dict[str, list[tuple[str, bytes
     with service(links, workers=1, **env) as svc:
         for suite in suites:
             assignment = assignment_id(suite)
-            token = svc.students(assignment, 1)[0]
+            token = svc.students(assignment, 1, prefix=suite)[0]
             client = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
             row = Row(suite, mode)
             if mode == "warm":  # untimed: the pool retargets to this suite's profile
