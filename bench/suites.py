@@ -145,18 +145,21 @@ def run_mode(mode: str, suites: list[str], subs: dict[str, list[tuple[str, bytes
             assignment = assignment_id(suite)
             token = svc.students(assignment, 1, prefix=suite)[0]
             client = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+            # The student's view of a record leaves out the timings and sandbox notes: staff read them.
+            staff = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.ta_token()}"}, timeout=120)
             row = Row(suite, mode)
             if mode == "warm":  # untimed: the pool retargets to this suite's profile
                 _, first = upload(client, assignment, subs[suite][0][1])
-                wait_done(client, first["id"], poll=0.1)
+                wait_done(staff, first["id"], poll=0.1)
             for _ in range(rounds):
                 for label, data in subs[suite]:
                     time.sleep(gap)
                     _, answer = upload(client, assignment, data)
                     accepted = time.perf_counter()
-                    record = wait_done(client, answer["id"], poll=0.1)
+                    record = wait_done(staff, answer["id"], poll=0.1)
                     row.samples.append(Sample.of(label, time.perf_counter() - accepted, record))
             client.close()
+            staff.close()
             rows.append(row)
     if svc.orphans:
         raise RuntimeError(f"processes left behind after Ctrl-C: {svc.orphans}")
