@@ -1,6 +1,7 @@
-"""The TA's term pages in a real browser (Debian's chromium, headless) against a real service: a TA changes
-the late policy, answers a student's regrade request, comments on the submission, compares its report
-versions, regrades everyone through the confirmation step and reads it all in the audit log.
+"""The term pages in a real browser (Debian's chromium, headless) against a real service: a student asks for
+a regrade from their submission page; a TA changes the late policy, answers the request (the student reads
+the answer on the same page), comments on the submission, compares its report versions, regrades everyone
+through the confirmation step and reads it all in the audit log.
 Screenshots go to ``<basetemp>/screenshots`` beside the other pages' (``tests/pages/update_screenshots.py``).
 """
 
@@ -54,8 +55,22 @@ def test_a_ta_runs_the_term_from_the_pages(browser: Browser, service: Service, s
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {alice_token}"}, timeout=60) as alice:
         sub = alice.post("/api/v1/assignments/labels/submissions", files={"file": ("s.zip", zip_of(FILES), "application/zip")}).json()["id"]
         assert wait_state(alice, sub)["state"] == "done"
-        asked = alice.post(f"/api/v1/submissions/{sub}/regrade-requests", json={"message": "Check 5 should pass", "check": "5"})
-        assert asked.status_code == 201, asked.text
+
+    # The student asks from her submission page, about one check of her report.
+    student_ctx = browser.new_context(base_url=service.url, viewport={"width": 1280, "height": 860})
+    student_ctx.set_default_timeout(30_000)
+    student = student_ctx.new_page()
+    student.goto("/signin")
+    student.get_by_label("Your token").fill(alice_token)
+    student.get_by_role("button", name="Sign in").click()
+    student.goto(f"/submissions/{sub}")
+    student.get_by_label("Check asked about").select_option("5")
+    student.get_by_label("What you think was graded wrong, and why").fill("Check 5 should pass")
+    student.get_by_role("button", name="Ask for a regrade").click()
+    asked = student.locator("#regrade-requests li")
+    expect(asked).to_have_count(1)
+    expect(asked).to_contain_text("about check 5: waiting for a TA's answer")
+    expect(student.locator("#regrade-form")).to_have_count(0)
 
     ctx = browser.new_context(base_url=service.url, viewport={"width": 1280, "height": 860})
     ctx.set_default_timeout(30_000)
@@ -85,6 +100,13 @@ def test_a_ta_runs_the_term_from_the_pages(browser: Browser, service: Service, s
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {alice_token}"}, timeout=60) as alice:
         answered = alice.get(f"/api/v1/submissions/{sub}/regrade-requests").json()[0]
     assert (answered["state"], answered["answer"]) == ("declined", "Check 5 already passes in your report.")
+    student.reload()
+    expect(asked).to_contain_text("about check 5: declined")
+    expect(asked.locator(".answer")).to_contain_text("Answer from tina")
+    expect(asked.locator(".answer")).to_contain_text("Check 5 already passes in your report.")
+    expect(student.locator("#regrade-form")).to_be_visible()  # she may ask again
+    student.locator("#regrade").screenshot(path=shots / "regrade-student.png")
+    student_ctx.close()
 
     # The submission's grade page: a comment, then regrade everyone (counted, confirmed).
     page.get_by_role("link", name="overview").click()

@@ -1,4 +1,5 @@
-"""Refresh ``docs/screenshots/*.png``: run the browser tests with a known ``--basetemp``, copy their screenshots.
+"""Refresh ``docs/screenshots/*.png``: run both browser test files (the pages, the term pages) with a known
+``--basetemp``, copy their screenshots.
 
 Usage: ``.venv/bin/python tests/pages/update_screenshots.py [pytest options]`` (starts a real service, grades
 the reference).
@@ -18,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="grader-screenshots-") as tmp:
         base = Path(tmp) / "basetemp"
-        test = "tests/pages/test_pages_browser.py"
+        tests = ["tests/pages/test_pages_browser.py", "tests/pages/test_term_pages_browser.py"]
         code = subprocess.call(
-            [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider", f"--basetemp={base}", *sys.argv[1:]],
+            [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", f"--basetemp={base}", *sys.argv[1:]],
             cwd=ROOT,
         )
         if code != 0:

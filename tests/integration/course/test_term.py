@@ -1,5 +1,6 @@
 """One term through the real service (embedded Redis, a Celery worker, uvicorn, the bwrap sandbox): roster,
-release, an extension, a late upload and its penalty, a TA adjustment and comment, the gradebook, the audit log.
+release, an extension, a late upload and its penalty, a TA adjustment and comment, a regrade request answered
+with an adjustment, the gradebook, the audit log.
 
 Its own service: the course settings it changes must not reach the other service tests' assignments.
 The ``labels`` toy suite (6 points) scores ``test.predictions`` against hidden labels (check 2).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,16 +97,32 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         assert staff["grade"] == {"raw": raw, "adjustments": 1.0, "penalty": round((raw + 1) * 0.1, 2), "penalty_percent": 10.0,
                                   "final": round((raw + 1) * 0.9, 2), "max_score": 6.0} and staff["counts"] is True  # fmt: skip
 
-        # bob's extension ends (a minute ago): the release comes for everyone at once.
-        assert ta.put(f"{A}/extensions/bob", json={"due": iso(datetime.now(UTC) - timedelta(minutes=1))}).status_code == 200
+        # bob's extension ends, after his upload (still on time) and before now: the release comes for everyone
+        # at once. Not "a minute ago": a quick run uploads within that minute, which would make his upload late.
+        bob_received = datetime.fromisoformat(bob.get(f"/api/v1/submissions/{sub_b}").json()["timestamps"]["received"])
+        ends = bob_received + timedelta(seconds=1)
+        time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds() + 0.1))
+        assert ta.put(f"{A}/extensions/bob", json={"due": iso(ends)}).status_code == 200
         mine = alice.get(f"/api/v1/submissions/{sub_a}/grade").json()
         assert mine["grade"]["final"] == round((raw + 1) * 0.9, 2) and mine["adjustments"][0]["reason"] == "label 1 is ambiguous"
         assert alice.get(f"/api/v1/submissions/{sub_a}").json()["report"]["score"] == raw
 
+        # bob, reading the released check 2, asks for a regrade; the TA answers with half a point on it.
+        asked = bob.post(f"/api/v1/submissions/{sub_b}/regrade-requests", json={"message": "Line 2 is 'a' in the handout", "check": "2"})
+        assert asked.status_code == 201, asked.text
+        answer = {"action": "adjust", "check": "2", "points": 0.5, "answer": "Both labels are defensible: half a point."}
+        assert bob.post(f"/api/v1/regrade-requests/{asked.json()['id']}/resolve", json=answer).status_code == 403
+        resolved = ta.post(f"/api/v1/regrade-requests/{asked.json()['id']}/resolve", json=answer)
+        assert resolved.status_code == 200, resolved.text
+        theirs = bob.get(f"/api/v1/submissions/{sub_b}/regrade-requests").json()
+        assert [(q["state"], q["answer"]) for q in theirs] == [("adjusted", "Both labels are defensible: half a point.")]
+        bobs = bob.get(f"/api/v1/submissions/{sub_b}/grade").json()
+        assert [(a["check"], a["points"], a["id"]) for a in bobs["adjustments"]] == [("2", 0.5, theirs[0]["adjustment_id"])]
+
         grades = {g["student"]: g for g in ta.get(f"{A}/grades").json()}
         assert grades["alice"]["counted"]["grade"]["final"] == round((raw + 1) * 0.9, 2)
-        assert grades["bob"]["counted"]["grade"] == {"raw": raw, "adjustments": 0.0, "penalty": 0.0, "penalty_percent": 0.0,
-                                                     "final": raw, "max_score": 6.0}  # fmt: skip
+        assert grades["bob"]["counted"]["grade"] == {"raw": raw, "adjustments": 0.5, "penalty": 0.0, "penalty_percent": 0.0,
+                                                     "final": raw + 0.5, "max_score": 6.0}  # fmt: skip
         assert grades["carol"]["counted"] is None and grades["bob"]["exception"]["note"] == ""
 
         canvas = list(csv.reader(io.StringIO(ta.get(f"{A}/gradebook.csv").text)))
@@ -112,20 +130,25 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         assert canvas[1][0] == "Points Possible" and canvas[1][5] == "6"
         rows = {r[0]: r for r in canvas[2:]}
         assert rows["alice"][5:10] == [f"{(raw + 1) * 0.9:g}", f"{raw:g}", "1", f"{(raw + 1) * 0.1:g}", "10"]
+        assert rows["bob"][5:10] == [f"{raw + 0.5:g}", f"{raw:g}", "0.5", "0", "0"]
         assert rows["carol"][5] == ""
         moodle = list(csv.reader(io.StringIO(ta.get(f"{A}/gradebook.csv", params={"layout": "moodle"}).text)))
         assert moodle[0][:2] == ["ID number", "Hidden labels and hidden inputs (labels)"] and moodle[1][0] == "alice"
 
         # The audit log: who did what, with before and after.
         log: list[dict[str, Any]] = ta.get("/api/v1/audit", params={"assignment": "labels"}).json()
-        actions = [e["action"] for e in reversed(log)]
-        assert actions == ["settings.update", "settings.update", "extension.set", "adjustment.add", "comment.add", "extension.set"]
-        assert all(e["actor"] == "ta:tina" for e in log)
+        acts = [(e["action"], e["actor"]) for e in reversed(log)]
+        assert acts == [("settings.update", "ta:tina"), ("settings.update", "ta:tina"), ("extension.set", "ta:tina"),
+                        ("adjustment.add", "ta:tina"), ("comment.add", "ta:tina"), ("extension.set", "ta:tina"),
+                        ("regrade_request.create", "student:bob"), ("adjustment.add", "ta:tina"),
+                        ("regrade_request.adjusted", "ta:tina")]  # fmt: skip
         first = log[-1]
         assert first["before"]["release_at"] is None and first["after"]["release_at"] is not None
-        assert log[0]["before"]["note"] == "illness" and log[0]["after"]["note"] == ""
+        assert log[3]["before"]["note"] == "illness" and log[3]["after"]["note"] == ""
+        assert log[0]["before"]["state"] == "open" and log[0]["after"]["adjustment_id"] == log[1]["after"]["id"]
+        assert log[1]["target"] == sub_b and log[1]["after"]["points"] == 0.5
         audit_csv = list(csv.DictReader(io.StringIO(ta.get("/api/v1/audit.csv").text)))
-        assert [r["action"] for r in audit_csv][:2] == ["extension.set", "comment.add"]
+        assert [r["action"] for r in audit_csv][:4] == ["regrade_request.adjusted", "adjustment.add", "regrade_request.create", "extension.set"]
         assert alice.get("/api/v1/audit").status_code == 403
 
 
