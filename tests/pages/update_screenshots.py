@@ -20,10 +20,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="grader-screenshots-") as tmp:
         base = Path(tmp) / "basetemp"
         tests = ["tests/pages/test_pages_browser.py", "tests/pages/test_term_pages_browser.py"]
-        code = subprocess.call(
-            [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", f"--basetemp={base}", *sys.argv[1:]],
-            cwd=ROOT,
-        )
+        options = ["-q", "-p", "no:cacheprovider", f"--basetemp={base}", *sys.argv[1:]]
+        code = subprocess.call([sys.executable, "-m", "pytest", *tests, *options], cwd=ROOT)
         if code != 0:
             return code
         dest = ROOT / "docs" / "screenshots"
