@@ -1,5 +1,6 @@
-"""One submission's page: live progress while it is graded, then its report (filtered for students), and
-its student's regrade requests with the TA's answers (the form posts to the API's own ``ask``)."""
+"""One submission's page: live progress while it is graded, then its report (filtered for students), the
+student's grade with the TA's comments, and its student's regrade requests with the TA's answers (the form
+posts to the API's own ``ask``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from grader.api.deps import Services, ServicesDep
 from grader.api.pages.session import check_csrf, csrf_for, session_token, signed_in
+from grader.api.pages.student_grade import grade_view
 from grader.api.pages.templating import SECURITY_HEADERS, html_errors, render, templates, when
 from grader.api.routes.regrade_requests import RegradeRequestIn, ask
 from grader.api.routes.submissions import get_submission
@@ -53,9 +55,11 @@ def regrade_view(services: Services, user: Token, public: SubmissionPublic, *, e
 def _context(services: Services, user: Token, public: SubmissionPublic, **regrade: str) -> dict[str, Any]:
     staff = user.role != Role.student
     record = services.store.get(public.id) if staff else None
+    finished = public.state in FINISHED
     return {"sub": public, "staff": staff, "submitter_role": record.role.value if record else "",
             "can_regrade": user.role == Role.ta, "report": public.report,
-            "progress": progress_view(services, public, user), "finished": public.state in FINISHED,
+            "progress": progress_view(services, public, user), "finished": finished,
+            "grade": grade_view(services, user, public.id) if finished else None,
             "regrade": regrade_view(services, user, public, **regrade)}  # fmt: skip
 
 
