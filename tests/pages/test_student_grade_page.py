@@ -139,6 +139,7 @@ def test_withheld_only_the_tas_comments_are_shown(world: World) -> None:
         assert HIDDEN_REASON not in html and "probe beta" not in html
     api = world.client("alice", bearer=True).get(f"/api/v1/submissions/{world.sub}/grade").json()
     assert api["grade"] is None and api["adjustments"] == []
+    assert api["counts"] is None  # under "best" it would tell which upload scored higher, hidden checks included
 
 
 def test_another_student_gets_404_and_staff_read_the_grade_on_their_page(world: World) -> None:
