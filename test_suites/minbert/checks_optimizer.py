@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.authoring import Credit, Student, StudentCodeError, check, fail
+from grader.authoring import Credit, Feedback, Student, StudentCodeError, check, fail
 
-from . import adamw
+from . import adamw, editions
 from .bertlib.probes import raised
 
 #: Decoupled decay variants stay within ~4e-5 of the reference after 1000 steps with decay 0.1;
@@ -38,8 +38,9 @@ def _run(what: str, func: object, *args: object) -> object:
 
 
 @check(name="AdamW: the official optimizer test", number="3.1", points=15, timeout=120)
-def official(student: Student, data: Path) -> Credit | None:
-    """1000 steps (lr 1e-3, weight decay 1e-4) match optimizer_test.npy at torch.allclose's default tolerance (2021-22); atol 1e-5 (Fall 2023) earns half."""
+def official(student: Student, data: Path, files: Path, feedback: Feedback) -> Credit | None:
+    """1000 steps (lr 1e-3, weight decay 1e-4) match optimizer_test.npy at the tolerance of the submission's own
+    handout: torch.allclose's default (2021/2022; atol 1e-5 earns half) or atol 1e-5 (Fall 2023)."""
     expected = torch.from_numpy(np.load(data / "optimizer_test.npy")).float()
     seed = _fresh_seed()
     fresh = _run(
@@ -58,6 +59,11 @@ def official(student: Student, data: Path) -> Credit | None:
     why = adamw.explain(got)
     cause = f" In optimizer.py's AdamW.step, {why}." if why else ""
     if torch.allclose(got, expected, atol=1e-5):
+        edition = editions.detect(files)
+        if edition.name == editions.FALL_2023[0]:  # that handout's own optimizer_test.py uses atol=1e-5
+            feedback.note(f"{ran}: the final weight is within atol=1e-5 of optimizer_test.npy, the tolerance of the "
+                          f"{edition.name} test ({edition.signal}); max difference {diff:.2g}.{cause}")  # fmt: skip
+            return None
         return Credit(0.5, f"{ran}: the final weight is within atol=1e-5 of optimizer_test.npy (the Fall 2023 test's "
                            f"tolerance) but not within torch.allclose's default (rtol 1e-5, atol 1e-8) that the 2021/2022 "
                            f"test uses: max difference {diff:.2g}.{cause}")  # fmt: skip
