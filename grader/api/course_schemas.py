@@ -53,8 +53,8 @@ class SubmissionGradePublic(BaseModel):
     grade: GradeParts | None = Field(description="Null for a student while their report withholds checks.")
     adjustments: list[Adjustment]
     comments: list[Comment]
-    counts: bool | None = Field(None, description="Whether this is the submission that counts for the student; null "
-                                "while its figures are withheld (under 'best' it would tell which upload scored higher).")
+    counts: bool | None = Field(None, description="Whether this is the submission that counts for the student; null while "
+                                "its figures are withheld and the rule is 'best' (it would tell which upload scored higher).")
 
 
 class StudentGradePublic(BaseModel):
@@ -69,10 +69,10 @@ def grade_parts(g: SubmissionGrade) -> GradeParts:
                       penalty_percent=g.grade.penalty_percent, final=g.grade.final, max_score=g.grade.max_score)  # fmt: skip
 
 
-def submission_grade_public(g: SubmissionGrade, counts: bool, shown: bool = True) -> SubmissionGradePublic:
-    """``shown`` False (a student whose report withholds checks): no figures, no adjustments (their check
-    numbers or points could tell a hidden check's result) and no ``counts`` (under "best" it compares finals)."""
-    return SubmissionGradePublic(submission_id=g.submission.id, late=g.submission.late, counts=counts if shown else None,
+def submission_grade_public(g: SubmissionGrade, counts: bool | None, shown: bool = True) -> SubmissionGradePublic:
+    """``shown`` False (a student whose report withholds checks): no figures and no adjustments (their check
+    numbers or points could tell a hidden check's result)."""
+    return SubmissionGradePublic(submission_id=g.submission.id, late=g.submission.late, counts=counts,
                                  grade=grade_parts(g) if shown else None,
                                  adjustments=g.adjustments if shown else [], comments=g.comments)  # fmt: skip
 

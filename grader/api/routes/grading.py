@@ -8,6 +8,7 @@ from grader.api.course_schemas import AdjustmentIn, CommentIn, SubmissionGradePu
 from grader.api.deps import CurrentUser, Services, ServicesDep, StaffUser, now
 from grader.api.views import student_report
 from grader.course.grades import grade_of, student_grade, visibility_manifest
+from grader.course.policy import Counting
 from grader.engine.manifest import SuiteManifest
 from grader.engine.report import GradeReport
 from grader.store.audit import actor_of
@@ -46,7 +47,9 @@ def submission_grade(services: Services, submission_id: str, user: Token) -> Sub
     chosen = student_grade(course, manifest, settings, sub.student, subs).counted
     counts = chosen is not None and chosen.submission.id == sub.id
     shown = user.role != Role.student or _shown_to_student(services, sub, manifest, course)
-    return submission_grade_public(mine, counts, shown)
+    # Under "best" the counting submission is the higher final grade, hidden checks included: withheld with them.
+    told = counts if shown or settings.counting != Counting.best else None
+    return submission_grade_public(mine, told, shown)
 
 
 @router.get("/grade", response_model=SubmissionGradePublic)

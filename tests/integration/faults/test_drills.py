@@ -136,7 +136,9 @@ def test_duplicate_delivery_grades_once(workspace: Path) -> None:
             body = wait_state(c, sub_id, timeout=180)
             assert body["state"] == "done" and body["report"]["score"] == 4
             assert body["attempts"] == 1  # graded once; the duplicate found the run locked, then finished
-            assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
+            # one report, and one version of it (a duplicate run would have added a second)
+            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [f"grader:report:{sub_id}", f"grader:report:{sub_id}:versions"]
+            assert store.r.llen(f"grader:report:{sub_id}:versions") == 1
             deadline = time.monotonic() + 60
             while "already finished" not in (workspace / "worker.log").read_text():
                 assert time.monotonic() < deadline, "the duplicate delivery was never seen to be a no-op"

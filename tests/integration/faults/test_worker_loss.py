@@ -48,7 +48,9 @@ def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(workspace: 
             store = Store(connect(redis.url))
             assert body["state"] == "done" and body["report"]["score"] == 4
             assert body["attempts"] == 2
-            assert store.r.keys(f"grader:report:{sub_id}*") == [f"grader:report:{sub_id}"]
+            # one report, and one version of it (a duplicate run would have added a second)
+            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [f"grader:report:{sub_id}", f"grader:report:{sub_id}:versions"]
+            assert store.r.llen(f"grader:report:{sub_id}:versions") == 1
             assert [s.id for s in store.submissions("visibility")] == [sub_id]
     finally:
         redis.shutdown()
