@@ -235,7 +235,7 @@ def test_ta_reads_the_plots_downloads_the_csv_and_regrades(
     assert rows["alice"]["score"] == f"{report['score']:g}" and rows["alice"]["submission_id"] == alices_submission
     assert rows["bob"]["state"] == "missing"
 
-    row.get_by_role("link", name="alice").click()
+    row.get_by_role("link", name="alice", exact=True).click()
     for heading in ("Timings per phase", "Limits applied", "Captured sandbox output", "Sandbox"):
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     expect(page.locator(".check")).to_have_count(len(report["tests"]))  # every check, hidden ones included
