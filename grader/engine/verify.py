@@ -74,10 +74,14 @@ def apply_edits(spec: dict[str, Any], root: Path, label: str, data_dir: Path | N
             nb = nbformat.read(target, as_version=4)  # type: ignore[no-untyped-call]
             cells = [c for c in nb.cells if c.cell_type == "code" and edit["old"] in c.source]
             hits = sum(c.source.count(edit["old"]) for c in cells)
-            if hits != 1:
+            if hits == 1:
+                cells[0].source = cells[0].source.replace(edit["old"], edit["new"])
+                nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+                continue
+            if hits > 1:
                 raise SuiteError(f"{where}: the text to replace occurs {hits} times in its code cells")
-            cells[0].source = cells[0].source.replace(edit["old"], edit["new"])
-            nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+            # No cell holds it: an edit written against the notebook's JSON text (escaped quotes, newlines)
+            target.write_text(_replace_once(target.read_text(encoding="utf-8"), edit["old"], edit["new"], where))
         else:
             target.write_text(_replace_once(target.read_text(encoding="utf-8"), edit["old"], edit["new"], where))
     for written in spec.get("write", []):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from grader.errors import StudentCodeError
+from grader.authoring import StudentCodeError
 
 #: A traceback frame in one of the submission's files (src/dataset.py and the like).
 _FRAME = re.compile(r'File "[^"]*?(src/[^"/]+\.py)", line (\d+)')

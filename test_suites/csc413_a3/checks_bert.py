@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import functools
 import random
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -238,11 +237,13 @@ def head_learns(student: Student, seed: int, data: Path, feedback: Feedback, fil
 
     The grader computes the training gradient on the logits itself (cross-entropy, here) and back-propagates
     it through the student's model with ``grad_probe``, so no label is ever passed to the student's code; the
-    word ids are shuffled per grading and the scored rows are never trained on. Only a model that learns
+    word ids are shuffled (seeded) and the scored rows are never trained on. Only a model that learns
     from the gradient can predict them (a forward that memorises what it is shown cannot).
     """
     words, labels = verbal_arithmetic(data)
-    draw = random.Random(secrets.randbits(64))
+    # Seeded, not fresh: a model near the threshold must get the same verdict on every regrade, and the
+    # labels never reach the sandbox, so a fixed draw gives a forgery nothing to fit.
+    draw = random.Random(seed)
     names = sorted({w for ws in words for w in ws})
     draw.shuffle(names)
     vocab = {w: i + 3 for i, w in enumerate(names)}

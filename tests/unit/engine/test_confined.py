@@ -215,7 +215,7 @@ def test_an_interrupted_parent_takes_the_child_with_it(tmp_path: Path) -> None:
     def interrupt(*_: object) -> None:
         raise _Interrupted
 
-    assert children() == []
+    before = set(children())  # other tests' long-lived children (an embedded Redis) are not this one's
     previous = signal.signal(signal.SIGALRM, interrupt)
     signal.setitimer(signal.ITIMER_REAL, 1.0)
     try:
@@ -224,7 +224,7 @@ def test_an_interrupted_parent_takes_the_child_with_it(tmp_path: Path) -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert children() == []
+    assert set(children()) - before == set()
 
 
 def test_human_bytes() -> None:
