@@ -6,45 +6,28 @@ No worker runs: submissions and reports are written to the store directly, as th
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from grader.api.app import create_app
 from grader.api.deps import Services
 from grader.engine.report import CheckResult, GradeReport, OutputFormat, PhaseTimings, SandboxRecord
 from grader.engine.report import TestReport as CheckReport
 from grader.store.records import Role, Submission, SubmissionState
-from grader.store.sessions import issue_link, open_session
+from grader.store.sessions import issue_link
 from grader.store.tokens import digest, issue_token, revoke
-from tests.utils.builders import settings_for, traversable_dir, zip_of
-from tests.utils.service import RedisServer, suites_dir
+from tests.utils.builders import zip_of
+from tests.utils.pages import PageApp, csrf_of, page_app
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 SECRET = "STAFF-ONLY-TRACEBACK-7"
 
 
 @dataclass
-class World:
-    services: Services
-    app: object
-    tokens: dict[str, str]
-    subs: dict[str, str]
-    opened: list[TestClient] = field(default_factory=list)
-
-    def client(self, who: str | None = None) -> TestClient:
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
-        # Entered, as a server runs the app: its start-up and shutdown run, and its requests share one
-        # event loop (the upload path's Redis client belongs to a loop and is closed at shutdown).
-        client.__enter__()
-        self.opened.append(client)
-        if who:  # a server-side session opened with their token, as signing in opens one
-            client.cookies.set("grader_session", open_session(self.services.store, digest(self.tokens[who]), 3600))
-        return client
+class World(PageApp):
+    subs: dict[str, str] = field(default_factory=dict)
 
 
 def _check(number: str, name: str, visibility: str, passed: bool = True, **extra: object) -> CheckReport:
@@ -81,29 +64,14 @@ def _graded(services: Services, student: str, filename: str, role: Role = Role.s
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    root = traversable_dir("grader-test-pages-")
-    redis = RedisServer(root).start()
-    try:
-        settings = settings_for(root / "data", suites_dir=suites_dir(root), upload_max_bytes=4096)
-        app = create_app(settings, redis.url)
-        services: Services = app.state.services
+    with page_app("grader-test-pages-", World, upload_max_bytes=4096) as world:
+        services = world.services
         services.store.add_to_roster("visibility", ["alice", "bob"])
         tokens = {who: issue_token(services.store, Role.student, who) for who in ("alice", "bob")}
         tokens["ta"] = issue_token(services.store, Role.ta, "head-ta")
         subs = {who: _graded(services, who, f"{who}-work.zip") for who in ("alice", "bob")}
-        world = World(services, app, tokens, subs)
+        world.tokens, world.subs = tokens, subs
         yield world
-        for client in world.opened:
-            client.__exit__(None, None, None)
-    finally:
-        redis.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def test_pages_redirect_to_sign_in_without_a_session(world: World) -> None:
@@ -170,7 +138,7 @@ def test_signing_out_or_revoking_the_token_ends_the_session_on_the_server(world:
     session_id = client.cookies["grader_session"]
     assert session_id.startswith("s_") and token not in session_id
     assert client.get("/").status_code == 200
-    client.post("/signout", data={"csrf": _csrf(client.get("/").text)})
+    client.post("/signout", data={"csrf": csrf_of(client.get("/").text)})
     replay = world.client()
     replay.cookies.set("grader_session", session_id)  # the old cookie, kept by someone: the session is gone
     assert replay.get("/").status_code == 303
@@ -281,7 +249,7 @@ def test_ta_overview_has_three_svg_plots_the_table_and_the_csv(world: World) -> 
 
 def test_regrade_needs_the_csrf_token_and_our_origin(world: World) -> None:
     ta = world.client("ta")
-    csrf = _csrf(ta.get(f"/submissions/{world.subs['bob']}").text)
+    csrf = csrf_of(ta.get(f"/submissions/{world.subs['bob']}").text)
     url = f"/staff/submissions/{world.subs['bob']}/regrade"
     assert ta.post(url).status_code == 403
     assert ta.post(url, data={"csrf": "0" * 64}).status_code == 403
@@ -291,13 +259,13 @@ def test_regrade_needs_the_csrf_token_and_our_origin(world: World) -> None:
     assert done.status_code == 303 and done.headers["location"] == f"/submissions/{world.subs['bob']}"
     assert world.services.store.get(world.subs["bob"]).state == SubmissionState.queued  # type: ignore[union-attr]
     # A CSRF token belongs to one session: bob's does not work for the TA.
-    bob_csrf = _csrf(world.client("bob").get("/").text)
+    bob_csrf = csrf_of(world.client("bob").get("/").text)
     assert ta.post(url, data={"csrf": bob_csrf}).status_code == 403
 
 
 def test_page_upload_checks_csrf_and_reports_the_apis_errors(world: World) -> None:
     client = world.client("bob")
-    csrf = _csrf(client.get("/assignments/visibility").text)
+    csrf = csrf_of(client.get("/assignments/visibility").text)
     url = "/assignments/visibility/upload"
     files = {"file": ("good.zip", zip_of({"good.py": "def add(a, b):\n    return a + b\n"}), "application/zip")}
     assert client.post(url, files=files).status_code == 403
@@ -321,7 +289,7 @@ def test_page_upload_checks_csrf_and_reports_the_apis_errors(world: World) -> No
 
 def test_sign_out_clears_the_cookie(world: World) -> None:
     client = world.client("alice")
-    csrf = _csrf(client.get("/").text)
+    csrf = csrf_of(client.get("/").text)
     response = client.post("/signout", data={"csrf": csrf})
     assert response.status_code == 303 and 'grader_session=""' in response.headers["set-cookie"]
 
@@ -343,7 +311,7 @@ def test_regrade_all_asks_for_confirmation_with_the_count(world: World) -> None:
     page = ta.get("/staff/assignments/visibility/regrade")
     assert page.status_code == 200 and f"This queues <strong>{len(latest)}</strong> submissions" in page.text
     # Posting without the confirmation queues nothing and goes to the confirmation step.
-    response = ta.post("/staff/assignments/visibility/regrade", data={"csrf": _csrf(page.text)})
+    response = ta.post("/staff/assignments/visibility/regrade", data={"csrf": csrf_of(page.text)})
     assert response.status_code == 303 and response.headers["location"] == "/staff/assignments/visibility/regrade"
     assert world.services.store.latest_per_student("visibility") == latest  # no new run issued
     assert world.client("alice").get("/staff/assignments/visibility/regrade").status_code == 403
@@ -351,7 +319,7 @@ def test_regrade_all_asks_for_confirmation_with_the_count(world: World) -> None:
 
 def test_regrade_all_queues_every_latest_submission(world: World) -> None:
     ta = world.client("ta")
-    csrf = _csrf(ta.get("/staff/assignments/visibility").text)
+    csrf = csrf_of(ta.get("/staff/assignments/visibility").text)
     response = ta.post("/staff/assignments/visibility/regrade", data={"csrf": csrf, "confirm": "yes"})
     latest = world.services.store.latest_per_student("visibility")
     assert response.status_code == 303

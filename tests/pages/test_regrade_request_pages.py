@@ -8,44 +8,27 @@ No worker runs: the report is written to the store as the worker writes it.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 
-from grader.api.app import create_app
 from grader.api.deps import Services
 from grader.engine.report import CheckResult, GradeReport
 from grader.engine.report import TestReport as CheckReport
 from grader.store import audit
 from grader.store.records import Role, Submission, SubmissionState
-from grader.store.sessions import open_session
-from grader.store.tokens import digest, issue_token
-from tests.utils.builders import settings_for, traversable_dir
-from tests.utils.service import RedisServer, suites_dir
+from grader.store.tokens import issue_token
+from tests.utils.pages import PageApp, csrf_of, page_app
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 A = "visibility"
 
 
 @dataclass
-class World:
-    services: Services
-    app: object
-    tokens: dict[str, str]
-    subs: dict[str, str]
-    opened: list[TestClient] = field(default_factory=list)
-
-    def client(self, who: str | None = None) -> TestClient:
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
-        client.__enter__()
-        self.opened.append(client)
-        if who:
-            client.cookies.set("grader_session", open_session(self.services.store, digest(self.tokens[who]), 3600))
-        return client
+class World(PageApp):
+    subs: dict[str, str] = field(default_factory=dict)
 
 
 def _check(number: str, name: str, visibility: str, passed: bool) -> CheckReport:
@@ -71,28 +54,14 @@ def _submission(services: Services, student: str, graded: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    root = traversable_dir("grader-test-regrade-pages-")
-    redis = RedisServer(root).start()
-    try:
-        app = create_app(settings_for(root / "data", suites_dir=suites_dir(root)), redis.url)
-        services: Services = app.state.services
+    with page_app("grader-test-regrade-pages-", World) as world:
+        services = world.services
         services.store.add_to_roster(A, ["alice", "bob"])
         tokens = {who: issue_token(services.store, Role.student, who) for who in ("alice", "bob")}
         tokens["ta"] = issue_token(services.store, Role.ta, "tina")
         subs = {"alice": _submission(services, "alice"), "queued": _submission(services, "bob", graded=False)}
-        world = World(services, app, tokens, subs)
+        world.tokens, world.subs = tokens, subs
         yield world
-        for client in world.opened:
-            client.__exit__(None, None, None)
-    finally:
-        redis.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def _ask_url(world: World, who: str = "alice") -> str:
@@ -112,7 +81,7 @@ def test_the_form_offers_the_checks_the_students_report_shows(world: World) -> N
 
 def test_asking_needs_the_sessions_csrf_token_and_our_origin(world: World) -> None:
     alice = world.client("alice")
-    csrf = _csrf(alice.get(f"/submissions/{world.subs['alice']}").text)
+    csrf = csrf_of(alice.get(f"/submissions/{world.subs['alice']}").text)
     assert alice.post(_ask_url(world), data={"message": "please"}).status_code == 403
     assert alice.post(_ask_url(world), data={"csrf": "0" * 64, "message": "please"}).status_code == 403
     cross = alice.post(
@@ -125,7 +94,7 @@ def test_asking_needs_the_sessions_csrf_token_and_our_origin(world: World) -> No
 
 def test_refusals_are_shown_in_the_form_with_what_the_student_wrote(world: World) -> None:
     alice = world.client("alice")
-    csrf = _csrf(alice.get(f"/submissions/{world.subs['alice']}").text)
+    csrf = csrf_of(alice.get(f"/submissions/{world.subs['alice']}").text)
     empty = alice.post(_ask_url(world), data={"csrf": csrf, "message": "  ", "check": "1"})
     assert empty.status_code == 422
     assert (
@@ -139,15 +108,15 @@ def test_refusals_are_shown_in_the_form_with_what_the_student_wrote(world: World
     assert too_long.status_code == 422 and "at most 5000 characters" in too_long.text
     bob = world.client("bob")
     not_graded = bob.post(f"/submissions/{world.subs['queued']}/regrade-request",
-                          data={"csrf": _csrf(bob.get("/").text), "message": "where is my grade?"})  # fmt: skip
+                          data={"csrf": csrf_of(bob.get("/").text), "message": "where is my grade?"})  # fmt: skip
     assert not_graded.status_code == 409 and "has no report yet" in not_graded.text
 
 
 def test_another_student_or_a_ta_cannot_ask_about_alices_submission(world: World) -> None:
     bob, ta = world.client("bob"), world.client("ta")
-    by_bob = bob.post(_ask_url(world), data={"csrf": _csrf(bob.get("/").text), "message": "mine now"})
+    by_bob = bob.post(_ask_url(world), data={"csrf": csrf_of(bob.get("/").text), "message": "mine now"})
     assert by_bob.status_code == 404 and "Submission not found" in by_bob.text
-    by_ta = ta.post(_ask_url(world), data={"csrf": _csrf(ta.get("/").text), "message": "on her behalf"})
+    by_ta = ta.post(_ask_url(world), data={"csrf": csrf_of(ta.get("/").text), "message": "on her behalf"})
     assert by_ta.status_code == 403 and "Only the student who submitted it may ask for a regrade" in by_ta.text
     assert world.services.store.r.llen(f"grader:regreqs:sub:{world.subs['alice']}") == 0
 
@@ -156,14 +125,14 @@ def test_the_student_asks_and_reads_the_tas_answer_on_the_page(world: World) -> 
     alice, ta = world.client("alice"), world.client("ta")
     url = f"/submissions/{world.subs['alice']}"
     asked = alice.post(
-        _ask_url(world), data={"csrf": _csrf(alice.get(url).text), "message": "Check 1 <i>is</i> right", "check": "1"}
+        _ask_url(world), data={"csrf": csrf_of(alice.get(url).text), "message": "Check 1 <i>is</i> right", "check": "1"}
     )
     assert asked.status_code == 303 and asked.headers["location"] == f"{url}#regrade"
     page = alice.get(url).text
     assert '<li data-state="open">' in page and "about check 1" in page and "waiting for a TA&#39;s answer" in page
     assert "<blockquote>Check 1 &lt;i&gt;is&lt;/i&gt; right</blockquote>" in page
     assert 'id="regrade-form"' not in page and "A TA will answer your open request here" in page
-    again = alice.post(_ask_url(world), data={"csrf": _csrf(page), "message": "Still waiting"})
+    again = alice.post(_ask_url(world), data={"csrf": csrf_of(page), "message": "Still waiting"})
     assert again.status_code == 409 and "You already have an open regrade request on this submission" in again.text
     entry = audit.entries(world.services.store, assignment=A)[0]
     assert (entry.action, entry.actor) == ("regrade_request.create", "student:alice")
@@ -173,7 +142,7 @@ def test_the_student_asks_and_reads_the_tas_answer_on_the_page(world: World) -> 
     request_id = re.search(r'data-request="([0-9a-f]+)"', course)
     assert request_id
     declined = ta.post(f"/staff/regrade-requests/{request_id.group(1)}/resolve",
-                       data={"csrf": _csrf(course), "action": "decline", "answer": "Your output differs in row 3."})  # fmt: skip
+                       data={"csrf": csrf_of(course), "action": "decline", "answer": "Your output differs in row 3."})  # fmt: skip
     assert declined.status_code == 303
     page = alice.get(url).text
     assert '<li data-state="declined">' in page and '<strong class="request-state">declined</strong>' in page

@@ -9,25 +9,19 @@ clock, since the release of hidden checks is decided against it.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from grader.api.app import create_app
-from grader.api.deps import Services
 from grader.api.pages.student_grade import late_by
 from grader.engine.report import CheckResult, GradeReport
 from grader.engine.report import TestReport as CheckReport
 from grader.store.course import CourseStore
 from grader.store.records import Role, Submission, SubmissionState
-from grader.store.sessions import open_session
-from grader.store.tokens import digest, issue_token
-from tests.utils.builders import settings_for, traversable_dir
-from tests.utils.service import RedisServer, suites_dir
+from grader.store.tokens import issue_token
+from tests.utils.pages import PageApp, page_app
 
 A = "visibility"
 RECEIVED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -37,22 +31,8 @@ HIDDEN_REASON = "label 1 of the hidden probe is ambiguous"
 
 
 @dataclass
-class World:
-    services: Services
-    app: object
-    tokens: dict[str, str]
-    sub: str
-    opened: list[TestClient] = field(default_factory=list)
-
-    def client(self, who: str, bearer: bool = False) -> TestClient:
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
-        client.__enter__()
-        self.opened.append(client)
-        if bearer:
-            client.headers["Authorization"] = f"Bearer {self.tokens[who]}"
-        else:
-            client.cookies.set("grader_session", open_session(self.services.store, digest(self.tokens[who]), 3600))
-        return client
+class World(PageApp):
+    sub: str = ""
 
     def set_due(self, due: datetime) -> None:
         manifest = self.services.manifests[A]
@@ -68,11 +48,8 @@ def _check(number: str, name: str, visibility: str) -> CheckReport:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    root = traversable_dir("grader-test-student-grade-")
-    redis = RedisServer(root).start()
-    try:
-        app = create_app(settings_for(root / "data", suites_dir=suites_dir(root)), redis.url)
-        services: Services = app.state.services
+    with page_app("grader-test-student-grade-", World) as world:
+        services = world.services
         services.store.add_to_roster(A, ["alice", "bob"])
         tokens = {who: issue_token(services.store, Role.student, who) for who in ("alice", "bob")}
         tokens["ta"] = issue_token(services.store, Role.ta, "tina")
@@ -90,13 +67,8 @@ def world() -> Iterator[World]:
         course.add_adjustment(A, sub.id, "2", 0.5, HIDDEN_REASON, "ta:tina")
         course.add_adjustment(A, sub.id, "", -1, "copied the <b>config</b>", "ta:tina")
         course.add_comment(A, sub.id, "Nice work on q3 <script>", "ta:tina")
-        world = World(services, app, tokens, sub.id)
+        world.tokens, world.sub = tokens, sub.id
         yield world
-        for client in world.opened:
-            client.__exit__(None, None, None)
-    finally:
-        redis.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _section(html: str) -> str:

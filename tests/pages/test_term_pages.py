@@ -10,46 +10,27 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 
-from grader.api.app import create_app
 from grader.api.deps import Services
 from grader.engine.report import CheckResult, GradeReport
 from grader.engine.report import TestReport as CheckReport
 from grader.store import audit
 from grader.store.records import Role, Submission, SubmissionState
-from grader.store.sessions import open_session
-from grader.store.tokens import digest, issue_token
-from tests.utils.builders import settings_for, traversable_dir
-from tests.utils.service import RedisServer, suites_dir
+from grader.store.tokens import issue_token
+from tests.utils.pages import PageApp, csrf_of, page_app
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 A = "visibility"
 
 
 @dataclass
-class World:
-    services: Services
-    app: object
-    tokens: dict[str, str]
-    sub: str
-    opened: list[TestClient] = field(default_factory=list)
-
-    def client(self, who: str | None = None, bearer: bool = False) -> TestClient:
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
-        client.__enter__()
-        self.opened.append(client)
-        if who and bearer:
-            client.headers["Authorization"] = f"Bearer {self.tokens[who]}"
-        elif who:
-            client.cookies.set("grader_session", open_session(self.services.store, digest(self.tokens[who]), 3600))
-        return client
+class World(PageApp):
+    sub: str = ""
 
 
 def _report(first_passes: bool) -> GradeReport:
@@ -71,11 +52,8 @@ def _grade(services: Services, sub_id: str, run: str, first_passes: bool) -> Non
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    root = traversable_dir("grader-test-term-pages-")
-    redis = RedisServer(root).start()
-    try:
-        app = create_app(settings_for(root / "data", suites_dir=suites_dir(root)), redis.url)
-        services: Services = app.state.services
+    with page_app("grader-test-term-pages-", World) as world:
+        services = world.services
         services.store.add_to_roster(A, ["alice"])
         tokens = {"alice": issue_token(services.store, Role.student, "alice"), "ta": issue_token(services.store, Role.ta, "tina")}
         sub = Submission(id=services.store.new_id(), assignment=A, student="alice", role=Role.student, blob_sha256="0" * 64,
@@ -83,19 +61,8 @@ def world() -> Iterator[World]:
         services.store.add_submission(sub)
         _grade(services, sub.id, "run-1", first_passes=False)
         _grade(services, sub.id, "run-2", first_passes=True)
-        world = World(services, app, tokens, sub.id)
+        world.tokens, world.sub = tokens, sub.id
         yield world
-        for client in world.opened:
-            client.__exit__(None, None, None)
-    finally:
-        redis.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def _actions(world: World) -> list[str]:
@@ -116,7 +83,7 @@ def test_settings_form_saves_only_what_changed_with_history_and_audit(world: Wor
     ta = world.client("ta")
     page = ta.get(f"/staff/assignments/{A}/course")
     assert page.status_code == 200 and 'id="settings-form"' in page.text
-    form = {"csrf": _csrf(page.text), "due": "2026-12-01T23:59", "late_due": "2026-12-04T23:59", "late_policy": "per_day",
+    form = {"csrf": csrf_of(page.text), "due": "2026-12-01T23:59", "late_due": "2026-12-04T23:59", "late_policy": "per_day",
             "late_percent": "10", "counting": "best", "max_submissions": ""}  # fmt: skip
     saved = ta.post(f"/staff/assignments/{A}/settings", data=form)
     assert saved.status_code == 303 and saved.headers["location"] == f"/staff/assignments/{A}/course?done=settings"
@@ -131,7 +98,7 @@ def test_settings_form_saves_only_what_changed_with_history_and_audit(world: Wor
 
 def test_extensions_are_granted_and_withdrawn(world: World) -> None:
     ta = world.client("ta")
-    csrf = _csrf(ta.get(f"/staff/assignments/{A}/course").text)
+    csrf = csrf_of(ta.get(f"/staff/assignments/{A}/course").text)
     r = ta.post(f"/staff/assignments/{A}/extensions", data={"csrf": csrf, "student": "alice", "due": "2026-12-03T12:00", "note": "illness"})
     assert r.status_code == 303
     assert world.services.store.r.hget(f"grader:course:{A}:exceptions", "alice") is not None
@@ -151,14 +118,14 @@ def test_a_regrade_request_is_answered_from_the_page(world: World) -> None:
     page = ta.get(f"/staff/assignments/{A}/course").text
     assert "Regrade requests (1 open)" in page and "Check 4 is right" in page and f'data-request="{asked.json()["id"]}"' in page
     url = f"/staff/regrade-requests/{asked.json()['id']}/resolve"
-    no_answer = ta.post(url, data={"csrf": _csrf(page), "action": "decline"})
+    no_answer = ta.post(url, data={"csrf": csrf_of(page), "action": "decline"})
     assert no_answer.status_code == 422 and "Declining needs an answer for the student" in no_answer.text
-    done = ta.post(url, data={"csrf": _csrf(page), "action": "decline", "answer": "It already has full marks."})
+    done = ta.post(url, data={"csrf": csrf_of(page), "action": "decline", "answer": "It already has full marks."})
     assert done.status_code == 303 and done.headers["location"] == f"/staff/assignments/{A}/course?done=request"
     mine = student.get(f"/api/v1/submissions/{world.sub}/regrade-requests").json()
     assert (mine[0]["state"], mine[0]["answer"], mine[0]["resolved_by"]) == ("declined", "It already has full marks.", "ta:tina")
     assert "Regrade requests (0 open)" in ta.get(f"/staff/assignments/{A}/course").text
-    again = ta.post(url, data={"csrf": _csrf(page), "action": "decline", "answer": "x"})
+    again = ta.post(url, data={"csrf": csrf_of(page), "action": "decline", "answer": "x"})
     assert again.status_code == 409 and "already answered (declined)" in again.text
 
 
@@ -174,7 +141,7 @@ def test_one_submissions_grade_versions_adjustments_and_comments(world: World) -
     old = ta.get(f"/staff/submissions/{world.sub}/versions/1").text
     assert "Report version 1" in old and '<td class="result-failed">failed</td>' in old
     assert ta.get(f"/staff/submissions/{world.sub}/versions/9").status_code == 404
-    csrf = _csrf(page.text)
+    csrf = csrf_of(page.text)
     added = ta.post(f"/staff/submissions/{world.sub}/adjustments", data={"csrf": csrf, "check": "4", "points": "-0.5", "reason": "hard-coded"})
     assert added.status_code == 303
     assert ta.post(f"/staff/submissions/{world.sub}/adjustments", data={"csrf": csrf, "points": "1", "reason": ""}).status_code == 422
