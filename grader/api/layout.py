@@ -17,7 +17,7 @@ from typing import BinaryIO
 from grader.engine.manifest import SuiteManifest
 
 # The unpacker's rule for the root and for OS clutter, so the check agrees with what the worker unpacks.
-from grader.engine.unpack import _JUNK_DIRS, _JUNK_FILES, _choose_root
+from grader.engine.unpack import choose_root, is_junk_file
 from grader.errors import UnpackError
 
 _SHOWN = 15  # names listed in a message before "and N more"
@@ -28,18 +28,13 @@ def archive_files(archive: bytes | BinaryIO) -> list[str]:
     source = io.BytesIO(archive) if isinstance(archive, bytes) else archive
     with zipfile.ZipFile(source) as zf:
         names = [i.filename.replace("\\", "/").lstrip("/") for i in zf.infolist() if not i.is_dir()]
-    return sorted(n for n in names if not _junk(n))
-
-
-def _junk(name: str) -> bool:
-    parts = name.split("/")
-    return bool(_JUNK_DIRS & set(parts[:-1])) or parts[-1] in _JUNK_FILES or parts[-1].endswith(".pyc")
+    return sorted(n for n in names if not is_junk_file(n))
 
 
 def missing_files(files: list[str], manifest: SuiteManifest) -> tuple[list[str], list[str]]:
     """(required names no file matches, the files relative to the submission root) for ``manifest``."""
     try:
-        root, _ = _choose_root(files, manifest.files.root_marker)
+        root, _ = choose_root(files, manifest.files.root_marker)
     except UnpackError:  # an ambiguous root: check_archive refuses it with its own message first
         root = ""
     prefix = f"{root}/" if root else ""

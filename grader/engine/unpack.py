@@ -219,7 +219,7 @@ def _sort_out(members: list[_Member]) -> tuple[list[_Member], list[str]]:
         junk_dir = next((i for i, p in enumerate(parts) if p in _JUNK_DIRS and (m.is_dir or i < len(parts) - 1)), None)
         if junk_dir is not None:  # list the folder once, not every file in it
             ignored.add("/".join(parts[: junk_dir + 1]) + "/")
-        elif not m.is_dir and (parts[-1] in _JUNK_FILES or parts[-1].endswith(".pyc")):
+        elif not m.is_dir and is_junk_file(m.path):
             ignored.add(m.path)
         else:
             kept.append(m)
@@ -228,7 +228,13 @@ def _sort_out(members: list[_Member]) -> tuple[list[_Member], list[str]]:
     return kept, sorted(ignored)
 
 
-def _choose_root(files: list[str], marker: str | None) -> tuple[str, list[str]]:
+def is_junk_file(path: str) -> bool:
+    """A file the unpacker leaves out: in ``__MACOSX``/``__pycache__``, or ``.DS_Store``, ``Thumbs.db``, ``*.pyc``."""
+    parts = path.split("/")
+    return bool(_JUNK_DIRS & set(parts[:-1])) or parts[-1] in _JUNK_FILES or parts[-1].endswith(".pyc")
+
+
+def choose_root(files: list[str], marker: str | None) -> tuple[str, list[str]]:
     """Return the folder ("" for the top) that holds the submission, and a note saying why."""
     if marker and (marker := marker.strip("/")) in files:
         return "", []
@@ -327,7 +333,7 @@ def _plan(members: list[_Member], marker: str | None) -> tuple[list[_Member], li
     raises for duplicates, clashes and an ambiguous root (everything decided before a byte is written)."""
     kept, ignored = _sort_out(members)
     all_files = sorted(m.path for m in kept if not m.is_dir)
-    prefix, notes = _choose_root(all_files, marker)
+    prefix, notes = choose_root(all_files, marker)
     return kept, ignored, all_files, prefix, notes
 
 
