@@ -8,7 +8,16 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from grader.authoring.asserts import assert_close, assert_dtype, assert_equal, assert_shape, fail
+from grader.authoring.asserts import (
+    assert_changed,
+    assert_close,
+    assert_dtype,
+    assert_equal,
+    assert_finite,
+    assert_shape,
+    fail,
+    max_abs_diff,
+)
 
 
 def message_of(action: Callable[[], object]) -> str:
@@ -207,3 +216,73 @@ def test_assert_close_refuses_a_non_tensor() -> None:
 
 def test_assert_close_does_not_pass_silently_when_the_expected_value_is_nan() -> None:
     message_of(lambda: assert_close(torch.tensor([1.0, 123.0]), torch.tensor([1.0, math.nan])))
+
+
+# ----------------------------------------------------------------------------- hidden expected values
+
+
+def test_assert_close_hidden_names_neither_value_nor_difference_nor_index() -> None:
+    expected = torch.tensor([0.25, 0.75, 0.125])
+    msg = message_of(lambda: assert_close(torch.tensor([0.25, 0.5, 0.125]), expected, what="p", hidden=True))
+    assert msg == "p: differs from the expected values (which are hidden) beyond atol=1e-05, rtol=0.0001"
+
+
+def test_assert_close_hidden_still_passes_a_match() -> None:
+    assert_close(torch.tensor([0.25, 0.75]), torch.tensor([0.25, 0.75]), hidden=True)
+
+
+def test_assert_equal_hidden_does_not_show_the_expected_value() -> None:
+    msg = message_of(lambda: assert_equal(torch.tensor([1, 2]), torch.tensor([1, 3]), what="labels", hidden=True))
+    assert msg == "labels: differs from the expected values (which are hidden)"
+    msg = message_of(lambda: assert_equal("B", "A", what="answer", hidden=True))
+    assert msg == "answer: differs from the expected value (which is hidden)"
+    msg = message_of(lambda: assert_equal(torch.tensor([1]), 42, what="count", hidden=True))
+    assert "42" not in msg and msg == "count: expected a value of type int, got a tensor"
+
+
+# ----------------------------------------------------------------------------- max_abs_diff
+
+
+def test_max_abs_diff_is_the_largest_absolute_difference() -> None:
+    assert max_abs_diff(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.5, 2.0, 1.0])) == 2.0
+
+
+def test_max_abs_diff_is_infinite_for_other_shapes_or_nan() -> None:
+    assert max_abs_diff(torch.zeros(2, 3), torch.zeros(3, 2)) == math.inf
+    assert max_abs_diff(torch.tensor([math.nan]), torch.tensor([0.0])) == math.inf
+
+
+def test_max_abs_diff_of_empty_tensors_is_zero() -> None:
+    assert max_abs_diff(torch.zeros(0, 3), torch.zeros(0, 3)) == 0.0
+
+
+# ----------------------------------------------------------------------------- assert_finite
+
+
+def test_assert_finite_passes_finite_values() -> None:
+    assert_finite(torch.randn(3, 4))
+
+
+def test_assert_finite_counts_and_locates_the_bad_values() -> None:
+    msg = message_of(lambda: assert_finite(torch.tensor([[1.0, math.nan], [math.inf, 0.0]]), what="loss"))
+    assert msg == "loss: 2 of 4 values are NaN or infinite (the first at index (0, 1))"
+
+
+def test_assert_finite_refuses_a_non_tensor() -> None:
+    assert message_of(lambda: assert_finite(None)) == "output: expected a tensor, got NoneType"
+
+
+# ----------------------------------------------------------------------------- assert_changed
+
+
+def test_assert_changed_passes_when_a_value_moved() -> None:
+    assert_changed(torch.zeros(3), torch.tensor([0.0, 0.0, 0.01]), "did not change")
+
+
+def test_assert_changed_fails_with_the_message_when_nothing_moved() -> None:
+    msg = message_of(lambda: assert_changed(torch.ones(3), torch.ones(3) + 1e-9, "the logits did not change"))
+    assert msg == "the logits did not change"
+
+
+def test_assert_changed_counts_another_shape_as_a_change() -> None:
+    assert_changed(torch.zeros(3), torch.zeros(4), "did not change")
