@@ -10,16 +10,16 @@ from fastapi import HTTPException, status
 from grader.api.deps import Services
 from grader.course.grades import visibility_manifest
 from grader.course.policy import student_dates, upload_refusal
-from grader.engine.manifest import SuiteManifest
+from grader.models.manifest import SuiteManifest
 from grader.store.course import CourseStore, upload_context
 from grader.store.records import Role, Token
 
 
-async def upload_manifest(services: Services, manifest: SuiteManifest, user: Token, received: datetime) -> SuiteManifest:
+def upload_manifest(services: Services, manifest: SuiteManifest, user: Token, received: datetime) -> SuiteManifest:
     """The manifest an upload is admitted and marked late by: the uploader's due and late-due dates (a
     student's extension applied) as ``due_date`` and ``closes_at``. A student's upload before the release
-    (409) or past their submission limit (429) is refused here; one round trip on the async client."""
-    settings, exc, uploads = await upload_context(services.uploads.r, manifest, user.subject)
+    (409) or past their submission limit (429) is refused here; one round trip."""
+    settings, exc, uploads = upload_context(services.store.r, manifest, user.subject)
     dates = student_dates(settings, exc if user.role == Role.student else None)
     if user.role == Role.student:
         refusal = upload_refusal(received, dates, uploads)

@@ -7,16 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, Form, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from grader.config import Settings
-from grader.engine.manifest import SuiteManifest
+from grader.models.manifest import SuiteManifest
 from grader.store.blobs import BlobStore
 from grader.store.records import Role, Token
 from grader.store.submissions import Store
-from grader.store.tokens import digest, resolve_token, usable
-from grader.store.uploads import UploadStore
+from grader.store.tokens import resolve_token
 
 
 @dataclass
@@ -27,21 +26,16 @@ class Services:
     store: Store
     queue: Celery
     manifests: dict[str, SuiteManifest]
-    uploads: UploadStore  # the upload path's Redis calls, awaited on the event loop
     blobs: BlobStore
 
 
 # Dependencies that only look things up in memory are ``async def``: FastAPI runs a plain ``def``
-# dependency in its thread pool, and on the upload path those trips cost more than the lookups.
-
-
-def services_of(request: Request) -> Services:
-    """The app's services (``create_app`` keeps them on the app's state)."""
-    return request.app.state.services  # type: ignore[no-any-return]
+# dependency in its thread pool, which such a lookup does not need.
 
 
 async def get_services(request: Request) -> Services:
-    return services_of(request)
+    """The app's services (``create_app`` keeps them on the app's state)."""
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -52,13 +46,6 @@ async def get_store(services: ServicesDep) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-
-
-def _presented(authorization: str | None, token: str | None) -> str:
-    """The token the caller presents: ``Authorization: Bearer <token>``, else the query or form field."""
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return token or ""
 
 
 def _authenticated(user: Token | None) -> Token:
@@ -86,11 +73,17 @@ def current_user(
 CurrentUser = Annotated[Token, Depends(current_user)]
 
 
-async def upload_caller(services: Services, authorization: str | None, token: object) -> Token:
-    """``current_user`` for the upload path, awaited on the event loop (see ``UploadStore``); ``token`` is
-    the form's field (anything but text is no token)."""
-    raw = _presented(authorization, token if isinstance(token, str) else None)
-    return _authenticated(usable(await services.uploads.token(digest(raw))) if raw else None)
+def upload_user(
+    services: ServicesDep,
+    credentials: BearerDep,
+    token: Annotated[str | None, Form(description="Token, for HTML forms that cannot set headers.")] = None,
+) -> Token:
+    """``current_user`` for the upload form: ``Authorization: Bearer <token>``, else the form's ``token`` field."""
+    presented = credentials.credentials.strip() if credentials is not None else (token or "")
+    return _authenticated(resolve_token(services.store, presented))
+
+
+UploadUser = Annotated[Token, Depends(upload_user)]
 
 
 async def require_staff(user: CurrentUser) -> Token:

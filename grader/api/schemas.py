@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.engine.report import CheckResult, GradeReport, OutputFormat, ReportStatus
+from grader.models.report import CheckResult, GradeReport, OutputFormat, ReportStatus
 from grader.store.records import Role, SubmissionState
 
 
@@ -72,13 +72,6 @@ class Timestamps(BaseModel):
 
 # Only the OpenAPI document uses this model: the upload route reads its form itself
 # (``grader.api.routes.submissions.upload`` says why).
-class UploadForm(BaseModel):
-    """A submission upload (a multipart form)."""
-
-    file: bytes = Field(description="The submission zip.", json_schema_extra={"format": "binary"})
-    token: str | None = Field(None, description="Token, for HTML forms that cannot set headers.")
-
-
 class SubmissionAccepted(BaseModel):
     id: str
     state: SubmissionState

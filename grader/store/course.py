@@ -17,11 +17,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import redis.asyncio
+import redis
 from pydantic import BaseModel, Field
 
 from grader.course.policy import CourseSettings, StudentException, defaults
-from grader.engine.manifest import SuiteManifest
+from grader.models.manifest import SuiteManifest
 from grader.store import audit
 from grader.store.submissions import P, Store
 
@@ -162,12 +162,12 @@ class CourseStore:
         self.r.hset(_active_key(aid), student, sub_id)
 
 
-async def upload_context(r: redis.asyncio.Redis, manifest: SuiteManifest, student: str) -> tuple[CourseSettings, StudentException | None, int]:
-    """What the upload path needs, in one round trip on its asynchronous client: the settings, the
-    student's exception and how many uploads they have made."""
-    async with r.pipeline(transaction=False) as pipe:
+def upload_context(r: redis.Redis, manifest: SuiteManifest, student: str) -> tuple[CourseSettings, StudentException | None, int]:
+    """What the upload path needs, in one round trip: the settings, the student's exception and how many
+    uploads they have made."""
+    with r.pipeline(transaction=False) as pipe:
         pipe.get(_settings_key(manifest.id))
         pipe.hget(_exceptions_key(manifest.id), student)
         pipe.zcard(f"{P}asg:{manifest.id}:by:{student}")
-        raw, exc, count = await pipe.execute()
+        raw, exc, count = pipe.execute()
     return _merge(manifest, raw), StudentException.model_validate_json(exc) if exc else None, int(count)

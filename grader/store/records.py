@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -16,6 +15,8 @@ class Role(StrEnum):
 
 
 class SubmissionState(StrEnum):
+    # received: recorded, its grading task not yet known to be sent (the janitor sends it if the API stopped)
+    received = "received"
     queued = "queued"
     running = "running"
     done = "done"
@@ -70,11 +71,3 @@ class Token(BaseModel):
     created_at: datetime
     expires_at: datetime | None = Field(None, description="After this instant the token is refused; None: it does not expire.")
 
-
-@dataclass(frozen=True)
-class BrokerMessage:
-    """A task message for the Redis broker, ready to be pushed (``LPUSH key payload``) in a transaction
-    with the record it belongs to (built by ``grader.worker.messages``)."""
-
-    key: str
-    payload: str

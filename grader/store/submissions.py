@@ -8,6 +8,7 @@ Keys (prefix ``grader:``):
 - ``asg:<aid>:by:<student>``     the same, per submitter
 - ``asg:<aid>:submitters``       set of submitter ids
 - ``queue:<queue>``              sorted set of waiting submission ids (queue positions)
+- ``received``                   sorted set of runs recorded but not yet known to be sent, by when (the janitor's worklist)
 - ``token:<sha256>``             hash of a ``Token``
 - ``roster:<aid>``               set of student ids
 - ``rate:<aid>:<student>``       sorted set of recent upload times (rate limit window)
@@ -22,13 +23,14 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import redis
 from redis.typing import EncodableT, FieldT
 
-from grader.store.records import BrokerMessage, ReportVersion, Submission, SubmissionState, Token
+from grader.store.records import ReportVersion, Submission, SubmissionState, Token
 
 P = "grader:"
 
@@ -42,10 +44,6 @@ def _changed(current: Submission, fields: dict[str, Any]) -> dict[FieldT, Encoda
     """``fields`` validated against the whole ``current`` record, encoded as stored; only they are written."""
     values = Submission.model_validate({**current.model_dump(), **fields})
     return {k: v for k, v in _dump(values).items() if k in fields}
-
-
-# Key names and command sequences shared with the upload path's asynchronous client (store/uploads.py):
-# redis-py's sync and asyncio pipelines buffer commands alike, so one function queues them for both.
 
 
 def token_key(digest: str) -> str:
@@ -72,17 +70,31 @@ def parse_token(raw: Mapping[Any, Any]) -> Token | None:
     return Token.model_validate({k: json.loads(v) for k, v in raw.items()}) if raw else None
 
 
-def record_commands(pipe: Any, sub: Submission, message: BrokerMessage | None) -> None:
-    """Queue the writes of a new submission (record, indexes, queue position, broker message) on ``pipe``."""
-    ts = sub.received_at.timestamp()
-    pipe.hset(f"{P}sub:{sub.id}", mapping=_dump(sub))
-    pipe.zadd(f"{P}asg:{sub.assignment}:subs", {sub.id: ts})
-    pipe.zadd(f"{P}asg:{sub.assignment}:by:{sub.student}", {sub.id: ts})
-    pipe.sadd(f"{P}asg:{sub.assignment}:submitters", sub.student)
-    if sub.state == SubmissionState.queued and sub.queued_at is not None:
-        pipe.zadd(f"{P}queue:{sub.queue}", {sub.id: sub.queued_at.timestamp()})
-    if message is not None:
-        pipe.lpush(message.key, message.payload)
+@dataclass(frozen=True)
+class Admission:
+    """A student's upload, before it is stored: on the roster, and if so, seconds to wait (None: admitted)."""
+
+    on_roster: bool
+    wait: float | None = None
+
+
+# Roster check and rate limit in one step (one round trip, atomic: simultaneous uploads cannot all slip
+# under the limit). An upload is counted only when admitted; a refused one gets the time until the
+# window's oldest upload leaves it. The clock is Redis's own, so uploads through different API processes
+# or hosts stand in the window in the order they were counted. KEYS: roster, rate window;
+# ARGV: student, window (s), count, member. Reply: {on roster, seconds to wait as a string, or false}.
+_ADMIT = """
+if redis.call('sismember', KEYS[1], ARGV[1]) == 0 then return {0, false} end
+local time = redis.call('time')
+local now, window = tonumber(time[1]) + tonumber(time[2]) / 1e6, tonumber(ARGV[2])
+redis.call('zremrangebyscore', KEYS[2], 0, now - window)
+redis.call('zadd', KEYS[2], now, ARGV[4])
+redis.call('expire', KEYS[2], math.floor(window) + 1)
+if redis.call('zcard', KEYS[2]) <= tonumber(ARGV[3]) then return {1, false} end
+redis.call('zrem', KEYS[2], ARGV[4])
+local oldest = redis.call('zrange', KEYS[2], 0, 0, 'WITHSCORES')
+return {1, tostring((tonumber(oldest[2]) or now) + window - now)}
+"""
 
 
 class Store:
@@ -90,18 +102,26 @@ class Store:
 
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
+        self._admit = client.register_script(_ADMIT)  # runs by its SHA1, and is sent again if Redis lost it
 
     # -- submissions ---------------------------------------------------------------------
 
     def new_id(self) -> str:
         return uuid.uuid4().hex
 
-    def add_submission(self, sub: Submission, message: BrokerMessage | None = None) -> None:
-        """Record a new submission with its indexes in one transaction; a queued one (``queued_at``
-        set) also takes its place in its queue, and ``message`` is pushed to the broker in the same
-        transaction, so an upload is recorded and queued in one round trip, or not at all."""
+    def add_submission(self, sub: Submission) -> None:
+        """Record a new submission with its indexes in one transaction: a ``received`` one joins the
+        janitor's worklist until it is marked queued, a queued one (``queued_at`` set) takes its place in its queue."""
+        ts = sub.received_at.timestamp()
         with self.r.pipeline() as pipe:
-            record_commands(pipe, sub, message)
+            pipe.hset(f"{P}sub:{sub.id}", mapping=_dump(sub))
+            pipe.zadd(f"{P}asg:{sub.assignment}:subs", {sub.id: ts})
+            pipe.zadd(f"{P}asg:{sub.assignment}:by:{sub.student}", {sub.id: ts})
+            pipe.sadd(f"{P}asg:{sub.assignment}:submitters", sub.student)
+            if sub.state == SubmissionState.received:
+                pipe.zadd(f"{P}received", {sub.id: time.time()})
+            elif sub.state == SubmissionState.queued and sub.queued_at is not None:
+                pipe.zadd(f"{P}queue:{sub.queue}", {sub.id: sub.queued_at.timestamp()})
             pipe.execute()
 
     def get(self, sub_id: str) -> Submission | None:
@@ -121,20 +141,54 @@ class Store:
             raise KeyError(sub_id)
         return sub
 
-    def mark_queued(
-        self, sub_id: str, run_id: str, queue: str, when: datetime, message: BrokerMessage | None = None
-    ) -> None:
-        """A (re)grading request: new run id, attempts reset, position in the queue recorded, and
-        ``message`` pushed to the broker in the same transaction."""
-        changes = self._changes(sub_id, {"state": SubmissionState.queued, "run_id": run_id, "queue": queue, "queued_at": when,
+    def new_run(self, sub_id: str, run_id: str, queue: str) -> None:
+        """A regrade request, recorded before its task is sent: new run id, attempts reset, ``received``
+        (on the janitor's worklist until ``mark_sent`` confirms the task was sent)."""
+        changes = self._changes(sub_id, {"state": SubmissionState.received, "run_id": run_id, "queue": queue, "queued_at": None,
                                          "started_at": None, "finished_at": None, "attempts": 0, "progress_done": 0,
                                          "progress_current": "", "error": ""})  # fmt: skip
         with self.r.pipeline() as pipe:
             pipe.hset(f"{P}sub:{sub_id}", mapping=changes)
-            pipe.zadd(f"{P}queue:{queue}", {sub_id: when.timestamp()})
-            if message is not None:
-                pipe.lpush(message.key, message.payload)
+            pipe.zadd(f"{P}received", {sub_id: time.time()})
             pipe.execute()
+
+    def mark_queued(self, sub_id: str, run_id: str, queue: str, when: datetime) -> None:
+        """A new run recorded as queued at once, with its place in the queue (for a caller that sends its task
+        itself; the API and the janitor record ``new_run`` and ``mark_sent`` around the send)."""
+        self.new_run(sub_id, run_id, queue)
+        self.mark_sent(sub_id, run_id, when)
+
+    def mark_sent(self, sub_id: str, run_id: str, when: datetime) -> bool:
+        """The task of run ``run_id`` was sent: ``received`` becomes ``queued`` with its place in the queue.
+        False, and nothing changed, when the record has moved on meanwhile (a worker already took the task,
+        or a regrade issued another run): a worker's state is never overwritten by this."""
+        key = f"{P}sub:{sub_id}"
+        with self.r.pipeline() as pipe:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]  # a worker starting it meanwhile cancels EXEC
+                sub = self.get(sub_id)
+                if sub is None or sub.state != SubmissionState.received or sub.run_id != run_id:
+                    return False
+                pipe.multi()
+                pipe.hset(key, mapping=_changed(sub, {"state": SubmissionState.queued, "queued_at": when}))
+                pipe.zadd(f"{P}queue:{sub.queue}", {sub_id: when.timestamp()})
+                pipe.zrem(f"{P}received", sub_id)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False
+
+    def unsent(self, older_than: datetime) -> list[Submission]:
+        """Runs recorded as ``received`` before ``older_than`` and still so: their task may never have been
+        sent (the API or the janitor stopped in between). Entries that moved on are dropped from the list."""
+        found = []
+        for sub_id in cast("list[str]", self.r.zrangebyscore(f"{P}received", "-inf", older_than.timestamp())):
+            sub = self.get(sub_id)
+            if sub is None or sub.state != SubmissionState.received:
+                self.r.zrem(f"{P}received", sub_id)
+            else:
+                found.append(sub)
+        return found
 
     def queue_position(self, sub: Submission) -> int | None:
         rank = cast("int | None", self.r.zrank(f"{P}queue:{sub.queue}", sub.id))  # no withscore: a rank or None
@@ -247,6 +301,18 @@ class Store:
         """One membership test (the upload path must not fetch a whole roster)."""
         return bool(self.r.sismember(roster_key(assignment), student))
 
+    def admit(self, assignment: str, student: str, count: int, window_seconds: float, member: str) -> Admission:
+        """Roster check and rate limit of one upload (``member``: a unique id for it) in one atomic step."""
+        on_roster, wait = self._admit(keys=[roster_key(assignment), rate_key(assignment, student)],
+                                      args=[student, repr(window_seconds), count, member])  # fmt: skip
+        # Lua's false arrives as None, and the wait as a string (a Lua number would arrive cut to an integer).
+        return Admission(on_roster=bool(on_roster), wait=None if wait is None else max(1.0, float(wait)))
+
+    def release(self, assignment: str, student: str, member: str) -> None:
+        """Give back the rate-limit place ``admit`` counted for ``member``: the upload was refused after all
+        (a broken, oversized or unstorable archive), and a refused upload is not a submission."""
+        self.r.zrem(rate_key(assignment, student), member)
+
     # -- run locks (one grading of a run at a time, even under duplicate delivery) ----------
 
     _REFRESH = (
@@ -275,10 +341,10 @@ class Store:
                 found.append(sub)
         return found
 
-    def requeue_abandoned(self, sub_id: str, when: datetime, message: BrokerMessage) -> bool:
-        """Back to ``queued`` for the same run (attempts kept: a job that kills its worker stays poison),
-        with its task ``message``, in one transaction. False, and nothing changed, when it is no longer
-        abandoned by then: its worker renewed the lock, or it finished."""
+    def requeue_abandoned(self, sub_id: str, when: datetime) -> bool:
+        """Back to ``received`` for the same run (attempts kept: a job that kills its worker stays poison),
+        for the janitor to send its task again. False, and nothing changed, when it is no longer abandoned
+        by then: its worker renewed the lock, or it finished."""
         key, lock = f"{P}sub:{sub_id}", f"{P}lock:{sub_id}"
         with self.r.pipeline() as pipe:
             try:
@@ -286,12 +352,11 @@ class Store:
                 sub = self.get(sub_id)
                 if sub is None or sub.state != SubmissionState.running or self.r.exists(lock):
                     return False
-                changes = _changed(sub, {"state": SubmissionState.queued, "queued_at": when, "progress_current": ""})
+                changes = _changed(sub, {"state": SubmissionState.received, "progress_current": ""})
                 pipe.multi()
                 pipe.hset(key, mapping=changes)
-                pipe.zadd(f"{P}queue:{sub.queue}", {sub_id: when.timestamp()})
+                pipe.zadd(f"{P}received", {sub_id: when.timestamp()})
                 pipe.srem(f"{P}running", sub_id)
-                pipe.lpush(message.key, message.payload)
                 pipe.execute()
                 return True
             except redis.WatchError:

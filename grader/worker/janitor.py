@@ -1,10 +1,13 @@
-"""The janitor (rq's abandoned-job idea, C4): put back on the queue what a dead worker was grading.
+"""The janitor (rq's abandoned-job idea, C4): put back on the queue what a dead worker was grading,
+and send what a stopped API never sent.
 
 A worker killed mid-grade leaves its job unacknowledged; the broker would redeliver it only after its
 visibility timeout (hours, since it must exceed the longest grading). A grading whose run lock has
 lapsed (no heartbeat for a lock lifetime) has lost its worker, so the janitor re-sends it at once: the
-record goes back to "queued" and its task message onto the queue in one transaction, as an upload's do.
-A duplicate that the broker delivers later is harmless: the run lock and the run id make it a no-op.
+record goes back to "received", and its task is sent as an upload's is (``grader.worker.dispatch``).
+A run still "received" a while after it was recorded may never have been sent (the API was killed
+between recording it and sending its task): the janitor sends it. A duplicate that the broker delivers
+later is harmless: the run lock and the run id make it a no-op.
 """
 
 from __future__ import annotations
@@ -17,23 +20,29 @@ from datetime import UTC, datetime, timedelta
 from celery import Celery
 
 from grader.config import Settings
-from grader.engine.manifest import Resources, load_manifest
 from grader.engine.suites import discover
 from grader.errors import SuiteError
+from grader.models.manifest import Resources, load_manifest
 from grader.store.submissions import Store
-from grader.worker.messages import grading_message
+from grader.worker.dispatch import send_grading
 
 log = logging.getLogger(__name__)
 
 
 def sweep(store: Store, celery: Celery, settings: Settings, now: datetime) -> list[str]:
-    """Re-queue every abandoned grading, each with its task message in the same transaction; their ids."""
+    """Send again every abandoned grading, and every run left unsent; their ids."""
+    grace = timedelta(seconds=2 * settings.run_lock_seconds)
     requeued = []
-    for sub in store.abandoned(now - timedelta(seconds=2 * settings.run_lock_seconds)):
-        message = grading_message(celery, sub.id, sub.run_id, sub.queue, _total_timeout(settings, sub.assignment))
-        if store.requeue_abandoned(sub.id, now, message):
+    for sub in store.abandoned(now - grace):
+        if store.requeue_abandoned(sub.id, now):
             log.warning("re-queued submission %s: its worker stopped while grading it", sub.id)
+            send_grading(celery, store, sub.id, sub.run_id, sub.queue, _total_timeout(settings, sub.assignment), now)
             requeued.append(sub.id)
+    # An upload is recorded and sent within milliseconds; one still unsent after the grace was interrupted.
+    for sub in store.unsent(now - grace):
+        log.warning("sent submission %s: it was recorded but its task was not sent", sub.id)
+        send_grading(celery, store, sub.id, sub.run_id, sub.queue, _total_timeout(settings, sub.assignment), now)
+        requeued.append(sub.id)
     return requeued
 
 

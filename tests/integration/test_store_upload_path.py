@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from grader.store.records import BrokerMessage, Role, Submission, SubmissionState, Token
-from grader.store.redis_server import connect, connect_async
-from grader.store.submissions import Store
-from grader.store.uploads import Admission, UploadStore
+from grader.store.records import Role, Submission, SubmissionState, Token
+from grader.store.redis_server import connect
+from grader.store.submissions import Admission, Store
 from tests.utils.service import RedisServer
 
 pytestmark = pytest.mark.service
@@ -34,22 +33,14 @@ def _submission(sub_id: str, **fields: object) -> Submission:
 
 
 def _admitting(store: Store, *calls: tuple[str, str, int, float, str]) -> list[Admission]:
-    """Run ``UploadStore.admit`` for every call at once (the API's event loop), on its own pool."""
-    path = store.r.connection_pool.connection_kwargs["path"]
-
-    async def run() -> list[Admission]:
-        uploads = UploadStore(lambda: connect_async(f"redis+socket://{path}", max_connections=16))
-        try:
-            return list(await asyncio.gather(*(uploads.admit(*call) for call in calls)))
-        finally:
-            await uploads.close()
-
-    return asyncio.run(run())
+    """Run ``Store.admit`` for every call at once, from 16 threads (the API's thread pool) on one store."""
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(lambda call: store.admit(*call), calls))
 
 
 def test_simultaneous_uploads_cannot_slip_under_the_rate_limit(store: Store) -> None:
     store.add_to_roster("a", ["s1", "s2"])
-    admitted = _admitting(store, *(("a", "s1", 5, 3600, f"u{i}") for i in range(40)))  # 16 connections at once
+    admitted = _admitting(store, *(("a", "s1", 5, 3600, f"u{i}") for i in range(40)))  # 16 at once
     assert all(a.on_roster for a in admitted)
     waits = [a.wait for a in admitted]
     assert waits.count(None) == 5
@@ -70,19 +61,10 @@ def test_the_limit_reopens_when_the_window_passes(store: Store) -> None:
 
 def test_a_released_upload_gives_its_place_back(store: Store) -> None:
     store.add_to_roster("a", ["s1"])
-    path = store.r.connection_pool.connection_kwargs["path"]
-
-    async def run() -> list[float | None]:
-        uploads = UploadStore(lambda: connect_async(f"redis+socket://{path}"))
-        try:
-            first = [(await uploads.admit("a", "s1", 2, 3600, f"u{i}")).wait for i in range(3)]
-            await uploads.release("a", "s1", "u1")  # its zip was refused after admission
-            await uploads.release("a", "s1", "never-admitted")  # harmless
-            return [*first, (await uploads.admit("a", "s1", 2, 3600, "u3")).wait]
-        finally:
-            await uploads.close()
-
-    waits = asyncio.run(run())
+    first = [store.admit("a", "s1", 2, 3600, f"u{i}").wait for i in range(3)]
+    store.release("a", "s1", "u1")  # its zip was refused after admission
+    store.release("a", "s1", "never-admitted")  # harmless
+    waits = [*first, store.admit("a", "s1", 2, 3600, "u3").wait]
     assert waits[:2] == [None, None] and waits[2] is not None and waits[3] is None
     assert sorted(store.r.zrange("grader:rate:a:s1", 0, -1)) == ["u0", "u3"]
 
@@ -94,40 +76,34 @@ def test_an_upload_from_off_the_roster_is_refused_and_not_counted(store: Store) 
     assert _admitting(store, ("b", "s1", 5, 3600, "u2")) == [Admission(on_roster=False)]  # per assignment
 
 
-def test_the_asynchronous_upload_path_keeps_the_same_records(store: Store, workspace: Path) -> None:
-    """``UploadStore`` (the API's upload path) and ``Store`` read and write the very same keys."""
-    url = store.r.connection_pool.connection_kwargs["path"]
-    store.add_to_roster("a", ["s1"])
-    issue = datetime(2026, 11, 22, tzinfo=UTC)
-    store.save_token("d" * 64, Token(role=Role.student, subject="s1", created_at=issue))
-    sub = _submission("async", queue="cpu", queued_at=NOW, state=SubmissionState.queued)
-
-    async def run() -> tuple[Token | None, list[Admission], bool]:
-        uploads = UploadStore(lambda: connect_async(f"redis+socket://{url}", max_connections=4))
-        await uploads.warm(connections=4)
-        token = await uploads.token("d" * 64)
-        # More uploads at once than the pool has connections: they wait for one, none fails.
-        admitted = await asyncio.gather(*(uploads.admit("a", "s1", 3, 3600, f"u{i}") for i in range(12)))
-        await uploads.add_submission(sub, BrokerMessage(key="cpu", payload="{}"))
-        consumer = await uploads.has_consumer("cpu")
-        await uploads.close()
-        return token, list(admitted), consumer
-
-    token, admitted, consumer = asyncio.run(run())
-    assert token == store.token("d" * 64)
-    assert [a.wait is None for a in admitted].count(True) == 3 and all(a.on_roster for a in admitted)
-    assert store.r.zcard("grader:rate:a:s1") == 3
-    assert store.get("async") == sub and store.queue_position(sub) == 1
-    assert store.r.lrange("cpu", 0, -1) == ["{}"]  # the broker message, in the same transaction
-    assert consumer is False
+def test_an_upload_is_received_until_its_task_is_sent(store: Store) -> None:
+    store.add_submission(_submission("s", queue="cpu", state=SubmissionState.received))
+    assert store.queue_position(store.get("s")) is None  # type: ignore[arg-type]  # not in a queue before its task is sent
+    assert [s.id for s in store.unsent(datetime.now(UTC))] == ["s"]  # on the janitor's worklist meanwhile
+    assert store.mark_sent("s", "other-run", NOW) is False  # only the recorded run is marked
+    assert store.mark_sent("s", "r1", NOW) is True
+    sent = store.get("s")
+    assert sent is not None and sent.state == SubmissionState.queued and sent.queued_at == NOW
+    assert store.queue_position(sent) == 1 and store.unsent(datetime.now(UTC)) == []
+    assert store.mark_sent("s", "r1", NOW) is False  # once
 
 
-def test_a_regrade_is_recorded_and_queued_together(store: Store) -> None:
+def test_a_run_a_worker_already_started_is_not_marked_queued(store: Store) -> None:
+    # The worker can take the task before the API marks it sent: its "running" must stand.
+    store.add_submission(_submission("s", queue="cpu", state=SubmissionState.received))
+    store.start_attempt("s", NOW)
+    assert store.mark_sent("s", "r1", NOW) is False
+    after = store.get("s")
+    assert after is not None and after.state == SubmissionState.running and store.queue_position(after) is None
+    assert store.unsent(datetime.now(UTC)) == [] and store.r.zcard("grader:received") == 0  # dropped from the worklist
+
+
+def test_a_regrade_is_received_then_queued(store: Store) -> None:
     store.add_submission(_submission("s", attempts=2, error="boom", state=SubmissionState.error))
-    store.mark_queued("s", "r2", "cpu", NOW, BrokerMessage(key="cpu", payload="m"))
+    store.new_run("s", "r2", "cpu")
     again = store.get("s")
-    assert again is not None and (again.run_id, again.state, again.attempts, again.error) == ("r2", "queued", 0, "")
-    assert store.r.lrange("cpu", 0, -1) == ["m"]
+    assert again is not None and (again.run_id, again.state, again.attempts, again.error) == ("r2", "received", 0, "")
+    assert store.mark_sent("s", "r2", NOW) and store.get("s").state == SubmissionState.queued  # type: ignore[union-attr]
 
 
 def test_a_queued_new_submission_takes_its_queue_place_in_the_same_write(store: Store) -> None:

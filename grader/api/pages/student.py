@@ -46,14 +46,14 @@ async def upload_page(
     """The API's upload (same checks: roster, open, rate limit, size, zip sanity) for a signed-in page.
 
     Answers JSON to the page's script (``Accept: application/json``) and redirects a plain form post.
-    Asynchronous like the API's upload, which it awaits; the session lookup and the page with an error
-    use the blocking store, so they run in the thread pool.
+    The session lookup, the upload itself and the page with an error use the blocking store, so they run
+    in the thread pool.
     """
     user = await run_in_threadpool(signed_in, request, services)
     check_csrf(request, csrf or request.headers.get("x-csrf-token"))
     wants_json = "application/json" in request.headers.get("accept", "")
     try:
-        accepted = await accept_upload(services, find_manifest(assignment_id, services), user, file)
+        accepted = await run_in_threadpool(accept_upload, services, find_manifest(assignment_id, services), user, file)
     except HTTPException as exc:
         if wants_json or exc.status_code == status.HTTP_404_NOT_FOUND:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)

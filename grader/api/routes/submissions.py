@@ -6,110 +6,82 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, File, HTTPException, Response, UploadFile, status
 
 from grader.api.course_rules import student_view_manifest, upload_manifest
-from grader.api.deps import (
-    CurrentUser,
-    Services,
-    ServicesDep,
-    StaffUser,
-    find_manifest,
-    now,
-    services_of,
-    upload_caller,
-)
+from grader.api.deps import CurrentUser, ManifestDep, Services, ServicesDep, StaffUser, UploadUser, now
 from grader.api.errors import responses
 from grader.api.layout import layout_problem
 from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
-from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps, UploadForm
+from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps
 from grader.api.views import student_report
 from grader.authoring.checks import Visibility
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import GradeReport
 from grader.engine.unpack import UnpackLimits, check_archive
 from grader.errors import UnpackError
+from grader.models.manifest import SuiteManifest
+from grader.models.report import GradeReport
 from grader.store import audit
 from grader.store.audit import actor_of
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge
 from grader.store.records import Role, Submission, SubmissionState, Token
-from grader.store.uploads import Admission
+from grader.store.submissions import Admission
 
 router = APIRouter(tags=["submissions"])
 
-
-# The body is documented by hand because the route reads the form itself: FastAPI's File and Form
-# parameters, with their validation and the response model's, cost ~0.3 ms of an upload's ~2.5 ms of
-# API CPU, and a deadline's uploads queue for that CPU (bench/burst.py; docs/BENCHMARKS.md, 2026-12-04).
-# The route reads the Authorization header itself too, so its bearer scheme is declared here by hand.
-_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UploadForm.model_json_schema()}}},
-                "security": [{"HTTPBearer": []}]}  # fmt: skip
 _LOCATION = {"Location": {"description": "The submission's status URL.", "schema": {"type": "string"}}}
 _ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Queued for grading; `Location` is its status URL.", "headers": _LOCATION}}
+# What a form without its file (or with text in its place) is told, rather than a validation list (grader.api.app).
+NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl: -F file=@submission.zip)."
+
+
+
 # A submission is one file; the token is the only field read, and a few others (a form's submit button)
-# are tolerated. The parser refuses (400) a form with more as soon as the extra part appears.
-_MAX_FILES, _MAX_FIELDS = 1, 4
-_NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl: -F file=@submission.zip)."
-
-
+# are tolerated. Starlette refuses (400) a form with more as soon as the extra part appears.
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202,
-             openapi_extra=_UPLOAD_BODY, responses={**_ACCEPTED, **responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 507)})  # fmt: skip
-async def upload(
-    assignment_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
-) -> JSONResponse:
+             form_limits={"max_files": 1, "max_fields": 4}, responses={**_ACCEPTED, **responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 507)})  # fmt: skip
+def upload(
+    user: UploadUser,
+    manifest: ManifestDep,
+    services: ServicesDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The submission zip.")],
+) -> SubmissionAccepted:
     """Store the zip, validate it, and queue it for grading."""
-    services = services_of(request)  # not a dependency: one less for FastAPI to solve on every upload
-    async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
-        user = await upload_caller(services, authorization, form.get("token"))
-        manifest = find_manifest(assignment_id, services)
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _NO_FILE)
-        accepted = await accept_upload(services, manifest, user, file)
-    return JSONResponse(accepted.model_dump(mode="json"), status.HTTP_202_ACCEPTED, headers={"Location": accepted.status_url})
+    accepted = accept_upload(services, manifest, user, file)
+    response.headers["Location"] = accepted.status_url
+    return accepted
 
 
-async def accept_upload(services: Services, manifest: SuiteManifest, user: Token, file: UploadFile) -> SubmissionAccepted:
-    """Admit, check, store and queue one upload (the API's and the pages' upload).
-
-    A deadline's uploads come all at once (bench/burst.py), so this path is built for many at a time on
-    few cores: it waits for Redis on the event loop, in three round trips (the token; roster and rate
-    limit together; the record and its queue message together), and leaves the loop once, for the disk.
-    """
-    settings = services.settings
+def accept_upload(services: Services, manifest: SuiteManifest, user: Token, file: UploadFile) -> SubmissionAccepted:
+    """Admit, check, store and queue one upload (the API's and the pages' upload)."""
     received = now()
     sub_id = services.store.new_id()
-    manifest = await upload_manifest(services, manifest, user, received)  # the course's runtime dates and limits
-    await _admit(services, manifest, user, member=sub_id)
+    manifest = upload_manifest(services, manifest, user, received)  # the course's runtime dates and limits
+    _admit(services, manifest, user, member=sub_id)
     name = _archive_name(file.filename)
     try:
-        sha, size = await run_in_threadpool(_check_and_keep, services, file, settings.upload_max_bytes, name, manifest)
+        sha, size = _check_and_keep(services, file, services.settings.upload_max_bytes, name, manifest)
     except HTTPException:
         if user.role == Role.student:
-            await services.uploads.release(manifest.id, user.subject, member=sub_id)
+            services.store.release(manifest.id, user.subject, member=sub_id)
         raise
     late = manifest.due_date is not None and received > manifest.due_date
     sub = Submission(id=sub_id, assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
-                     filename=name, size_bytes=size, received_at=received,
-                     late=late, run_id="", queue=manifest.resources.queue)  # fmt: skip
-    return _accepted(await submit(services, sub, manifest))
+                     filename=name, size_bytes=size, received_at=received, late=late, run_id="")  # fmt: skip
+    return _accepted(submit(services, sub, manifest))
 
 
-async def _admit(services: Services, manifest: SuiteManifest, user: Token, member: str) -> None:
+def _admit(services: Services, manifest: SuiteManifest, user: Token, member: str) -> None:
     """Refuse the upload, in this order: not on the roster (403), assignment closed (409), too many (429).
     A student's upload to an open assignment is checked and counted in one atomic step."""
     is_open = assignment_public(manifest).open
     if user.role == Role.student:
-        settings, uploads = services.settings, services.uploads
+        settings, store = services.settings, services.store
         if is_open:
-            admitted = await uploads.admit(manifest.id, user.subject, settings.rate_limit_count,
-                                           settings.rate_limit_window_seconds, member)  # fmt: skip
+            admitted = store.admit(manifest.id, user.subject, settings.rate_limit_count, settings.rate_limit_window_seconds, member)
         else:
-            admitted = Admission(on_roster=await uploads.on_roster(manifest.id, user.subject))
+            admitted = Admission(on_roster=store.on_roster(manifest.id, user.subject))
         if not admitted.on_roster:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"You are not on the roster of '{manifest.id}'")
         if admitted.wait is not None:
@@ -168,9 +140,8 @@ def _archive_name(filename: str | None) -> str:
     return name
 
 
-def _accepted(sub: Submission) -> SubmissionAccepted:
-    # submit() and enqueue() either queued it or raised (503), so the state needs no second read from Redis.
-    return SubmissionAccepted(id=sub.id, state=SubmissionState.queued, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
+def _accepted(sub: Submission, state: SubmissionState | None = None) -> SubmissionAccepted:
+    return SubmissionAccepted(id=sub.id, state=state or sub.state, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
 
 
 def _visible(sub: Submission | None, user: Token) -> Submission:
@@ -227,4 +198,4 @@ def regrade(submission_id: str, services: Services, user: Token) -> SubmissionAc
         raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{sub.assignment}' is no longer installed")
     run_id = enqueue(services, sub, manifest)
     audit.record(services.store, actor_of(user), "regrade.submission", sub.id, None, {"run_id": run_id}, assignment=sub.assignment)
-    return _accepted(sub)
+    return _accepted(sub, SubmissionState.queued)  # or soon: a run whose send failed is sent by the janitor
