@@ -6,8 +6,18 @@ parsing that static checks of a notebook use. The structure test ``tests/unit/au
 every suite under ``test_suites/`` on this module alone.
 """
 
-from grader.authoring.asserts import assert_close, assert_dtype, assert_equal, assert_shape, fail
+from grader.authoring.asserts import (
+    assert_changed,
+    assert_close,
+    assert_dtype,
+    assert_equal,
+    assert_finite,
+    assert_shape,
+    fail,
+    max_abs_diff,
+)
 from grader.authoring.checks import Credit, Feedback, NotGradable, Visibility, check
+from grader.authoring.results import expect_object, expect_tensor, fail_raised, raised
 from grader.authoring.weights import load_trusted_weights, load_weights, trusted_weights
 from grader.engine.confined import CapExceeded, ConfinedCrash, run_confined
 from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookError, NotebookSpec, read_notebook
@@ -31,15 +41,22 @@ __all__ = [
     "Student",
     "StudentCodeError",
     "Visibility",
+    "assert_changed",
     "assert_close",
     "assert_dtype",
     "assert_equal",
+    "assert_finite",
     "assert_shape",
     "check",
+    "expect_object",
+    "expect_tensor",
     "fail",
+    "fail_raised",
     "load_trusted_weights",
     "load_weights",
+    "max_abs_diff",
     "plan_cell",
+    "raised",
     "read_notebook",
     "run_confined",
     "trusted_weights",
