@@ -2,21 +2,27 @@
 
 Suite modules are staff code and run in the trusted process; they never run inside a sandbox and the
 sandbox never sees them.
+
+A worker grades many submissions of the same few suites: :func:`cached_assignment` loads each suite once
+per process and again only when one of its files (or a shared package's) changes, so a job does not
+re-parse the manifest and re-import the check modules (and whatever they load once, e.g. a tokenizer).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
+import threading
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.authoring.checks import CheckSpec, collect_checks
-from grader.engine.manifest import SuiteManifest, load_manifest
 from grader.engine.scoring import validate_points
 from grader.errors import SuiteError
+from grader.engine.manifest import SuiteManifest, load_manifest
 
 
 @dataclass(frozen=True)
@@ -113,3 +119,53 @@ def load_assignment(suites_dir: Path, assignment_id: str) -> Suite:
     if assignment_id not in known:
         raise SuiteError(f"unknown assignment {assignment_id!r}; installed: {', '.join(sorted(known)) or 'none'}")
     return load_suite(known[assignment_id])
+
+
+#: A suite folder's files as (path, mtime_ns, size, inode): any edit, replacement or new file changes it.
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+
+_cache_lock = threading.Lock()
+_cache: dict[Path, tuple[Fingerprint, types.ModuleType, Suite]] = {}  # suite folder -> what was loaded
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """Every file of the suite folder and of the shared packages its manifest names (bytecode caches aside)."""
+    folders = [path]
+    try:
+        folders += [(path.parent / shared).resolve() for shared in load_manifest(path / "suite.toml").shared]
+    except Exception:  # noqa: BLE001 - a broken manifest is reported by load_suite; it still has a fingerprint
+        pass
+    entries = []
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                try:
+                    st = os.stat(os.path.join(root, name))
+                except OSError:  # removed while walking: the next job sees the new state
+                    continue
+                entries.append((os.path.join(root, name), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(entries)
+
+
+def cached_suite(path: Path) -> Suite:
+    """:func:`load_suite`, loaded once per process and again when the folder's fingerprint changes."""
+    key = path.resolve()
+    with _cache_lock:  # one load at a time: loading replaces the package's modules in sys.modules
+        current = fingerprint(key)
+        hit = _cache.get(key)
+        # The package must still be the one loaded here: a load of another folder with the same id
+        # (tests do it) replaces the modules a check may import lazily.
+        if hit is not None and hit[0] == current and sys.modules.get(suite_package(hit[2].manifest.id)) is hit[1]:
+            return hit[2]
+        suite = load_suite(path)
+        _cache[key] = (current, sys.modules[suite_package(suite.manifest.id)], suite)
+        return suite
+
+
+def cached_assignment(suites_dir: Path, assignment_id: str) -> Suite:
+    """:func:`load_assignment` through the per-process cache of :func:`cached_suite` (the worker's way)."""
+    known = discover(suites_dir)
+    if assignment_id not in known:
+        raise SuiteError(f"unknown assignment {assignment_id!r}; installed: {', '.join(sorted(known)) or 'none'}")
+    return cached_suite(known[assignment_id])

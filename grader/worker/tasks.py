@@ -20,7 +20,7 @@ from grader.authoring.checks import CheckSpec
 from grader.config import Settings
 from grader.engine.report import TestReport
 from grader.engine.runner import grade
-from grader.engine.suites import load_assignment
+from grader.engine.suites import cached_assignment
 from grader.store.blobs import BlobStore
 from grader.store.records import Submission, SubmissionState
 from grader.store.redis_server import connect
@@ -99,7 +99,7 @@ def _grade_locked(settings: Settings, store: Store, sub: Submission, run_id: str
             "Staff have been notified; please check for code that exhausts memory or kills processes."))  # fmt: skip
         return "poison"
     try:
-        suite = load_assignment(settings.suites_dir, sub.assignment)
+        suite = cached_assignment(settings.suites_dir, sub.assignment)  # loaded once per process, reloaded on change
         blob = BlobStore(settings.blobs).path(sub.blob_sha256)
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="upload-", dir=settings.scratch_dir) as tmp:

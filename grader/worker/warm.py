@@ -5,7 +5,8 @@ main process, and a fork keeps no threads, so each child builds its own pool whe
 (``worker_process_init``) and closes it when it ends. With ``warm_pool`` all zero nothing is started
 and grading starts every sandbox cold, as before.
 
-The trusted side is warmed too: each child imports its queues' suites when it starts, so the first job
+The trusted side is warmed too: each child loads its queues' suites when it starts (into the per-process
+cache that every job then uses, grader/engine/suites.py), so the first job
 does not pay for ``import torch`` (and ``transformers``) in the grading process, ~1.3 s of CPU or more
 that otherwise lands on the first submission after every worker start (and, during a deadline burst,
 on the API's CPU share: bench/burst.py).
@@ -24,7 +25,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from grader.config import Settings
 from grader.engine.manifest import load_manifest
 from grader.engine.runner import make_launcher, sandbox_spec
-from grader.engine.suites import Suite, discover, load_suite
+from grader.engine.suites import Suite, cached_suite, discover
 from grader.sandbox.launcher import SandboxSpec
 from grader.sandbox.pool import WarmPool, WarmProfile
 
@@ -81,7 +82,7 @@ def preload_suites(settings: Settings, queues: list[str]) -> list[str]:
         if resources.queue not in queues and resources.fallback_queue not in queues:
             continue
         try:
-            load_suite(path)
+            cached_suite(path)  # the first job then finds it loaded (grader/worker/tasks.py)
         except Exception:  # noqa: BLE001 - the job that needs it records the error for staff
             log.exception("could not preload suite %s", assignment)
             continue
