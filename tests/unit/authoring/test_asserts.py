@@ -286,3 +286,9 @@ def test_assert_changed_fails_with_the_message_when_nothing_moved() -> None:
 
 def test_assert_changed_counts_another_shape_as_a_change() -> None:
     assert_changed(torch.zeros(3), torch.zeros(4), "did not change")
+
+
+def test_assert_changed_does_not_count_nan_as_a_change() -> None:
+    nan = torch.full((3,), math.nan)
+    assert message_of(lambda: assert_changed(nan, nan.clone(), "did not change")) == "did not change"
+    assert_changed(torch.tensor([math.nan, 0.0]), torch.tensor([math.nan, 1.0]), "did not change")
