@@ -26,8 +26,6 @@ Reported, from the service's own records:
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import multiprocessing
 import statistics
 import sys
@@ -43,49 +41,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import LIGHT_SUBMISSION, LIGHT_SUITE, header, quantile, service, zip_folder  # noqa: E402
+from bench.common import LIGHT_SUBMISSION, LIGHT_SUITE, Uploader, header, quantile, service, zip_folder  # noqa: E402
 from bench.cpu_split import CpuSplit, CpuWindow  # noqa: E402
 from grader.sandbox.pool import WARM_NOTE  # noqa: E402
 
 ASSIGNMENT = "bench-light"
 
 
-class _Uploader:
-    """One student's uploads over the standard library's HTTP client, with the multipart body encoded once.
-
-    The clients share this machine's two cores with the service, so they must cost little: httpx spends
-    ~1.6 ms of CPU per request (5 ms with 20 threads taking the GIL from each other), http.client ~0.5 ms.
-    Each upload opens its own connection, as a student's browser does after minutes of work; with
-    ``keep_alive`` one connection carries all of a client's uploads (and stays with one API process).
-    """
-
-    def __init__(self, port: int, token: str, data: bytes, keep_alive: bool) -> None:
-        request = httpx.Request("POST", "http://api/", files={"file": ("submission.zip", data, "application/zip")})
-        self.body = request.read()
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": request.headers["content-type"]}
-        self.keep_alive = keep_alive
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-
-    def upload(self) -> tuple[float, str]:
-        """POST the zip; (seconds the request took, the submission id). Raises on a non-202."""
-        started = time.perf_counter()
-        if not self.keep_alive:
-            self.connection.close()  # the next request connects afresh
-        try:
-            self.connection.request("POST", f"/api/v1/assignments/{ASSIGNMENT}/submissions", self.body, self.headers)
-            answer = self.connection.getresponse()
-            body = answer.read()
-        except (OSError, http.client.HTTPException):
-            self.connection.close()
-            raise
-        took = time.perf_counter() - started
-        if answer.status != 202:
-            raise RuntimeError(f"upload refused: {answer.status} {body[:300]!r}")
-        return took, str(json.loads(body)["id"])
-
-
 def _client(
-    uploader: _Uploader, when: list[float], out: list[tuple[float, float, str]], errors: list[str]
+    uploader: Uploader, when: list[float], out: list[tuple[float, float, str]], errors: list[str]
 ) -> None:
     """Upload once per scheduled time (seconds since the epoch; 0: at once), or as soon as the last returns."""
     for at in when:
@@ -113,7 +77,7 @@ def _clients_in_processes(port: int, tokens: list[str], data: bytes, keep_alive:
     def run(first: int) -> None:
         accepted: list[tuple[float, float, str]] = []
         errors: list[str] = []
-        threads = [threading.Thread(target=_client, args=(_Uploader(port, tokens[i], data, keep_alive), schedules[i], accepted, errors))
+        threads = [threading.Thread(target=_client, args=(Uploader(port, f"/api/v1/assignments/{ASSIGNMENT}/submissions", tokens[i], data, keep_alive), schedules[i], accepted, errors))
                    for i in range(first, len(tokens), processes)]  # fmt: skip
         for thread in threads:
             thread.start()
@@ -200,7 +164,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--api-processes", type=int, default=None, help="GRADER_API_PROCESSES (default: the setting's)"
     )
-    parser.add_argument("--api-threads", type=int, default=None, help="GRADER_API_THREADS (default: the setting's)")
     parser.add_argument(
         "--client-processes", type=int, default=4, help="processes the clients' threads are spread over (1: one process)"
     )
@@ -220,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     header("Deadline burst", "bench/burst.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     data = zip_folder(LIGHT_SUBMISSION)
     env = {"GRADER_WARM_POOL__CPU": str(args.pool), "GRADER_RATE_LIMIT_COUNT": str(args.submissions + 1)}
-    for name, value in (("WORKER_NICE", args.nice), ("API_PROCESSES", args.api_processes), ("API_THREADS", args.api_threads)):
+    for name, value in (("WORKER_NICE", args.nice), ("API_PROCESSES", args.api_processes)):
         if value is not None:
             env[f"GRADER_{name}"] = str(value)
 
@@ -304,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     print(
         f"\n{args.submissions} submissions, {args.clients} clients, {args.workers} workers, warm pool {args.pool} per worker, "
-        f"worker nice {setting(args.nice)}, API processes {setting(args.api_processes)} x threads {setting(args.api_threads)}, "
+        f"worker nice {setting(args.nice)}, API processes {setting(args.api_processes)}, "
         + ("keep-alive, " if args.keep_alive else "a connection per upload, ")
         + (f"spread over {args.spread:g} s" if args.spread else "all at once")
     )

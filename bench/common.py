@@ -5,7 +5,9 @@ Everything here drives the service the way a user does (the CLI and HTTP); nothi
 
 from __future__ import annotations
 
+import http.client
 import io
+import json
 import os
 import platform
 import shutil
@@ -184,6 +186,40 @@ def service(suites: dict[str, Path], workers: int = 1, **env: str) -> Iterator[B
         svc.close()
 
 
+
+
+class Uploader:
+    """One student's uploads over the standard library's HTTP client, with the multipart body encoded once.
+
+    The clients share this machine's two cores with the service, so they must cost little: httpx spends
+    ~1.6 ms of CPU per request (5 ms with 20 threads taking the GIL from each other), http.client ~0.5 ms.
+    Each upload opens its own connection, as a student's browser does after minutes of work; with
+    ``keep_alive`` one connection carries all of a client's uploads (and stays with one API process).
+    """
+
+    def __init__(self, port: int, path: str, token: str, data: bytes, keep_alive: bool = False) -> None:
+        request = httpx.Request("POST", "http://api/", files={"file": ("submission.zip", data, "application/zip")})
+        self.body = request.read()
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": request.headers["content-type"]}
+        self.keep_alive, self.path = keep_alive, path
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def upload(self) -> tuple[float, str]:
+        """POST the zip; (seconds the request took, the submission id). Raises on a non-202."""
+        started = time.perf_counter()
+        if not self.keep_alive:
+            self.connection.close()  # the next request connects afresh
+        try:
+            self.connection.request("POST", self.path, self.body, self.headers)
+            answer = self.connection.getresponse()
+            body = answer.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            raise
+        took = time.perf_counter() - started
+        if answer.status != 202:
+            raise RuntimeError(f"upload refused: {answer.status} {body[:300]!r}")
+        return took, str(json.loads(body)["id"])
 
 
 def upload(client: httpx.Client, assignment: str, data: bytes, name: str = "submission.zip") -> tuple[float, Any]:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, NonNegativeInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from grader.sandbox.limits import SandboxLimits, Timeouts
+from grader.models.limits import SandboxLimits, Timeouts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,9 +64,6 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, description="Port the API listens on.")
     api_processes: int = Field(
         2, ge=1, description="API processes sharing the port (uvicorn workers); more take a deadline's uploads in parallel."
-    )
-    api_threads: int = Field(
-        4, ge=1, description="Requests one API process works on at once (its thread pool); more only contend for its GIL."
     )
     worker_concurrency: int = Field(1, ge=1, description="Grading jobs one worker runs at once.")
     worker_queues: str = Field("cpu,gpu", description="Comma-separated queues a worker consumes.")
