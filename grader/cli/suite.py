@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,20 @@ app.add_typer(suite_app, name="suite")
 out = Console(highlight=False, soft_wrap=True)
 
 
+class Part(StrEnum):
+    reference = "reference"
+    mutants = "mutants"
+    forgeries = "forgeries"
+
+
+KIND_OF = {Part.reference: "reference", Part.mutants: "mutant", Part.forgeries: "forgery"}
+
+
 def _line(outcome: Outcome) -> None:
     mark = "ok  " if outcome.ok else "FAIL"
     wrong = "; ".join(f"{n} {why}" for n, why in sorted(outcome.wrong.items()))
-    out.print(f"{mark} {outcome.kind:9} {outcome.name}" + (f": {wrong}" if wrong else ""), markup=False)
+    shared = f"  [graded with {', '.join(outcome.graded_with)}]" if outcome.graded_with else ""
+    out.print(f"{mark} {outcome.kind:9} {outcome.name}" + (f": {wrong}" if wrong else "") + shared, markup=False)
 
 
 def print_matrix(result: Verification) -> None:
@@ -47,9 +58,17 @@ def verify_command(
     reference: Annotated[
         Path | None, typer.Option(help="The reference folder; default reference_solutions/<the suite's folder name>.")
     ] = None,
+    only: Annotated[list[Part] | None, typer.Option(help="Grade only these parts (repeatable); default all.")] = None,
+    mutant: Annotated[
+        list[str] | None, typer.Option(help="Grade only the mutants or forgeries of this name (repeatable).")
+    ] = None,
+    warm: Annotated[bool, typer.Option(help="Keep a warm sandbox ready for the next grading.")] = True,
 ) -> None:
     """Grade the reference (full marks but its declared missing artifacts), each mutant (exactly its checks
-    fail) and each forgery (0 on its targets); print the matrix check x bug class. Exit 1 on a mismatch."""
+    fail) and each forgery (0 on its targets); print the matrix check x bug class. Exit 1 on a mismatch.
+
+    Mutants (forgeries) whose edits reach disjoint checks share one grading (verify.toml's [reach]); when
+    it does not hold, each is graded alone, so a mismatch names its mutant, the check and its message."""
     settings = load_settings()
     try:
         known = discover(settings.suites_dir)
@@ -57,10 +76,16 @@ def verify_command(
             raise GraderError(f"unknown assignment {assignment!r}; installed: {', '.join(sorted(known)) or 'none'}")
         suite = load_suite(known[assignment])
         folder = reference or PROJECT_ROOT / "reference_solutions" / suite.path.name
-        result = verify_suite(suite, folder, settings, on_graded=_line)
+        kinds = [KIND_OF[p] for p in only] if only else list(KIND_OF.values())
+        result = verify_suite(suite, folder, settings, on_graded=_line, kinds=kinds, names=mutant, warm=warm)
     except GraderError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc.student_message}")
         raise typer.Exit(2) from None
     print_matrix(result)
     if not result.ok:
+        failed = [o for o in result.outcomes if not o.ok]
+        out.print(f"\n{len(failed)} of {len(result.outcomes)} do not hold:", markup=False)
+        for outcome in failed:
+            for number, why in sorted(outcome.wrong.items()):
+                out.print(f"  {outcome.kind:9} {outcome.name:40} {number:8} {why}", markup=False)
         raise typer.Exit(1)

@@ -4,101 +4,63 @@ A suite's reference folder (``reference_solutions/<suite folder>`` by default) h
 students' layout and, beside it:
 
 - ``verify.toml``: ``missing_artifacts = [...]``, the checks the reference is known to fail (e.g. files it
-  can only have once trained on a GPU); every other check must pass;
+  can only have once trained on a GPU), every other check must pass with full marks; and ``[reach]``, per
+  submitted file the checks that run or read it, which decides what may share a grading
+  (:mod:`grader.engine.verify_specs`);
 - ``mutants/*.toml``: one known bug each (``description``, ``bug_class``, ``checks``: exactly the checks it
-  must fail, every other one passing);
+  must fail, every other one passing with full marks);
 - ``forgeries/*.toml``: submissions that do no real work (``targets``: the checks on which they must score 0).
+
+Either kind may also say what the messages must say and what the scores must be: ``message_contains``
+(check -> phrase or phrases its student output contains), ``message_lacks`` (phrases no output of its
+declared checks contains), ``partial`` (check -> the fraction of its points it keeps) and ``result`` (the
+result every declared check must have, e.g. ``"failed"``: a crash of the grader's own check would score 0
+without testing anything); ``reaches`` narrows the checks its edits reach.
 
 Mutants and forgeries are edits of the reference (``apply_edits``): ``file`` and ``[[replace]]`` entries
 (``old`` -> ``new``, ``old`` found exactly once; an entry may name its own ``file``; in a notebook the code
 cells are edited), ``[[write]]`` entries (``path``, ``text``) replacing whole files, and ``data_copies``
 (``[source, target]`` pairs: public handout files from the suite's ``data/`` copied into the submission).
-Checks a worker cannot run (``not_run`` on the reference, e.g. a missing model cache) are left out of
-every comparison.
+Every grading runs every check of the suite. Checks a worker cannot run (a missing model cache, a lacking
+environment) are left out of every comparison.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import textwrap
-import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import nbformat
 
 from grader.config import Settings
-from grader.engine.report import CheckResult, GradeReport
-from grader.engine.runner import grade
+from grader.engine.environments import environment_status
+from grader.engine.models import missing_models
+from grader.engine.runner import grade, make_launcher, sandbox_spec
 from grader.engine.suites import Suite
+from grader.engine.verify_specs import (
+    KINDS,
+    Spec,
+    apply_edits,
+    copy_reference,
+    load_specs,
+    pack,
+    read_missing_artifacts,
+    read_spec,
+    read_verify_toml,
+    spec_names,
+)
 from grader.errors import SuiteError
+from grader.models.report import CheckResult, GradeReport, TestReport
+from grader.sandbox.launcher import Launcher
+from grader.sandbox.pool import WarmPool, WarmProfile
 
-#: Files of a reference folder that are ours, not the students': never copied into a graded submission.
-NOT_SUBMITTED = ("mutants", "forgeries", "variants", "_source", "__pycache__", "README.md", "verify.toml")
+__all__ = ["Outcome", "Verification", "apply_edits", "copy_reference", "plan", "read_missing_artifacts",
+           "read_spec", "spec_names", "verify_suite"]  # fmt: skip
 
-
-def read_spec(reference: Path, folder: str, name: str) -> dict[str, Any]:
-    """A mutant's or forgery's toml, ``reference/<folder>/<name>.toml``."""
-    return tomllib.loads((reference / folder / f"{name}.toml").read_text(encoding="utf-8"))
-
-
-def read_missing_artifacts(reference: Path) -> frozenset[str]:
-    """The checks ``reference/verify.toml`` declares the reference fails for lack of an artifact (none without it)."""
-    declared = reference / "verify.toml"
-    meta = tomllib.loads(declared.read_text(encoding="utf-8")) if declared.is_file() else {}
-    return frozenset(meta.get("missing_artifacts", []))
-
-
-def spec_names(reference: Path, folder: str) -> list[str]:
-    return sorted(p.stem for p in (reference / folder).glob("*.toml"))
-
-
-def _replace_once(text: str, old: str, new: str, where: str) -> str:
-    count = text.count(old)
-    if count != 1:
-        raise SuiteError(f"{where}: the text to replace occurs {count} times")
-    return text.replace(old, new)
-
-
-def apply_edits(spec: dict[str, Any], root: Path, label: str, data_dir: Path | None = None) -> None:
-    """Apply one mutant's or forgery's edits to the submission folder ``root`` (see the module docstring)."""
-    for edit in spec.get("replace", []):
-        rel = edit.get("file", spec.get("file", ""))
-        target = root / rel
-        where = f"{label}: {rel}"
-        if target.suffix == ".ipynb":  # the students' code lives in the code cells, edited as text
-            nb = nbformat.read(target, as_version=4)  # type: ignore[no-untyped-call]
-            cells = [c for c in nb.cells if c.cell_type == "code" and edit["old"] in c.source]
-            hits = sum(c.source.count(edit["old"]) for c in cells)
-            if hits == 1:
-                cells[0].source = cells[0].source.replace(edit["old"], edit["new"])
-                nbformat.write(nb, target)  # type: ignore[no-untyped-call]
-                continue
-            if hits > 1:
-                raise SuiteError(f"{where}: the text to replace occurs {hits} times in its code cells")
-            # No cell holds it: an edit written against the notebook's JSON text (escaped quotes, newlines)
-            target.write_text(_replace_once(target.read_text(encoding="utf-8"), edit["old"], edit["new"], where))
-        else:
-            target.write_text(_replace_once(target.read_text(encoding="utf-8"), edit["old"], edit["new"], where))
-    for written in spec.get("write", []):
-        target = root / written["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(textwrap.dedent(written["text"]), encoding="utf-8")
-    for source, target_rel in spec.get("data_copies", []):
-        if data_dir is None:
-            raise SuiteError(f"{label}: data_copies needs the suite's data folder")
-        shutil.copy(data_dir / source, root / target_rel)
-
-
-def copy_reference(reference: Path, dest: Path) -> Path:
-    """The reference in the students' layout (our notes, mutants and forgeries left out), readable by sandboxes."""
-    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns(*NOT_SUBMITTED))
-    dest.chmod(0o755)
-    return dest
+#: How much of a check's output a mismatch quotes.
+QUOTED = 300
 
 
 @dataclass
@@ -110,6 +72,7 @@ class Outcome:
     bug_class: str
     expected: frozenset[str]  # checks that must fail (reference, mutant) or score 0 (forgery)
     wrong: dict[str, str] = field(default_factory=dict)  # check -> why it contradicts the expectation
+    graded_with: tuple[str, ...] = ()  # the other specs that shared its grading
 
     @property
     def ok(self) -> bool:
@@ -140,8 +103,61 @@ class Verification:
         return [c.number for c in self.suite.checks if c.number not in covered]
 
 
+def _quote(test: TestReport) -> str:
+    text = " ".join(test.output.split())
+    return f" ({test.result}: {text[:QUOTED]})" if text else f" ({test.result})"
+
+
 def _lost(report: GradeReport, ignore: frozenset[str]) -> set[str]:
-    return {t.number for t in report.tests if t.result != CheckResult.passed and t.number not in ignore}
+    """Checks without full marks (a pass with partial points is a loss too)."""
+    return {t.number for t in report.tests
+            if (t.result != CheckResult.passed or t.score < t.max_score - 1e-9) and t.number not in ignore}  # fmt: skip
+
+
+def _declared(spec: Spec, by_number: dict[str, TestReport]) -> dict[str, str]:
+    """What the spec's ``message_contains``, ``message_lacks``, ``partial`` and ``result`` say, checked."""
+    wrong: dict[str, list[str]] = {}
+    for number, phrases in spec.data.get("message_contains", {}).items():
+        for phrase in [phrases] if isinstance(phrases, str) else phrases:
+            if phrase not in by_number[number].output:
+                wrong.setdefault(number, []).append(f"output lacks {phrase!r}")
+    for number in sorted(spec.expected):
+        test = by_number[number]
+        for phrase in spec.data.get("message_lacks", []):
+            if phrase in test.output:
+                wrong.setdefault(number, []).append(f"output has {phrase!r}")
+        if "result" in spec.data and test.result != spec.data["result"]:
+            wrong.setdefault(number, []).append(f"result {test.result}, not {spec.data['result']}")
+    for number, fraction in spec.data.get("partial", {}).items():
+        test = by_number[number]
+        if abs(test.score - test.max_score * fraction) > 0.01:
+            wrong.setdefault(number, []).append(f"scores {test.score} of {test.max_score}, not {fraction:.3f} of it")
+    return {number: "; ".join(why) + _quote(by_number[number]) for number, why in wrong.items()}
+
+
+def judge(spec: Spec, report: GradeReport, ignore: frozenset[str], others: frozenset[str] = frozenset()) -> dict[str, str]:
+    """What in ``report`` contradicts ``spec`` (``others``: the checks the specs graded with it must fail)."""
+    by_number = {t.number: t for t in report.tests}
+    if spec.kind == "mutant":
+        lost = _lost(report, ignore)
+        wrong = {n: f"fails{_quote(by_number[n])}" for n in sorted(lost - spec.expected - others)}
+        wrong |= {n: f"passes{_quote(by_number[n])}" for n in sorted(spec.expected - lost)}
+    else:
+        wrong = {n: f"scores {by_number[n].score}{_quote(by_number[n])}" for n in sorted(spec.expected)
+                 if by_number[n].score > 0 or by_number[n].result == CheckResult.passed}  # fmt: skip
+    declared = _declared(spec, by_number)
+    return {n: "; ".join(w for w in (wrong.get(n), declared.get(n)) if w) for n in sorted(set(wrong) | set(declared))}
+
+
+def pending_checks(suite: Suite, settings: Settings) -> frozenset[str]:
+    """The checks this worker cannot run (the runner reports them "not run", pending for staff)."""
+    lacking = environment_status(suite.manifest.environment, settings.environments).lacking
+    return frozenset(c.number for c in suite.checks if lacking or missing_models(c, settings.hf_home))
+
+
+def plan(suite: Suite, reference: Path, kind: str) -> list[tuple[Spec, ...]]:
+    """The gradings verify makes for the specs of ``kind`` ("mutant" or "forgery"), without grading."""
+    return pack(load_specs(reference, kind, read_verify_toml(reference).get("reach", {})))
 
 
 @contextmanager
@@ -155,12 +171,30 @@ def _workspace() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextmanager
+def _launcher(suite: Suite, settings: Settings, warm: bool) -> Iterator[Launcher]:
+    """One warm sandbox kept ready for the next grading (each grading still gets its own sandbox)."""
+    launcher = make_launcher(settings)
+    if not warm:
+        yield launcher
+        return
+    spec = sandbox_spec(suite, settings, Path("/nonexistent"))
+    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    with WarmPool(launcher, settings.scratch_dir, {WarmProfile.of(spec).queue: 1}, settings.timeouts) as pool:
+        pool.target(spec)
+        yield pool
+
+
 def verify_suite(suite: Suite, reference: Path, settings: Settings,
-                 on_graded: Callable[[Outcome], None] | None = None) -> Verification:  # fmt: skip
-    """Grade the reference, every mutant and every forgery of ``reference`` with ``suite``."""
+                 on_graded: Callable[[Outcome], None] | None = None, *,
+                 kinds: Collection[str] = ("reference", "mutant", "forgery"),
+                 names: Collection[str] | None = None, warm: bool = True) -> Verification:  # fmt: skip
+    """Grade the reference, every mutant and every forgery of ``reference`` with ``suite`` (only ``kinds``;
+    with ``names``, only the mutants and forgeries so named)."""
     if not reference.is_dir():
         raise SuiteError(f"no reference folder {reference}")
     missing = read_missing_artifacts(reference)
+    pending = pending_checks(suite, settings)
     numbers = {c.number for c in suite.checks}
     outcomes: list[Outcome] = []
 
@@ -169,31 +203,59 @@ def verify_suite(suite: Suite, reference: Path, settings: Settings,
         if on_graded:
             on_graded(outcome)
 
-    with _workspace() as root:
-        report = grade(suite, copy_reference(reference, root / "reference"), settings)
-        pending = frozenset(t.number for t in report.tests if t.result == CheckResult.not_run) - missing
-        ref = Outcome("reference", "reference", "", missing)
-        lost = _lost(report, pending)
-        ref.wrong = {n: "fails" for n in lost - missing} | {n: "passes (declared missing)" for n in missing - lost}
-        done(ref)
-        for kind, folder, key in (("mutant", "mutants", "checks"), ("forgery", "forgeries", "targets")):
-            for name in spec_names(reference, folder):
-                spec = read_spec(reference, folder, name)
-                expected = frozenset(spec.get(key, []))
-                outcome = Outcome(kind, name, str(spec.get("bug_class", "unclassified")), expected)
-                if not expected or not expected <= numbers:
-                    outcome.wrong = {"-": f"its {key} must name checks of the suite: {sorted(expected - numbers)}"}
-                    done(outcome)
-                    continue
-                dest = copy_reference(reference, root / folder / name)
-                apply_edits(spec, dest, f"{kind} {name}", suite.data_dir)
-                report = grade(suite, dest, settings)
-                if kind == "mutant":
-                    lost = _lost(report, pending | missing)
-                    outcome.wrong = {n: "fails" for n in lost - expected} | {n: "passes" for n in expected - lost}
-                else:
-                    by_number = {t.number: t for t in report.tests}
-                    outcome.wrong = {n: f"scores {by_number[n].score}" for n in expected
-                                     if by_number[n].score > 0 or by_number[n].result == CheckResult.passed}  # fmt: skip
-                done(outcome)
+    with _workspace() as root, _launcher(suite, settings, warm) as launcher:
+        count = iter(range(1_000_000))
+
+        def graded(group: tuple[Spec, ...]) -> GradeReport:
+            dest = copy_reference(reference, root / f"{next(count):03d}")
+            for spec in group:
+                apply_edits(spec.data, dest, f"{spec.kind} {spec.name}", suite.data_dir)
+            return grade(suite, dest, settings, launcher=launcher)
+
+        if "reference" in kinds:
+            report = grade(suite, copy_reference(reference, root / "reference"), settings, launcher=launcher)
+            by_number = {t.number: t for t in report.tests}
+            lost = _lost(report, pending)
+            ref = Outcome("reference", "reference", "", missing)
+            ref.wrong = {n: f"fails{_quote(by_number[n])}" for n in sorted(lost - missing)}
+            ref.wrong |= {n: "passes (declared missing)" for n in sorted(missing - lost)}
+            done(ref)
+        for kind in ("mutant", "forgery"):
+            if kind not in kinds:
+                continue
+            key = KINDS[kind][1]
+            for group in plan(suite, reference, kind):
+                group = tuple(s for s in group if names is None or s.name in names)
+                bad = [s for s in group if (kind == "forgery" and not s.expected) or not s.expected <= numbers]
+                for spec in bad:
+                    done(Outcome(kind, spec.name, spec.bug_class, spec.expected,
+                                 {"-": f"its {key} must name checks of the suite: {sorted(spec.expected - numbers)}"}))  # fmt: skip
+                group = tuple(s for s in group if s not in bad)
+                for spec, wrong, shared in _grade_group(group, graded, pending | missing):
+                    done(Outcome(kind, spec.name, spec.bug_class, spec.expected, wrong, shared))
     return Verification(suite, outcomes, pending)
+
+
+def _grade_group(group: tuple[Spec, ...], graded: Callable[[tuple[Spec, ...]], GradeReport],
+                 ignore: frozenset[str]) -> Iterator[tuple[Spec, dict[str, str], tuple[str, ...]]]:  # fmt: skip
+    """Each spec of ``group`` with what contradicts it: one grading for all, and when that one does not
+    hold (or their edits collide), one grading each, so the message names the culprit."""
+    if len(group) > 1:
+        try:
+            report = graded(group)
+        except SuiteError:
+            report = None
+        if report is not None:
+            results = []
+            for spec in group:
+                others = frozenset().union(*(s.expected for s in group if s is not spec))
+                results.append((spec, judge(spec, report, ignore, others)))
+            if all(not wrong for _, wrong in results):
+                for spec, wrong in results:
+                    yield spec, wrong, tuple(s.name for s in group if s is not spec)
+                return
+    for spec in group:
+        try:
+            yield spec, judge(spec, graded((spec,)), ignore), ()
+        except SuiteError as exc:
+            yield spec, {"-": exc.student_message}, ()

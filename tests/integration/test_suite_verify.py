@@ -95,3 +95,52 @@ def test_data_copies_bring_the_suites_public_files(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     apply_edits({"data_copies": [["dev.tsv", "copied.tsv"]]}, tmp_path / "sub", "forgery f", tmp_path / "data")
     assert (tmp_path / "sub" / "copied.tsv").read_text() == "public"
+
+
+def _two_mutants(reference: Path, mul_checks: str, mul_extra: str = "") -> None:
+    """add_subtracts and a second mutant of calc.py, each reaching only its own check: one shared grading."""
+    mutants = reference / "mutants"
+    original = (REFERENCE / "mutants" / "add_subtracts.toml").read_text()
+    (mutants / "add_subtracts.toml").write_text(original.replace('checks = ["1"]', 'checks = ["1"]\nreaches = ["1"]'))
+    (mutants / "mul_doubles.toml").write_text(
+        f'description = "mul doubles"\nbug_class = "wrong operator"\nchecks = {mul_checks}\nreaches = ["2"]\n'
+        f'file = "calc.py"\n{mul_extra}\n[[replace]]\nold = "return a * b"\nnew = "return a * b * 2"\n')  # fmt: skip
+
+
+def test_mutants_reaching_disjoint_checks_share_a_grading_that_names_its_culprit_when_it_fails(workspace: Path) -> None:
+    reference = shutil.copytree(REFERENCE, workspace / "reference")
+    _two_mutants(reference, '["2"]', 'message_contains = { "2" = "should be" }\n')
+    suite, settings = load_suite(TOY_SUITES / "verify"), settings_for(workspace / "var")
+    shared = verify_suite(suite, reference, settings, kinds=("mutant",))
+    assert {(o.name, o.graded_with, o.ok) for o in shared.outcomes} == {
+        ("add_subtracts", ("mul_doubles",), True), ("mul_doubles", ("add_subtracts",), True)}  # fmt: skip
+    _two_mutants(reference, '["1"]')  # wrong: the shared grading fails, each is graded alone
+    alone = {o.name: o for o in verify_suite(suite, reference, settings, kinds=("mutant",), warm=False).outcomes}
+    assert alone["add_subtracts"].ok and alone["add_subtracts"].graded_with == ()
+    assert alone["mul_doubles"].wrong["1"].startswith("passes")
+    assert alone["mul_doubles"].wrong["2"].startswith("fails (failed: mul(") and "should be" in alone["mul_doubles"].wrong["2"]
+
+
+def test_declared_messages_scores_and_results_are_checked(workspace: Path) -> None:
+    reference = shutil.copytree(REFERENCE, workspace / "reference")
+    forgery = reference / "forgeries" / "mul_constant.toml"
+    forgery.write_text(forgery.read_text().replace('targets = ["2"]', 'targets = ["2"]\nmessage_contains = { "2" = "nope" }\n'
+                                                   'message_lacks = ["should be"]\nresult = "error"'))  # fmt: skip
+    _two_mutants(reference, "[]", 'partial = { "1" = 0.5 }\n')  # an accepted variant of mul: loses nothing
+    result = verify_suite(load_suite(TOY_SUITES / "verify"), reference, settings_for(workspace / "var"),
+                          kinds=("mutant", "forgery"), names=("mul_doubles", "mul_constant"))  # fmt: skip
+    wrong = {o.name: o.wrong for o in result.outcomes}
+    assert set(wrong) == {"mul_doubles", "mul_constant"}
+    assert wrong["mul_doubles"]["2"].startswith("fails") and wrong["mul_doubles"]["1"] == "scores 1.0 of 1.0, not 0.500 of it (passed)"
+    assert wrong["mul_constant"]["2"].startswith("output lacks 'nope'; output has 'should be'; result failed, not error (failed: mul(")
+
+
+def test_only_and_mutant_select_what_is_graded(workspace: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "GRADER_DATA_DIR": str(workspace / "var"),
+           "COLUMNS": "200"}  # fmt: skip
+    out = subprocess.run([GRADER, "suite", "verify", "verify", "--reference", str(REFERENCE), "--only", "mutants",
+                          "--mutant", "add_subtracts", "--no-warm"], env=env, capture_output=True, text=True,
+                         timeout=300, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    graded = [line for line in out.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
+    assert graded == ["ok   mutant    add_subtracts"]
