@@ -18,16 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.engine.report import TestReport
 from grader.engine.runner import _Injector, run_check
 from grader.engine.suites import Suite
 from grader.engine.unpack import UnpackLimits, unpack_submission
 from grader.errors import ProtocolViolation, StudentCodeError
+from grader.models.limits import Timeouts
+from grader.models.report import TestReport
 from grader.sandbox import protocol
 from grader.sandbox.agent.server import Agent, _prepare_workdir
 from grader.sandbox.client import SandboxSession, Student, _handle_of
 from grader.sandbox.launcher import SandboxSpec
-from grader.sandbox.limits import Timeouts
 
 
 class _Output:

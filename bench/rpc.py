@@ -24,9 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import header, quantile, traversable_dir  # noqa: E402
+from grader.models.limits import SandboxLimits, Timeouts  # noqa: E402
 from grader.sandbox.client import SandboxSession, Student  # noqa: E402
 from grader.sandbox.launcher import BwrapLauncher, SandboxSpec  # noqa: E402
-from grader.sandbox.limits import SandboxLimits, Timeouts  # noqa: E402
 
 MODULE = "def noop(x=None):\n    return x\n\ndef echo(t):\n    return t\n"
 

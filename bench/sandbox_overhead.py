@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
+from grader.models.limits import Timeouts
 from grader.sandbox.client import SandboxSession, Student
 from grader.sandbox.launcher import BwrapLauncher, InsecureSubprocessLauncher, SandboxSpec
-from grader.sandbox.limits import Timeouts
 
 MODULE = "def noop(x=None):\n    return x\n\ndef echo(t):\n    return t\n"
 

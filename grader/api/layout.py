@@ -14,11 +14,10 @@ import zipfile
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from grader.engine.manifest import SuiteManifest
-
 # The unpacker's rule for the root and for OS clutter, so the check agrees with what the worker unpacks.
 from grader.engine.unpack import choose_root, is_junk_file
 from grader.errors import UnpackError
+from grader.models.manifest import SuiteManifest
 
 _SHOWN = 15  # names listed in a message before "and N more"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from grader.api.schemas import ReportPublic, TestPending, TestPublic
-from grader.authoring.checks import Visibility
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import GradeReport, TestReport
+from grader.models.manifest import SuiteManifest
+from grader.models.report import GradeReport, TestReport
+from grader.models.visibility import Visibility
 
 
 def released(visibility: Visibility, manifest: SuiteManifest, now: datetime) -> bool:

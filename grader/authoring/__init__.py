@@ -16,13 +16,15 @@ from grader.authoring.asserts import (
     fail,
     max_abs_diff,
 )
-from grader.authoring.checks import Credit, Feedback, NotGradable, Visibility, check
+from grader.authoring.checks import Credit, Feedback, NotGradable, check
 from grader.authoring.results import expect_object, expect_tensor, fail_raised, raised
 from grader.authoring.weights import load_trusted_weights, load_weights, trusted_weights
 from grader.engine.confined import CapExceeded, ConfinedCrash, run_confined
-from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookError, NotebookSpec, read_notebook
+from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookError, read_notebook
 from grader.engine.notebooks_cells import plan_cell
 from grader.errors import SandboxError, StudentCodeError
+from grader.models.notebooks import NotebookSpec
+from grader.models.visibility import Visibility
 from grader.sandbox.client import RemoteObject, Student
 from grader.sandbox.script_runs import ScriptRun
 

@@ -12,20 +12,12 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, TypeVar
+
+from grader.models.visibility import Visibility
 
 #: Names a check may ask for; the engine injects them by name.
 INJECTABLE = frozenset({"student", "data", "files", "config", "seed", "rng", "feedback", "model_cache"})
-
-
-class Visibility(StrEnum):
-    """Gradescope's visibility values, with the same meaning."""
-
-    visible = "visible"
-    hidden = "hidden"
-    after_due_date = "after_due_date"
-    after_published = "after_published"
 
 
 @dataclass(frozen=True)

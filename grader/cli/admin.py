@@ -20,8 +20,8 @@ from grader.cli import app
 from grader.cli.grading import load_settings
 from grader.cli.service import redis_url_for
 from grader.config import Settings
-from grader.engine.manifest import load_manifest
 from grader.errors import ManifestError
+from grader.models.manifest import load_manifest
 from grader.store import audit
 from grader.store.records import Role, Token
 from grader.store.redis_server import connect

@@ -19,8 +19,8 @@ from grader.cli.admin import _actor, _fail, _store, console
 from grader.cli.grading import load_settings
 from grader.config import Settings
 from grader.course.policy import StudentException
-from grader.engine.manifest import SuiteManifest, load_manifest
 from grader.errors import ManifestError
+from grader.models.manifest import SuiteManifest, load_manifest
 from grader.store.course import CourseStore
 
 course_app = typer.Typer(help="An assignment's runtime settings and per-student extensions.", no_args_is_help=True)

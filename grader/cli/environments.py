@@ -12,9 +12,9 @@ from grader.cli import app
 from grader.cli.grading import load_settings
 from grader.config import Settings
 from grader.engine.environments import EnvironmentBuildError, build_environment, environment_status
-from grader.engine.manifest import SuiteManifest, load_manifest
 from grader.engine.suites import discover
 from grader.errors import GraderError
+from grader.models.manifest import SuiteManifest, load_manifest
 
 env_app = typer.Typer(
     help="The students' environments: the packages each handout's set-up installs.", no_args_is_help=True

@@ -16,10 +16,10 @@ from grader.authoring.checks import CheckSpec
 from grader.cli import app
 from grader.config import Settings, get_settings
 from grader.engine.environments import EnvironmentBuildError, build_environment
-from grader.engine.report import GradeReport, TestReport
 from grader.engine.runner import grade
 from grader.engine.suites import discover, load_assignment, load_suite
 from grader.errors import GraderError
+from grader.models.report import GradeReport, TestReport
 
 err = Console(stderr=True)
 

@@ -48,9 +48,9 @@ def _build_environments(settings: Settings) -> None:
     """Build the installed suites' students' environments that are missing (once; cached by their hash). A
     failure (no network) is said here and on every check of that suite, never as a student's failure."""
     from grader.cli.environments import build_all
-    from grader.engine.manifest import load_manifest
     from grader.engine.suites import discover
     from grader.errors import GraderError
+    from grader.models.manifest import load_manifest
 
     try:
         manifests = [load_manifest(path / "suite.toml") for path in discover(settings.suites_dir).values()]

@@ -15,7 +15,7 @@ from grader.course.policy import (
     release_date,
     student_dates,
 )
-from grader.engine.manifest import SuiteManifest
+from grader.models.manifest import SuiteManifest
 from grader.store.course import Adjustment, Comment, CourseStore
 from grader.store.records import Role, Submission, SubmissionState
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from grader.engine.manifest import SuiteManifest
+from grader.models.manifest import SuiteManifest
 
 
 class LatePolicy(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from grader.engine.report import GradeReport
+from grader.models.report import GradeReport
 
 
 class CheckChange(BaseModel):

@@ -38,8 +38,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from grader.config import child_environment
-from grader.engine.manifest import Environment
 from grader.errors import ConfigurationError
+from grader.models.manifest import Environment
 
 SITE = "site"
 RECORD = "environment.json"

@@ -50,13 +50,11 @@ import nbformat
 
 from grader.engine.confined import CapExceeded, Caps, human_bytes, run_confined
 from grader.engine.notebooks_cells import CellPlan, plan_cell
-from grader.engine.notebooks_spec import NotebookAlias, NotebookSpec
+from grader.models.notebooks import NotebookAlias, NotebookSpec
 
 __all__ = [
     "NOTEBOOK_CAPS",
-    "NotebookAlias",
     "NotebookError",
-    "NotebookSpec",
     "build_module",
     "ingest_notebook",
     "ingest_notebooks",

@@ -15,6 +15,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,11 +27,12 @@ from grader.engine.environments import environment_status
 from grader.engine.messages import HostPaths, assertion_message, redact_echoes, staff_code_detail, student_code_message
 from grader.engine.models import missing_models
 from grader.engine.notebooks import ingest_notebooks
-from grader.engine.report import CheckResult, GradeReport, PhaseTimings, ReportStatus, SandboxRecord, TestReport
 from grader.engine.scoring import earned
 from grader.engine.suites import Suite
 from grader.engine.unpack import UnpackLimits, find_missing, unpack_submission
 from grader.errors import SandboxError, SandboxTimeout, SubmissionError
+from grader.models.limits import SandboxLimits
+from grader.models.report import CheckResult, GradeReport, PhaseTimings, ReportStatus, SandboxRecord, TestReport
 from grader.sandbox.client import SandboxSession, Student
 from grader.sandbox.launcher import BwrapLauncher, InsecureSubprocessLauncher, Launcher, SandboxSpec
 
@@ -93,12 +95,12 @@ def _grade_in(
     manifest = suite.manifest
     limits = settings.limits.merged(manifest.resources.limits)
     timings = PhaseTimings()
-    base = _report_fields(suite, limits.model_dump(), launcher.secure)
+    header = _Header(suite, limits, launcher.secure, started)
     try:
         unpacked = unpack_submission(source, scratch / "submission", UnpackLimits(), root_marker=manifest.files.root_marker)
     except SubmissionError as exc:
         tests: list[TestReport] = [_not_run(spec, f"Not graded: {exc.student_message}", suite) for spec in suite.checks]
-        return _finish(base, tests, started, timings, status=ReportStatus.submission_error, output=exc.student_message)
+        return _finish(header, tests, timings, status=ReportStatus.submission_error, output=exc.student_message)
     timings.unpack = time.monotonic() - started
     missing = find_missing(unpacked, manifest.files.required)
     # Notebooks become modules before any sandbox starts; their notes say which cells were skipped.
@@ -138,23 +140,25 @@ def _grade_in(
                                          "it is pending: staff can see this and regrade later.", suite)  # fmt: skip
             else:
                 result = run_check(check, inject, session, total_deadline)
+                if result.result != CheckResult.passed:
+                    # A check that failed may have left the sandbox patched, looping or half-dead: the next
+                    # check starts from a fresh one, so one hostile check cannot spoil the others. (One
+                    # that was not run touched nothing: a restart there would cost a sandbox start.)
+                    session.restart()
             tests.append(result)
-            if result.result != CheckResult.passed:
-                # A check that failed may have left the sandbox patched, looping or half-dead: the next
-                # check starts from a fresh one, so one hostile check cannot spoil the others.
-                session.restart()
             if progress:
                 progress.check_finished(result, index, len(suite.checks))
         timings.checks = time.monotonic() - t
     finally:
         session.close()
-    base["sandboxes"] = [SandboxRecord(**{k: e[k] for k in ("generation", "exit_reason", "notes")}) for e in session.ended]
-    base["sandbox_exit_reason"] = session.ended[-1]["exit_reason"] if session.ended else ""
-    base["staff_output"] = session.output_so_far()
-    base["files_missing"] = missing
-    base["unpack_notes"] = unpacked.notes + notebook_notes
+    run = _RunRecord(
+        sandboxes=[SandboxRecord(generation=e["generation"], exit_reason=e["exit_reason"], notes=e["notes"]) for e in session.ended],
+        staff_output=session.output_so_far(),
+        files_missing=missing,
+        unpack_notes=unpacked.notes + notebook_notes,
+    )
     output = "Missing required file(s): " + ", ".join(missing) if missing else ""
-    return _finish(base, tests, started, timings, status=ReportStatus.graded, output=output)
+    return _finish(header, tests, timings, status=ReportStatus.graded, output=output, run=run)
 
 
 class _Injector:
@@ -239,31 +243,52 @@ def _not_run(spec: CheckSpec, message: str, suite: Suite) -> TestReport:
     )  # fmt: skip
 
 
-def _report_fields(suite: Suite, limits: dict[str, Any], secure: bool) -> dict[str, Any]:
-    return {
-        "assignment": suite.manifest.id,
-        "grader_version": grader.__version__,
-        "limits": limits,
-        "sandbox_secure": secure,
-        "extra_data": {"suite_version": suite.manifest.version},
-    }
+@dataclass(frozen=True)
+class _Header:
+    """What a report says of the run before any check: the suite, the limits applied, the clock's start."""
+
+    suite: Suite
+    limits: SandboxLimits
+    secure: bool
+    started: float
+
+
+@dataclass
+class _RunRecord:
+    """What the sandboxes and the unpacker left for the report (nothing when the archive did not unpack)."""
+
+    sandboxes: list[SandboxRecord] = field(default_factory=list)
+    staff_output: str = ""
+    files_missing: list[str] = field(default_factory=list)
+    unpack_notes: list[str] = field(default_factory=list)
 
 
 def _finish(
-    base: dict[str, Any], tests: list[TestReport], started: float, timings: PhaseTimings, *, status: ReportStatus, output: str
+    header: _Header, tests: list[TestReport], timings: PhaseTimings, *, status: ReportStatus, output: str,
+    run: _RunRecord | None = None,
 ) -> GradeReport:
     if any(t.result == CheckResult.error for t in tests):
         status = ReportStatus.suite_error
-    timings.total = time.monotonic() - started
-    base["staff_flags"] = [*base.get("staff_flags", []), *(f"{t.number} {t.name}: {f}" for t in tests for f in t.staff_flags)]
+    run = run or _RunRecord()
+    timings.total = time.monotonic() - header.started
     return GradeReport(
         score=round(sum(t.score for t in tests), 2),
         max_score=sum(t.max_score for t in tests),
         execution_time=round(timings.total, 3),
         output=output,
         tests=tests,
+        extra_data={"suite_version": header.suite.manifest.version},
         status=status,
+        assignment=header.suite.manifest.id,
+        grader_version=grader.__version__,
         created_at=datetime.now(UTC),
         timings=timings,
-        **base,
+        limits=header.limits.model_dump(),
+        sandbox_secure=header.secure,
+        sandboxes=run.sandboxes,
+        sandbox_exit_reason=run.sandboxes[-1].exit_reason if run.sandboxes else "",
+        files_missing=run.files_missing,
+        unpack_notes=run.unpack_notes,
+        staff_output=run.staff_output,
+        staff_flags=[f"{t.number} {t.name}: {f}" for t in tests for f in t.staff_flags],
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 from grader.authoring.checks import CheckSpec, collect_checks
 from grader.engine.scoring import validate_points
 from grader.errors import SuiteError
-from grader.engine.manifest import SuiteManifest, load_manifest
+from grader.models.manifest import SuiteManifest, load_manifest
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.authoring.checks import CheckSpec, Visibility
-from grader.engine.manifest import Policy, SuiteManifest
-from grader.engine.report import GradeReport, OutputFormat
+from grader.authoring.checks import CheckSpec
+from grader.models.manifest import Policy, SuiteManifest
+from grader.models.report import GradeReport, OutputFormat
+from grader.models.visibility import Visibility
 
 
 class GradescopeTest(BaseModel):

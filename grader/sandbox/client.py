@@ -11,9 +11,9 @@ import time
 from typing import Any, cast
 
 from grader.errors import ProtocolViolation, SandboxDied, SandboxTimeout, StudentCodeError
+from grader.models.limits import Timeouts
 from grader.sandbox import protocol
 from grader.sandbox.launcher import Launcher, SandboxProcess, SandboxSpec
-from grader.sandbox.limits import Timeouts
 from grader.sandbox.script_runs import MAX_READ_BYTES, ScriptRun, as_uint8, parse_read, parse_script_run
 
 

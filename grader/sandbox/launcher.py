@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol, TypedDict, Unpack
 
 from grader.errors import ConfigurationError
-from grader.sandbox.limits import SandboxLimits
+from grader.models.limits import SandboxLimits
 from grader.sandbox.seccomp import filter_fd
 
 #: What the sandbox needs of the grader package: the agent and the protocol, nothing else.

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.models.limits import SandboxLimits, Timeouts
 from grader.sandbox import protocol
 from grader.sandbox.launcher import Launcher, SandboxProcess, SandboxSpec
-from grader.sandbox.limits import SandboxLimits, Timeouts
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from grader.authoring.checks import CheckSpec
 from grader.config import Settings
-from grader.engine.report import TestReport
 from grader.engine.runner import grade
 from grader.engine.suites import cached_assignment
+from grader.models.report import TestReport
 from grader.store.blobs import BlobStore
 from grader.store.records import Submission, SubmissionState
 from grader.store.redis_server import connect

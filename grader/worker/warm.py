@@ -23,9 +23,9 @@ from pathlib import Path
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from grader.config import Settings
-from grader.engine.manifest import load_manifest
 from grader.engine.runner import make_launcher, sandbox_spec
 from grader.engine.suites import Suite, cached_suite, discover
+from grader.models.manifest import load_manifest
 from grader.sandbox.launcher import SandboxSpec
 from grader.sandbox.pool import WarmPool, WarmProfile
 

@@ -14,9 +14,9 @@ import pytest
 
 from grader.config import PROJECT_ROOT
 from grader.engine.environments import RECORD, SITE, EnvironmentBuildError, build_environment, environment_status
-from grader.engine.manifest import Environment
 from grader.engine.runner import grade
 from grader.engine.suites import load_suite
+from grader.models.manifest import Environment
 from tests.utils.builders import SHARED_ENVS, TOY_SUITES, make_submission, settings_for
 
 SUITE = load_suite(TOY_SUITES / "environment")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import load_suite
 from grader.errors import ConfigurationError
+from grader.models.report import GradeReport
 from tests.utils.builders import TOY_SUITES, make_submission, settings_for
 
 pytestmark = pytest.mark.bwrap

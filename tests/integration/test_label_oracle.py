@@ -16,9 +16,9 @@ import pytest
 
 from grader.api.views import student_report
 from grader.config import PROJECT_ROOT
-from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import load_suite
+from grader.models.report import GradeReport
 from tests.utils.builders import TOY_SUITES, make_submission, settings_for
 
 pytestmark = pytest.mark.bwrap

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.api.queueing import choose_queue
-from grader.engine.manifest import SuiteManifest
+from grader.models.manifest import SuiteManifest
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
 from grader.worker.celery_app import make_celery

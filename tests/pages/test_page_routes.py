@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from grader.api.deps import Services
-from grader.engine.report import CheckResult, GradeReport, OutputFormat, PhaseTimings, SandboxRecord
-from grader.engine.report import TestReport as CheckReport
+from grader.models.report import CheckResult, GradeReport, OutputFormat, PhaseTimings, SandboxRecord
+from grader.models.report import TestReport as CheckReport
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.sessions import issue_link
 from grader.store.tokens import digest, issue_token, revoke

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 
 from grader.api.deps import Services
-from grader.engine.report import CheckResult, GradeReport
-from grader.engine.report import TestReport as CheckReport
+from grader.models.report import CheckResult, GradeReport
+from grader.models.report import TestReport as CheckReport
 from grader.store import audit
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.tokens import issue_token

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from grader.api.pages.student_grade import late_by
-from grader.engine.report import CheckResult, GradeReport
-from grader.engine.report import TestReport as CheckReport
+from grader.models.report import CheckResult, GradeReport
+from grader.models.report import TestReport as CheckReport
 from grader.store.course import CourseStore
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.tokens import issue_token

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from grader.models.limits import SandboxLimits, Timeouts
 from grader.sandbox.client import SandboxSession, Student
 from grader.sandbox.launcher import BwrapLauncher, SandboxSpec
-from grader.sandbox.limits import SandboxLimits, Timeouts
 from tests.utils.builders import make_submission, traversable_dir
 
 pytestmark = pytest.mark.bwrap

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SandboxDied
+from grader.models.limits import SandboxLimits, Timeouts
 from grader.sandbox import pool as pool_module
 from grader.sandbox.client import SandboxSession, Student
 from grader.sandbox.launcher import BwrapLauncher, SandboxSpec
-from grader.sandbox.limits import SandboxLimits, Timeouts
 from grader.sandbox.pool import WarmPool
 from tests.utils.builders import make_submission, traversable_dir
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from grader.errors import SandboxTimeout
+from grader.models.limits import SandboxLimits, Timeouts
 from grader.sandbox.client import SandboxSession, Student
 from grader.sandbox.launcher import BwrapLauncher, SandboxSpec
-from grader.sandbox.limits import SandboxLimits, Timeouts
 from grader.sandbox.pool import WARM_NOTE, WarmPool
 from tests.sandbox.test_isolation import (  # noqa: F401 - re-collected here with the pooled fixture
     tcp_listener,

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from grader.config import PROJECT_ROOT
-from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import Suite, load_assignment, load_suite
+from grader.models.report import GradeReport
 from tests.utils.builders import REFERENCE, settings_for, traversable_dir
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]

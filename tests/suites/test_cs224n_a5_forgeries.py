@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from grader.config import PROJECT_ROOT
-from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import load_assignment
+from grader.models.report import GradeReport
 from tests.utils.builders import (
     REFERENCE,
     apply_mutants,

@@ -18,9 +18,9 @@ import nbformat
 import pytest
 
 from grader.config import PROJECT_ROOT
-from grader.engine.report import GradeReport
 from grader.engine.runner import grade
 from grader.engine.suites import Suite, load_assignment
+from grader.models.report import GradeReport
 from tests.utils.builders import SHARED_ENVS, settings_for, traversable_dir
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]

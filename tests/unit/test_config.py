@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from grader.config import PROJECT_ROOT, Settings, get_settings
-from grader.sandbox.limits import SandboxLimits, Timeouts
+from grader.models.limits import SandboxLimits, Timeouts
 
 GRADER_DIR = PROJECT_ROOT / "grader"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import CheckResult, GradeReport
+from grader.models.manifest import SuiteManifest
+from grader.models.report import CheckResult, GradeReport
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.submissions import Store
 

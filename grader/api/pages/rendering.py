@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from grader.api.pages.ansi import ansi_to_html
-from grader.engine.report import OutputFormat
+from grader.models.report import OutputFormat
 
 # Raw HTML inside Markdown is allowed through markdown-it and then sanitised with everything else.
 _MARKDOWN = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable("table")

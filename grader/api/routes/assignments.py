@@ -15,8 +15,8 @@ from grader.api.errors import responses
 from grader.api.queueing import enqueue
 from grader.api.schemas import AssignmentPublic, RegradeResult, SubmissionList, SubmissionSummary
 from grader.api.views import student_report
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import GradeReport
+from grader.models.manifest import SuiteManifest
+from grader.models.report import GradeReport
 from grader.store import audit
 from grader.store.audit import actor_of
 from grader.store.records import Role, Submission, Token

@@ -9,8 +9,8 @@ from grader.api.deps import CurrentUser, Services, ServicesDep, StaffUser, now
 from grader.api.views import student_report
 from grader.course.grades import grade_of, student_grade, visibility_manifest
 from grader.course.policy import Counting
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import GradeReport
+from grader.models.manifest import SuiteManifest
+from grader.models.report import GradeReport
 from grader.store.audit import actor_of
 from grader.store.course import Adjustment, Comment, CourseStore
 from grader.store.records import Role, Submission, Token

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from grader.api.deps import Services, ServicesDep, StaffUser
 from grader.api.errors import responses
 from grader.course.report_diff import ReportComparison, compare
-from grader.engine.report import GradeReport
+from grader.models.report import GradeReport
 from grader.store import reports
 from grader.store.records import ReportVersion, SubmissionState
 

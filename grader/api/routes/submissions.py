@@ -16,11 +16,11 @@ from grader.api.queueing import enqueue, submit
 from grader.api.routes.assignments import assignment_public
 from grader.api.schemas import Progress, SubmissionAccepted, SubmissionPublic, Timestamps
 from grader.api.views import student_report
-from grader.authoring.checks import Visibility
 from grader.engine.unpack import UnpackLimits, check_archive
 from grader.errors import UnpackError
 from grader.models.manifest import SuiteManifest
 from grader.models.report import GradeReport
+from grader.models.visibility import Visibility
 from grader.store import audit
 from grader.store.audit import actor_of
 from grader.store.blobs import BlobStore, BlobStoreFull, BlobTooLarge

@@ -6,7 +6,7 @@ import io
 
 from grader.api.layout import archive_files, layout_problem, missing_files
 from grader.config import PROJECT_ROOT
-from grader.engine.manifest import SuiteManifest, load_manifest
+from grader.models.manifest import SuiteManifest, load_manifest
 from tests.utils.builders import zip_of
 
 SUITES = {p.parent.name: load_manifest(p) for p in (PROJECT_ROOT / "test_suites").glob("*/suite.toml")}

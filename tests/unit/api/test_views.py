@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from grader.api.views import student_report, visible_to_students
-from grader.authoring.checks import Visibility
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import CheckResult, GradeReport
-from grader.engine.report import TestReport as CheckReport
+from grader.models.manifest import SuiteManifest
+from grader.models.report import CheckResult, GradeReport
+from grader.models.report import TestReport as CheckReport
+from grader.models.visibility import Visibility
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from grader.authoring.checks import INJECTABLE, CheckSpec, Credit, Feedback, Visibility, check, collect_checks
+from grader.authoring.checks import INJECTABLE, CheckSpec, Credit, Feedback, check, collect_checks
+from grader.models.visibility import Visibility
 
 
 def spec_of(func: Any) -> CheckSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from grader.course.report_diff import compare
-from grader.engine import report
+from grader.models import report
 
 
 def _report(*checks: tuple[str, float, report.CheckResult, str]) -> report.GradeReport:

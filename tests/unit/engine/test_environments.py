@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from grader.config import PROJECT_ROOT
 from grader.engine.environments import environment_key, environment_status, grader_distributions
-from grader.engine.manifest import Environment, load_manifest
 from grader.errors import ManifestError
+from grader.models.manifest import Environment, load_manifest
 
 SUITES = PROJECT_ROOT / "test_suites"
 

@@ -22,8 +22,9 @@ import pytest
 
 from grader.engine import notebooks
 from grader.engine.confined import Caps, run_confined
-from grader.engine.notebooks import NOTEBOOK_CAPS, NotebookSpec, ingest_notebook, ingest_notebooks
+from grader.engine.notebooks import NOTEBOOK_CAPS, ingest_notebook, ingest_notebooks
 from grader.engine.notebooks_cells import MAX_CELL_CHARS
+from grader.models.notebooks import NotebookSpec
 
 _MIB = 1024 * 1024
 

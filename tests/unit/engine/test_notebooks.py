@@ -13,9 +13,10 @@ from types import ModuleType
 import nbformat
 import pytest
 
-from grader.engine.manifest import SuiteManifest
-from grader.engine.notebooks import NotebookAlias, NotebookSpec, ingest_notebook, ingest_notebooks, read_notebook
+from grader.engine.notebooks import ingest_notebook, ingest_notebooks, read_notebook
 from grader.engine.notebooks_cells import plan_cell
+from grader.models.manifest import SuiteManifest
+from grader.models.notebooks import NotebookAlias, NotebookSpec
 
 
 def notebook(*cells: str, markdown_first: bool = True) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from grader.authoring.checks import CheckSpec, Visibility
+from grader.authoring.checks import CheckSpec
 from grader.engine.scoring import earned, validate_points
 from grader.errors import SuiteError
+from grader.models.visibility import Visibility
 
 
 def spec(name: str, number: str, points: float) -> CheckSpec:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from grader.engine.manifest import SuiteManifest
-from grader.engine.report import CheckResult, GradeReport
-from grader.engine.report import TestReport as CheckReport
 from grader.export.results import from_report
+from grader.models.manifest import SuiteManifest
+from grader.models.report import CheckResult, GradeReport
+from grader.models.report import TestReport as CheckReport
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.models.limits import MiB, SandboxLimits
 from grader.sandbox.launcher import INSIDE_HOME, BwrapLauncher, SandboxSpec
-from grader.sandbox.limits import MiB, SandboxLimits
 
 
 def _mounts(cmd: list[str]) -> list[tuple[str, str]]:

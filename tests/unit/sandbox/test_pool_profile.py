@@ -8,10 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from grader.config import Settings
-from grader.engine.manifest import SuiteManifest
+from grader.models.limits import SandboxLimits
+from grader.models.manifest import SuiteManifest
 from grader.sandbox.agent.server import Agent
 from grader.sandbox.launcher import SandboxSpec
-from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.pool import WarmProfile
 from grader.worker.warm import initial_targets
 from tests.utils.builders import TOY_SUITES, settings_for

@@ -11,10 +11,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from grader.authoring.checks import Visibility
-from grader.engine.notebooks_spec import NotebookSpec
 from grader.errors import ManifestError
-from grader.sandbox.limits import SandboxLimits
+from grader.models.limits import SandboxLimits
+from grader.models.notebooks import NotebookSpec
+from grader.models.visibility import Visibility
 
 
 class _Strict(BaseModel):

@@ -1,4 +1,4 @@
-"""Tests for grader.engine.report: consistency checks and the Gradescope-only view."""
+"""Tests for grader.models.report: consistency checks and the Gradescope-only view."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from grader.authoring.checks import Visibility
-from grader.engine.report import (
+from grader.models.report import (
     CheckResult,
     GradeReport,
     OutputFormat,
@@ -18,7 +17,8 @@ from grader.engine.report import (
     ReportStatus,
     SandboxRecord,
 )
-from grader.engine.report import TestReport as CheckReport  # a name pytest does not try to collect
+from grader.models.report import TestReport as CheckReport  # a name pytest does not try to collect
+from grader.models.visibility import Visibility
 
 STAFF_SECRET = "Traceback (most recent call last): hidden_check.py line 12"
 

@@ -1,4 +1,4 @@
-"""Tests for grader.engine.manifest: suite.toml parsing, validation errors and self-documentation."""
+"""Tests for grader.models.manifest: suite.toml parsing, validation errors and self-documentation."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from grader.authoring.checks import Visibility
-from grader.engine.manifest import FilesSpec, Policy, Resources, SuiteManifest, load_manifest
 from grader.engine.suites import load_suite
 from grader.errors import ManifestError, SuiteError
+from grader.models.manifest import FilesSpec, Policy, Resources, SuiteManifest, load_manifest
+from grader.models.visibility import Visibility
 
 MINIMAL = 'id = "cs101-a1"\ntitle = "Assignment 1"\n'
 

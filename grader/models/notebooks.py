@@ -1,4 +1,4 @@
-"""The ``[[notebooks]]`` tables of ``suite.toml`` (kept apart from the reader so the manifest stays light)."""
+"""The ``[[notebooks]]`` tables of ``suite.toml``; ``grader.engine.notebooks`` reads the notebooks they name."""
 
 from __future__ import annotations
 

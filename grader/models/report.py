@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.authoring.checks import Visibility
+from grader.models.visibility import Visibility
 
 
 class OutputFormat(StrEnum):

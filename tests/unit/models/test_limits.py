@@ -1,4 +1,4 @@
-"""Tests for grader.sandbox.limits: defaults, validated overrides, immutability."""
+"""Tests for grader.models.limits: defaults, validated overrides, immutability."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from grader.sandbox.limits import GiB, MiB, SandboxLimits, Timeouts
+from grader.models.limits import GiB, MiB, SandboxLimits, Timeouts
 
 
 def test_unit_constants() -> None:
