@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import redis.asyncio
 
 
 class EmbeddedRedis:
@@ -60,19 +59,3 @@ def connect(url: str) -> redis.Redis:
         return redis.Redis(unix_socket_path=url.removeprefix("redis+socket://"), decode_responses=True)
     return redis.Redis.from_url(url, decode_responses=True)
 
-
-def connect_async(url: str, max_connections: int = 64) -> redis.asyncio.Redis:
-    """The ``redis.asyncio`` client for the same URLs as ``connect`` (the API's upload path).
-
-    Its pool waits for a free connection rather than failing: on the event loop nothing else bounds how
-    many uploads wait for Redis at once (a deadline can bring hundreds), and the default pool raises
-    "Too many connections" past 100."""
-    if url.startswith("redis+socket://"):
-        pool = redis.asyncio.BlockingConnectionPool(
-            connection_class=redis.asyncio.UnixDomainSocketConnection, path=url.removeprefix("redis+socket://"),
-            max_connections=max_connections, timeout=None, decode_responses=True,
-        )  # fmt: skip
-    else:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=None,
-                                                             decode_responses=True)  # fmt: skip
-    return redis.asyncio.Redis(connection_pool=pool)
