@@ -35,7 +35,6 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Queued for g
 NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl: -F file=@submission.zip)."
 
 
-
 # A submission is one file; the token is the only field read, and a few others (a form's submit button)
 # are tolerated. Starlette refuses (400) a form with more as soon as the extra part appears.
 @router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202,
