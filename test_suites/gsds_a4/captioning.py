@@ -24,7 +24,17 @@ from typing import Any
 
 import torch
 
-from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
+from grader.authoring import (
+    RemoteObject,
+    Student,
+    StudentCodeError,
+    expect_object,
+    fail,
+    fail_raised,
+    load_weights,
+    raised,
+    trusted_weights,
+)
 
 PATCHES, PATCH_WIDTH, LABEL_LENGTH, BATCH, VOCAB = 16, 12, 20, 2, 40
 LR = 0.5
@@ -148,7 +158,7 @@ def build(
     try:
         q1b = student.module("q1b")
     except StudentCodeError as exc:
-        fail(f"q1/q1b.ipynb could not be imported: {exc.exc_type}: {exc.exc_message}")
+        fail(f"q1/q1b.ipynb could not be imported: {raised(exc)}")
     builtins = student.module("builtins")
     if not builtins.hasattr(q1b, "device"):
         # The handout's model cell computes ``device`` (not run by the grader); a loop may use the global.
@@ -166,10 +176,8 @@ def build(
     try:
         trainer = q1b.Trainer(model, train_loader, valid_loader, optimizer)
     except StudentCodeError as exc:
-        fail(f"Trainer(model, train_loader, valid_loader, optimizer) raised {exc.exc_type}: {exc.exc_message}")
-    if not isinstance(trainer, RemoteObject):
-        fail("Trainer(model, train_loader, valid_loader, optimizer) did not return an object.")
-    return Setup(trainer, model)
+        fail_raised("Trainer(model, train_loader, valid_loader, optimizer)", exc)
+    return Setup(expect_object(trainer, "Trainer(model, train_loader, valid_loader, optimizer)"), model)
 
 
 def parameters(student: Student, model: RemoteObject) -> dict[str, Any]:
@@ -184,7 +192,7 @@ def parameters(student: Student, model: RemoteObject) -> dict[str, Any]:
     try:
         values = builtins.dict(named(model))
     except StudentCodeError as exc:
-        fail(f"Reading the model's parameters after train() raised {exc.exc_type}: {exc.exc_message}")
+        fail_raised("Reading the model's parameters after train()", exc)
     if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
         fail("The model's named parameters could not be read after train().")
     return {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
@@ -198,7 +206,7 @@ def train(student: Student, setup: Setup, epochs: int, setting: str) -> Run:
         hint = ""
         if "requires grad" in exc.exc_message:  # np.mean over tensors that still hold the graph
             hint = " Record the Python float of each loss (loss.item()), not the tensor."
-        fail(f"trainer.train({epochs}) ({setting}) raised {exc.exc_type}: {exc.exc_message}{hint}")
+        fail_raised(f"trainer.train({epochs}) ({setting})", exc, hint)
     lists = []
     for name in ("epoch_train_loss", "epoch_val_loss"):
         try:

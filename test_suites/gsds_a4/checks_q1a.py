@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from grader.authoring import Credit, RemoteObject, Student, StudentCodeError, check, fail
+from grader.authoring import Credit, RemoteObject, Student, StudentCodeError, check, fail, fail_raised, raised
 
 from . import qa
 
@@ -19,14 +19,14 @@ def _tokenize(model: RemoteObject, question: str, context: str) -> None:
     try:
         model.call_method("tokenize", question, context)
     except StudentCodeError as exc:
-        fail(f"tokenize(question, context) raised {exc.exc_type}: {exc.exc_message}")
+        fail_raised("tokenize(question, context)", exc)
 
 
 def _answer(model: RemoteObject) -> str:
     try:
         answer = model.call_method("generateAnswer")
     except StudentCodeError as exc:
-        fail(f"generateAnswer() raised {exc.exc_type}: {exc.exc_message}")
+        fail_raised("generateAnswer()", exc)
     if not isinstance(answer, str):
         fail(f"generateAnswer() must return a string, got {type(answer).__name__}")
     return answer
@@ -61,7 +61,7 @@ def init(student: Student, data: Path) -> None:
         ids = encoded["input_ids"]
     except StudentCodeError as exc:
         fail(
-            f"self.tokenizer(question, context, return_tensors='pt') raised {exc.exc_type}: {exc.exc_message}; "
+            f"self.tokenizer(question, context, return_tensors='pt') raised {raised(exc)}; "
             "self.tokenizer should be the tokenizer loaded with AutoTokenizer.from_pretrained(model_path)."
         )
     if not isinstance(ids, torch.Tensor) or not torch.equal(ids, want["input_ids"]):
@@ -242,7 +242,7 @@ def real_model(student: Student, data: Path) -> None:
     try:
         model = student.module("q1a").QAmodel("deepset/bert-base-cased-squad2")
     except StudentCodeError as exc:
-        fail(f"QAmodel('deepset/bert-base-cased-squad2') raised {exc.exc_type}: {exc.exc_message}")
+        fail_raised("QAmodel('deepset/bert-base-cased-squad2')", exc)
     cases = qa.contexts(data)
     for case in cases:
         _tokenize(model, case["question"], case["context"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from grader.authoring import Credit, Feedback, Student, StudentCodeError, check, fail
+from grader.authoring import Credit, Feedback, Student, StudentCodeError, check, fail, raised
 
 from . import resultlog, training
 from .bertlib import bodies
@@ -88,7 +88,7 @@ def _rerun(student: Student, sample: Path) -> list[str]:
     try:
         run.classifier.test(args)
     except StudentCodeError as exc:
-        return [f"classifier.test(args) raised {exc.exc_type}: {exc.exc_message}"]
+        return [f"classifier.test(args) raised {raised(exc)}"]
     devs = [training.accuracy(run.dev, c) for c in want.classes]
     best = max(range(1, RERUN_EPOCHS + 1), key=lambda k: (devs[k], -k))
     expected = resultlog.ExpectedRun(

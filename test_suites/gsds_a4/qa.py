@@ -25,7 +25,16 @@ from typing import Any
 
 import torch
 
-from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
+from grader.authoring import (
+    RemoteObject,
+    Student,
+    StudentCodeError,
+    expect_object,
+    fail,
+    fail_raised,
+    load_weights,
+    trusted_weights,
+)
 
 SPECIALS = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
 MAX_POSITIONS = 32
@@ -111,10 +120,8 @@ def qa_model(student: Student, data: Path) -> tuple[RemoteObject, dict[str, torc
     try:
         qa = student.module("q1a").QAmodel(folder)
     except StudentCodeError as exc:
-        fail(f"QAmodel(model_path) raised {exc.exc_type}: {exc.exc_message}")
-    if not isinstance(qa, RemoteObject):
-        fail("QAmodel(model_path) did not return an object")
-    return qa, weights
+        fail_raised("QAmodel(model_path)", exc)
+    return expect_object(qa, "QAmodel(model_path)"), weights
 
 
 def logits(data: Path, weights: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -21,7 +21,17 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from grader.authoring import NotebookError, NotebookSpec, RemoteObject, Student, StudentCodeError, fail, read_notebook
+from grader.authoring import (
+    NotebookError,
+    NotebookSpec,
+    RemoteObject,
+    Student,
+    StudentCodeError,
+    fail,
+    fail_raised,
+    raised,
+    read_notebook,
+)
 
 ROWS = 100
 NOTEBOOK = "q1/q1b.ipynb"
@@ -174,7 +184,7 @@ def run(student: Student, files: Path, captions: list[str]) -> tuple[RemoteObjec
     try:
         builtins.list(builtins.map(namespace.update, builtins.map(builtins.vars, [student.module("q1b")])))
     except StudentCodeError as exc:
-        fail(f"{NOTEBOOK} could not be imported: {exc.exc_type}: {exc.exc_message}")
+        fail(f"{NOTEBOOK} could not be imported: {raised(exc)}")
     load = stand_in["load_dataset"]
     namespace.call_method("__setitem__", "load_dataset", load)
     namespace.call_method("__setitem__", "datasets", student.module("types").SimpleNamespace(load_dataset=load))
@@ -182,7 +192,7 @@ def run(student: Student, files: Path, captions: list[str]) -> tuple[RemoteObjec
         try:
             builtins.exec(builtins.compile(source, f"{NOTEBOOK}, cell {number}", "exec"), namespace)
         except StudentCodeError as exc:
-            fail(f"Running the dataset cell {number} (load_dataset replaced by a 100-row stand-in) raised {exc.exc_type}: {exc.exc_message}")  # fmt: skip
+            fail_raised(f"Running the dataset cell {number} (load_dataset replaced by a 100-row stand-in)", exc)
     parts = []
     for name in ("train_set", "valid_set"):
         if not namespace.call_method("__contains__", name):
@@ -199,7 +209,7 @@ def captions(student: Student, part: Any, name: str) -> list[str]:
     try:
         texts = builtins.list(builtins.map(operator.itemgetter("text"), part))
     except StudentCodeError as exc:
-        fail(f"The rows of {name} should have a 'text' caption ({exc.exc_type}: {exc.exc_message}); is it a split of the dataset?")  # fmt: skip
+        fail(f"The rows of {name} should have a 'text' caption ({raised(exc)}); is it a split of the dataset?")  # fmt: skip
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         fail(f"The rows of {name} should have a 'text' caption.")
     return list(texts)

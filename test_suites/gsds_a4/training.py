@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, fail_raised, load_weights, trusted_weights
 
 from .bertlib import reference as ref
 from .bertlib.head import NUM_LABELS, head_names, head_shapes, namespace, split_head
@@ -157,7 +157,7 @@ def prepare(student: Student, sample: Path, *, layers: int, steps: int, lr: floa
                            option="pretrain")  # fmt: skip
         model = classifier.BertSentClassifier(config)
     except StudentCodeError as exc:
-        fail(f"Building the classifier (classifier.BertSentClassifier) raised {exc.exc_type}: {exc.exc_message}")
+        fail_raised("Building the classifier (classifier.BertSentClassifier)", exc)
     shapes = head_shapes(model, HIDDEN)
     for _ in range(50):
         bert_weights = draw("BertModel", cfg, zero=("pooler_dense.weight",))
@@ -185,7 +185,7 @@ def train(student: Student, run: Run, epochs: int) -> RemoteObject:
         student.module("builtins").setattr(args, "filepath", f"{tmp}/model.pt")
         run.classifier.train(args)
     except StudentCodeError as exc:
-        fail(f"classifier.train(args) raised {exc.exc_type}: {exc.exc_message}")
+        fail_raised("classifier.train(args)", exc)
     if not isinstance(args, RemoteObject):
         fail("classifier.get_args() did not return the parsed arguments")
     return args
