@@ -97,12 +97,25 @@ return {1, tostring((tonumber(oldest[2]) or now) + window - now)}
 """
 
 
+# received -> queued for the run that was sent, with its queue place; nothing if the record moved on.
+# KEYS: record, queue, received list; ARGV: JSON of "received", the run id, "queued", the time; time (s), id.
+_MARK_SENT = """
+local state, run = redis.call('hget', KEYS[1], 'state'), redis.call('hget', KEYS[1], 'run_id')
+if state ~= ARGV[1] or run ~= ARGV[2] then return 0 end
+redis.call('hset', KEYS[1], 'state', ARGV[3], 'queued_at', ARGV[4])
+redis.call('zadd', KEYS[2], ARGV[5], ARGV[6])
+redis.call('zrem', KEYS[3], ARGV[6])
+return 1
+"""
+
+
 class Store:
     """Records, indexes, tokens and rate limits on one Redis connection."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
-        self._admit = client.register_script(_ADMIT)  # runs by its SHA1, and is sent again if Redis lost it
+        # Scripts run by their SHA1, and are sent again if Redis lost them.
+        self._admit, self._mark_sent = client.register_script(_ADMIT), client.register_script(_MARK_SENT)
 
     # -- submissions ---------------------------------------------------------------------
 
@@ -156,27 +169,16 @@ class Store:
         """A new run recorded as queued at once, with its place in the queue (for a caller that sends its task
         itself; the API and the janitor record ``new_run`` and ``mark_sent`` around the send)."""
         self.new_run(sub_id, run_id, queue)
-        self.mark_sent(sub_id, run_id, when)
+        self.mark_sent(sub_id, run_id, queue, when)
 
-    def mark_sent(self, sub_id: str, run_id: str, when: datetime) -> bool:
-        """The task of run ``run_id`` was sent: ``received`` becomes ``queued`` with its place in the queue.
+    def mark_sent(self, sub_id: str, run_id: str, queue: str, when: datetime) -> bool:
+        """The task of run ``run_id`` was sent: ``received`` becomes ``queued`` with its place in ``queue``.
         False, and nothing changed, when the record has moved on meanwhile (a worker already took the task,
-        or a regrade issued another run): a worker's state is never overwritten by this."""
-        key = f"{P}sub:{sub_id}"
-        with self.r.pipeline() as pipe:
-            try:
-                pipe.watch(key)  # type: ignore[no-untyped-call]  # a worker starting it meanwhile cancels EXEC
-                sub = self.get(sub_id)
-                if sub is None or sub.state != SubmissionState.received or sub.run_id != run_id:
-                    return False
-                pipe.multi()
-                pipe.hset(key, mapping=_changed(sub, {"state": SubmissionState.queued, "queued_at": when}))
-                pipe.zadd(f"{P}queue:{sub.queue}", {sub_id: when.timestamp()})
-                pipe.zrem(f"{P}received", sub_id)
-                pipe.execute()
-                return True
-            except redis.WatchError:
-                return False
+        or a regrade issued another run): a worker's state is never overwritten by this. One atomic step."""
+        keys = [f"{P}sub:{sub_id}", f"{P}queue:{queue}", f"{P}received"]
+        args: list[EncodableT] = [json.dumps(SubmissionState.received), json.dumps(run_id), json.dumps(SubmissionState.queued),
+                json.dumps(when.isoformat()), when.timestamp(), sub_id]  # fmt: skip
+        return bool(self._mark_sent(keys=keys, args=args))
 
     def unsent(self, older_than: datetime) -> list[Submission]:
         """Runs recorded as ``received`` before ``older_than`` and still so: their task may never have been

@@ -31,4 +31,4 @@ def send_grading(celery: Celery, store: Store, sub_id: str, run_id: str, queue: 
     soft = total_timeout_seconds + 120
     celery.send_task(TASK_GRADE, args=[sub_id, run_id], queue=queue, task_id=task_id(run_id),
                      soft_time_limit=soft, time_limit=soft + 60)  # fmt: skip
-    return store.mark_sent(sub_id, run_id, when)
+    return store.mark_sent(sub_id, run_id, queue, when)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.store.records import Role, Submission, SubmissionState, Token
+from grader.store.records import Role, Submission, SubmissionState
 from grader.store.redis_server import connect
 from grader.store.submissions import Admission, Store
 from tests.utils.service import RedisServer
@@ -80,19 +80,19 @@ def test_an_upload_is_received_until_its_task_is_sent(store: Store) -> None:
     store.add_submission(_submission("s", queue="cpu", state=SubmissionState.received))
     assert store.queue_position(store.get("s")) is None  # type: ignore[arg-type]  # not in a queue before its task is sent
     assert [s.id for s in store.unsent(datetime.now(UTC))] == ["s"]  # on the janitor's worklist meanwhile
-    assert store.mark_sent("s", "other-run", NOW) is False  # only the recorded run is marked
-    assert store.mark_sent("s", "r1", NOW) is True
+    assert store.mark_sent("s", "other-run", "cpu", NOW) is False  # only the recorded run is marked
+    assert store.mark_sent("s", "r1", "cpu", NOW) is True
     sent = store.get("s")
     assert sent is not None and sent.state == SubmissionState.queued and sent.queued_at == NOW
     assert store.queue_position(sent) == 1 and store.unsent(datetime.now(UTC)) == []
-    assert store.mark_sent("s", "r1", NOW) is False  # once
+    assert store.mark_sent("s", "r1", "cpu", NOW) is False  # once
 
 
 def test_a_run_a_worker_already_started_is_not_marked_queued(store: Store) -> None:
     # The worker can take the task before the API marks it sent: its "running" must stand.
     store.add_submission(_submission("s", queue="cpu", state=SubmissionState.received))
     store.start_attempt("s", NOW)
-    assert store.mark_sent("s", "r1", NOW) is False
+    assert store.mark_sent("s", "r1", "cpu", NOW) is False
     after = store.get("s")
     assert after is not None and after.state == SubmissionState.running and store.queue_position(after) is None
     assert store.unsent(datetime.now(UTC)) == [] and store.r.zcard("grader:received") == 0  # dropped from the worklist
@@ -103,7 +103,7 @@ def test_a_regrade_is_received_then_queued(store: Store) -> None:
     store.new_run("s", "r2", "cpu")
     again = store.get("s")
     assert again is not None and (again.run_id, again.state, again.attempts, again.error) == ("r2", "received", 0, "")
-    assert store.mark_sent("s", "r2", NOW) and store.get("s").state == SubmissionState.queued  # type: ignore[union-attr]
+    assert store.mark_sent("s", "r2", "cpu", NOW) and store.get("s").state == SubmissionState.queued  # type: ignore[union-attr]
 
 
 def test_a_queued_new_submission_takes_its_queue_place_in_the_same_write(store: Store) -> None:
