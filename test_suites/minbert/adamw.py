@@ -103,7 +103,7 @@ def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4, se
     opt = student.module("optimizer").AdamW(lin.parameters(), lr=1e-3, weight_decay=weight_decay, correct_bias=True)
     for _ in range(steps):
         remote_step(lin, torch.FloatTensor(rng.uniform(size=[3])))
-        opt.step()
+        opt.call_method("step")  # opt.step() in one round trip, not two (getattr, then call)
     weight: torch.Tensor = lin.state_dict()["weight"].float()
     return weight
 
@@ -148,7 +148,7 @@ def groups_run(student: Student | None, steps: int, seed: int = 1) -> list[torch
         x = torch.FloatTensor(rng.uniform(size=[3]))
         for lin in lins[:2]:
             remote_step(lin, x)
-        sopt.step()
+        sopt.call_method("step")
     return [lin.state_dict()["weight"].float() for lin in lins]
 
 
