@@ -73,6 +73,7 @@ class Outcome:
     expected: frozenset[str]  # checks that must fail (reference, mutant) or score 0 (forgery)
     wrong: dict[str, str] = field(default_factory=dict)  # check -> why it contradicts the expectation
     graded_with: tuple[str, ...] = ()  # the other specs that shared its grading
+    report: GradeReport | None = field(default=None, repr=False)  # the grading it was judged on
 
     @property
     def ok(self) -> bool:
@@ -216,7 +217,7 @@ def verify_suite(suite: Suite, reference: Path, settings: Settings,
             report = grade(suite, copy_reference(reference, root / "reference"), settings, launcher=launcher)
             by_number = {t.number: t for t in report.tests}
             lost = _lost(report, pending)
-            ref = Outcome("reference", "reference", "", missing)
+            ref = Outcome("reference", "reference", "", missing, report=report)
             ref.wrong = {n: f"fails{_quote(by_number[n])}" for n in sorted(lost - missing)}
             ref.wrong |= {n: "passes (declared missing)" for n in sorted(missing - lost)}
             done(ref)
@@ -231,31 +232,33 @@ def verify_suite(suite: Suite, reference: Path, settings: Settings,
                     done(Outcome(kind, spec.name, spec.bug_class, spec.expected,
                                  {"-": f"its {key} must name checks of the suite: {sorted(spec.expected - numbers)}"}))  # fmt: skip
                 group = tuple(s for s in group if s not in bad)
-                for spec, wrong, shared in _grade_group(group, graded, pending | missing):
-                    done(Outcome(kind, spec.name, spec.bug_class, spec.expected, wrong, shared))
+                for spec, wrong, shared, judged_on in _grade_group(group, graded, pending | missing):
+                    done(Outcome(kind, spec.name, spec.bug_class, spec.expected, wrong, shared, judged_on))
     return Verification(suite, outcomes, pending)
 
 
 def _grade_group(group: tuple[Spec, ...], graded: Callable[[tuple[Spec, ...]], GradeReport],
-                 ignore: frozenset[str]) -> Iterator[tuple[Spec, dict[str, str], tuple[str, ...]]]:  # fmt: skip
+                 ignore: frozenset[str]) -> Iterator[tuple[Spec, dict[str, str], tuple[str, ...], GradeReport | None]]:  # fmt: skip
     """Each spec of ``group`` with what contradicts it: one grading for all, and when that one does not
     hold (or their edits collide), one grading each, so the message names the culprit."""
     if len(group) > 1:
         try:
-            report = graded(group)
+            shared: GradeReport | None = graded(group)
         except SuiteError:
-            report = None
-        if report is not None:
+            shared = None
+        if shared is not None:
             results = []
             for spec in group:
                 others = frozenset().union(*(s.expected for s in group if s is not spec))
-                results.append((spec, judge(spec, report, ignore, others)))
+                results.append((spec, judge(spec, shared, ignore, others)))
             if all(not wrong for _, wrong in results):
                 for spec, wrong in results:
-                    yield spec, wrong, tuple(s.name for s in group if s is not spec)
+                    yield spec, wrong, tuple(s.name for s in group if s is not spec), shared
                 return
     for spec in group:
         try:
-            yield spec, judge(spec, graded((spec,)), ignore), ()
+            report = graded((spec,))
         except SuiteError as exc:
-            yield spec, {"-": exc.student_message}, ()
+            yield spec, {"-": exc.student_message}, (), None
+        else:
+            yield spec, judge(spec, report, ignore), (), report

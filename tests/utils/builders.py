@@ -6,12 +6,21 @@ import io
 import tempfile
 import textwrap
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grader.config import PROJECT_ROOT, Settings
-from grader.engine.verify import apply_edits, copy_reference, read_missing_artifacts, read_spec, spec_names
+from grader.engine.suites import load_suite
+from grader.engine.verify import (
+    Verification,
+    apply_edits,
+    copy_reference,
+    plan,
+    read_missing_artifacts,
+    read_spec,
+    spec_names,
+    verify_suite,
+)
 
 REFERENCE = PROJECT_ROOT / "reference_solutions" / "cs224n_a5"
 TOY_SUITES = PROJECT_ROOT / "tests" / "files" / "suites"
@@ -89,20 +98,6 @@ def apply_mutants(names: tuple[str, ...], dest: Path, reference: Path = REFERENC
     return dest
 
 
-def pack_disjoint(names: list[str], checks_of: Callable[[str], set[str]]) -> list[tuple[str, ...]]:
-    """Mutants packed greedily into gradings whose check sets are disjoint, so one grading tests several."""
-    batches: list[list[str]] = []
-    for name in sorted(names):
-        checks = checks_of(name)
-        for batch in batches:
-            if all(not (checks & checks_of(other)) for other in batch):
-                batch.append(name)
-                break
-        else:
-            batches.append([name])
-    return [tuple(b) for b in batches]
-
-
 def mutant_names(reference: Path = REFERENCE, folder: str = "mutants") -> list[str]:
     return spec_names(reference, folder)
 
@@ -117,3 +112,21 @@ def settings_for(data_dir: Path, **overrides: object) -> Settings:
     (the students' environments excepted: the shared, pre-built ones)."""
     overrides.setdefault("envs_dir", SHARED_ENVS)
     return Settings(env="test", data_dir=data_dir, **overrides)  # type: ignore[arg-type]
+
+
+def verify_packs(folder: str, kind: str) -> list[tuple[str, ...]]:
+    """The gradings ``grader suite verify`` makes for a suite's mutants or forgeries (``kind``), by name."""
+    suite = load_suite(PROJECT_ROOT / "test_suites" / folder)
+    return [tuple(s.name for s in group) for group in plan(suite, PROJECT_ROOT / "reference_solutions" / folder, kind)]
+
+
+def assert_verified(folder: str, kind: str, names: tuple[str, ...], data_dir: Path) -> Verification:
+    """``grader suite verify`` of the named mutants or forgeries (``kind``) of a suite holds: each names the
+    check and the message that contradict its toml otherwise."""
+    suite = load_suite(PROJECT_ROOT / "test_suites" / folder)
+    reference = PROJECT_ROOT / "reference_solutions" / folder
+    result = verify_suite(suite, reference, settings_for(data_dir), kinds=(kind,), names=names)
+    assert sorted(o.name for o in result.outcomes) == sorted(names)
+    wrong = {o.name: o.wrong for o in result.outcomes if not o.ok}
+    assert not wrong, wrong
+    return result
