@@ -12,7 +12,8 @@ same run and with the workers still grading, to a bare FastAPI route (``bench/ba
 
 Reported per route: uploads, errors, upload latency (request sent -> 202 read) p50 / p95 / p99 / max, the
 schedule's worst lag (how late the client sent an upload: it must stay small for the figures to be the
-server's), the submissions being graded at the start and the end, and the 1-minute load average.
+server's), the route's processes' CPU time per upload (what the machine's other load does not change),
+the submissions being graded at the start and the end, and the 1-minute load average.
 Target: the grader's p99 <= 100 ms at 50 uploads/s for 60 s.
 """
 
@@ -61,6 +62,11 @@ class Phase:
     lag: float = 0.0
     busy: tuple[int, int] = (0, 0)
     load: float = 0.0
+    cpu: float = 0.0  # seconds of CPU the route's processes used during the phase
+
+    def cpu_ms(self) -> float:
+        """The route's CPU per upload: a cost the machine's other load does not change (unlike latency)."""
+        return 1000 * self.cpu / max(1, len(self.latencies))
 
     def ms(self, q: float) -> float:
         return 1000 * quantile(sorted(self.latencies), q)
@@ -79,6 +85,7 @@ def open_loop(port: int, path: str, tokens: list[str], data: bytes, rate: float,
             with lock:
                 k = next(slots, None)
             if k is None:
+                uploader.connection.close()
                 return
             due = start + k / rate
             time.sleep(max(0.0, due - time.time()))
@@ -99,6 +106,41 @@ def open_loop(port: int, path: str, tokens: list[str], data: bytes, rate: float,
     for thread in threads:
         thread.join()
     return phase
+
+
+def _stat(pid: int) -> tuple[int, float]:
+    """(parent pid, CPU seconds used) of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its descendants (an API's uvicorn processes)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = _stat(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    family, total = {root}, 0.0
+    for _ in range(4):  # uvicorn's tree is two levels deep
+        family |= {pid for pid, (parent, _) in stats.items() if parent in family}
+    for pid in family:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
+def grader_api(port: int) -> int:
+    """The pid of ``grader serve``'s API process (``grader api --port PORT``)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"api" in args and str(port).encode() in args:
+            return int(entry.name)
+    raise LookupError(f"no API process on port {port}")
 
 
 class BusyWorkers:
@@ -183,11 +225,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bare, bare_port = bare_route(svc.root)
             try:
                 open_loop(bare_port, "/upload", ["none"], data, 5, 2, 4)
-                for route, port, path in (("grader", svc.port, f"/api/v1/assignments/{LIGHT}/submissions"),
-                                          ("bare FastAPI", bare_port, "/upload")):  # fmt: skip
-                    before = busy.running()
+                for route, port, path, pid in (("grader", svc.port, f"/api/v1/assignments/{LIGHT}/submissions", grader_api(svc.port)),
+                                               ("bare FastAPI", bare_port, "/upload", bare.pid)):  # fmt: skip
+                    before, cpu = busy.running(), cpu_of(pid)
                     phase = open_loop(port, path, tokens, data, args.rate, args.seconds, args.senders)
                     phase.route, phase.busy, phase.load = route, (before, busy.running()), os.getloadavg()[0]
+                    phase.cpu = cpu_of(pid) - cpu
                     phases.append(phase)
             finally:
                 bare.terminate()
@@ -195,12 +238,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         finally:
             busy.stop.set()
             busy.thread.join(timeout=30)
+            busy.client.close()
     print(f"{count} uploads of {len(data)} bytes at {args.rate:g}/s for {args.seconds:g} s; {args.workers} workers grading {busy_id}")
     print(f"{'route':<14}{'uploads':>8}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'lag ms':>9}"
-          f"{'grading':>10}{'load':>7}")  # fmt: skip
+          f"{'CPU ms':>8}{'grading':>10}{'load':>7}")  # fmt: skip
     for p in phases:
         print(f"{p.route:<14}{len(p.latencies):>8}{len(p.errors):>8}{p.ms(0.5):>9.1f}{p.ms(0.95):>9.1f}{p.ms(0.99):>9.1f}"
-              f"{1000 * max(p.latencies, default=float('nan')):>9.1f}{1000 * p.lag:>9.1f}{f'{p.busy[0]}->{p.busy[1]}':>10}{p.load:>7.1f}")  # fmt: skip
+              f"{1000 * max(p.latencies, default=float('nan')):>9.1f}{1000 * p.lag:>9.1f}{p.cpu_ms():>8.2f}"
+              f"{f'{p.busy[0]}->{p.busy[1]}':>10}{p.load:>7.1f}")  # fmt: skip
     for p in phases:
         for error in sorted(set(p.errors))[:5]:
             print(f"  {p.route} error: {error}")
@@ -208,7 +253,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"target: grader p99 <= 100 ms: {'met' if grader_p99 <= 100 else 'missed'} ({grader_p99:.1f} ms)")
     return {f"{key}_{p.route.split()[0]}": value for p in phases for key, value in
             (("uploads", len(p.latencies)), ("errors", len(p.errors)), ("p50_ms", p.ms(0.5)), ("p95_ms", p.ms(0.95)),
-             ("p99_ms", p.ms(0.99)), ("lag_ms", 1000 * p.lag), ("busy_start", p.busy[0]), ("busy_end", p.busy[1]))}  # fmt: skip
+             ("p99_ms", p.ms(0.99)), ("lag_ms", 1000 * p.lag), ("cpu_ms", p.cpu_ms()), ("busy_start", p.busy[0]),
+             ("busy_end", p.busy[1]))}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ def test_upload_benchmark_runs_both_routes_without_errors(capsys: pytest.Capture
     for route in ("grader", "bare"):
         assert result[f"errors_{route}"] == 0 and result[f"uploads_{route}"] == 15
         assert 0 < result[f"p50_ms_{route}"] <= result[f"p95_ms_{route}"] <= result[f"p99_ms_{route}"]
+        assert result[f"cpu_ms_{route}"] > 0  # the route's own processes were found and measured
     assert result["busy_start_grader"] >= 1  # the worker was grading when the uploads began
     out = capsys.readouterr().out
     assert "15 uploads of" in out and "route" in out and "p99 ms" in out
