@@ -1,8 +1,10 @@
 """CS224N A5 forgeries: submissions that do no real work gain 0 on the checks they target (issue 20), while
 the ways real students write and run london_baseline.py keep their 3 points (issue 21, class 4).
 
-Each forgery is a toml in reference_solutions/cs224n_a5/forgeries/ (the re-execution ones, ``reexec_*``,
-are tested with checks 7.x elsewhere). Forgeries with disjoint targets are graded together.
+Each forgery is a toml in reference_solutions/cs224n_a5/forgeries/, graded by ``grader suite verify``
+(every check runs; forgeries whose edits do not reach each other's targets share one grading). A London
+forgery's message says what was run, or that the figure moved on one run but not on another, never the
+true shares (its toml's ``message_contains``).
 """
 
 from __future__ import annotations
@@ -20,47 +22,15 @@ from grader.config import PROJECT_ROOT
 from grader.engine.runner import grade
 from grader.engine.suites import load_assignment
 from grader.models.report import GradeReport
-from tests.utils.builders import (
-    REFERENCE,
-    apply_mutants,
-    mutant_names,
-    mutant_spec,
-    pack_disjoint,
-    settings_for,
-    traversable_dir,
-)
+from tests.utils.builders import REFERENCE, assert_verified, settings_for, traversable_dir, verify_packs
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
-DATA = PROJECT_ROOT / "test_suites" / "cs224n_a5" / "data"
-#: The forgeries of this file, by the class of issue 20 they belong to.
-FORGERIES = {
-    "london_constant_with_old_shadow_figure": "printed numbers",
-    "london_prints_every_share": "printed numbers",
-    "london_constant_per_invocation": "printed numbers",
-    "london_reads_shadow_prints_other_share": "printed numbers",
-    "london_share_of_committed_dev_copy": "printed numbers",
-    "perceiver_zeroed_layers_zero_output": "degenerate weights",
-    "perceiver_copy_of_input": "degenerate weights",
-    "perceiver_private_weight_copy": "degenerate weights",
-    "perceiver_reinit_in_forward": "degenerate weights",
-    "perceiver_ignores_loaded_basis": "degenerate weights",
-    "vanilla_constant_logits": "degenerate weights",
-    "span_constant_item": "constant output",
-    "span_no_corruption": "copy of the input",
-}
 INVOCATIONS = (
     "`python src/london_baseline.py`",
     "`python src/london_baseline.py --eval_corpus_path birth_dev.tsv`",
     "`cd src && python london_baseline.py`",
 )
-
-
-def _targets(name: str) -> set[str]:
-    return set(mutant_spec(name, folder="forgeries")["targets"])
-
-
-BATCHES = pack_disjoint(sorted(FORGERIES), _targets)
 
 
 @pytest.fixture(scope="module")
@@ -82,28 +52,13 @@ def _grade(submission: Path, numbers: set[str], var: Path) -> GradeReport:
     return grade(suite, submission, settings_for(var))
 
 
-def test_every_forgery_file_is_listed() -> None:
-    mine = [n for n in mutant_names(folder="forgeries") if not n.startswith("reexec_")]
-    assert sorted(FORGERIES) == mine
-    for name in mine:
-        assert _targets(name) and mutant_spec(name, folder="forgeries")["description"]
-
-
-@pytest.mark.parametrize("batch", BATCHES, ids=["+".join(b) for b in BATCHES])
-def test_forgeries_gain_nothing_on_their_targets(batch: tuple[str, ...], workspace: Path) -> None:
-    dest = apply_mutants(batch, workspace / "+".join(batch), folder="forgeries")
-    for name in batch:
-        for source, target in mutant_spec(name, folder="forgeries").get("data_copies", []):
-            shutil.copy(DATA / source, dest / target)  # public handout data the forged script reads
-    targets = set().union(*(_targets(name) for name in batch))
-    report = _grade(dest, targets, workspace / "var")
-    by_number = {t.number: t for t in report.tests}
-    assert set(by_number) == targets
-    gained = {n: t.output[:300] for n, t in by_number.items() if t.result == "passed" or t.score}
-    assert not gained, gained
-    if "5.1" in targets:  # what was run is said; the true shares are not (nothing but the script's output)
-        shown = by_number["5.1"].output
-        assert all(command in shown for command in INVOCATIONS) or "not on another" in shown, shown
+@pytest.mark.parametrize("names", verify_packs("cs224n_a5", "forgery"), ids="+".join)
+def test_forgeries_gain_nothing_on_their_targets(names: tuple[str, ...], workspace: Path) -> None:
+    result = assert_verified("cs224n_a5", "forgery", names, workspace / "var")
+    for outcome in result.outcomes:  # what was run is said; the true shares are not (nothing but the script's output)
+        if "5.1" in outcome.expected and outcome.report is not None:
+            shown = next(t.output for t in outcome.report.tests if t.number == "5.1")
+            assert all(command in shown for command in INVOCATIONS) or "not on another" in shown, (outcome.name, shown)
 
 
 #: london_baseline.py as real students write it (corpus of issue 21) and in the accepted output forms.
