@@ -7,12 +7,22 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grader.authoring import Feedback, RemoteObject, Student, StudentCodeError, assert_shape, check, fail
+from grader.authoring import (
+    Feedback,
+    RemoteObject,
+    Student,
+    StudentCodeError,
+    assert_shape,
+    check,
+    fail,
+    fail_raised,
+    max_abs_diff,
+)
 
 from . import editions
 from .bertlib.bodies import fresh
 from .bertlib.head import BERT_CONFIG_DROPOUT, NUM_LABELS, WIDE, classifier, trusted_head
-from .bertlib.probes import batch, close, max_diff, raised, tensor_result, trusted
+from .bertlib.probes import batch, close, tensor_result, trusted
 
 
 @check(name="BertSentClassifier: log-probabilities from the pooled output", number="2.1", points=15, timeout=90)
@@ -26,7 +36,7 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
         model.call_method("eval")
         out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
     except StudentCodeError as exc:
-        fail(f"BertSentClassifier.forward raised {raised(exc)}")
+        fail_raised("BertSentClassifier.forward", exc)
     if out.dim() == 2 and out.shape[1] != NUM_LABELS:
         fail(
             f"The head has {out.shape[1]} outputs: it must map hidden_size to config.num_labels = {NUM_LABELS} (one Linear layer)."
@@ -42,7 +52,7 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
     try:
         out = tensor_result(model(ids, mask), "BertSentClassifier.forward(input_ids, attention_mask)")
     except StudentCodeError as exc:
-        fail(f"BertSentClassifier.forward raised {raised(exc)}")
+        fail_raised("BertSentClassifier.forward", exc)
     raw = raw or not _log_probabilities(out)
     # Raw scores are normalised here only to say what else is wrong; they fail whatever they hold.
     normed = F.log_softmax(out.double(), dim=-1).float() if raw else out
@@ -57,7 +67,7 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
                             "pooler's dense layer and tanh)")  # fmt: skip
         else:
             problems.append("is not log_softmax(Linear(dropout(pooler_output))) with the grader's weights loaded "
-                            f"(BERT and the head's Linear, eval mode): off by up to {max_diff(normed, want):.3g}")  # fmt: skip
+                            f"(BERT and the head's Linear, eval mode): off by up to {max_abs_diff(normed, want):.3g}")  # fmt: skip
     if problems:
         fail("In classifier.py, BertSentClassifier.forward " + "; and it ".join(problems) + ".")
     # Fall 2023's given __init__ takes the head's probability from self.bert.config; 2021/2022 leave it to the

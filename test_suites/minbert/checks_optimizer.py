@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.authoring import Credit, Feedback, Student, StudentCodeError, check, fail
+from grader.authoring import Credit, Feedback, Student, StudentCodeError, check, fail, fail_raised, max_abs_diff
 
 from . import adamw, editions
-from .bertlib.probes import raised
 
 #: Decoupled decay variants stay within ~4e-5 of the reference after 1000 steps with decay 0.1;
 #: decay coupled into the gradient drifts by ~2e-2 (spec, appendix A).
@@ -34,7 +33,7 @@ def _run(what: str, func: object, *args: object) -> object:
         hint = ""
         if "leaf Variable" in exc.exc_message or "requires grad" in exc.exc_message:
             hint = " (update p.data, not the parameter itself)"
-        fail(f"{what}: AdamW raised {raised(exc)}{hint}")
+        fail_raised(f"{what}: AdamW", exc, hint)
 
 
 @check(name="AdamW: the official optimizer test", number="3.1", points=15, timeout=120)
@@ -47,14 +46,14 @@ def official(student: Student, data: Path, files: Path, feedback: Feedback) -> C
         "the official problem from the grader's own initial weight", adamw.official, student, FRESH_STEPS, 1e-4, seed
     )
     assert isinstance(fresh, torch.Tensor)
-    if float((fresh - adamw.reference_run(FRESH_STEPS, 1e-4, seed)).abs().max()) > FRESH_TOL:
+    if max_abs_diff(fresh, adamw.reference_run(FRESH_STEPS, 1e-4, seed)) > FRESH_TOL:  # NaN counts as infinitely off
         fail(f"The official problem (lr 1e-3, weight decay 1e-4), run from an initial weight and inputs the grader "
              f"drew, is off AdamW's trajectory after {FRESH_STEPS} steps: the update is not AdamW's.")  # fmt: skip
     got = _run("the official optimizer test", adamw.official, student)
     assert isinstance(got, torch.Tensor)
     if torch.allclose(got, expected):
         return None
-    diff = float((got - expected).abs().max())
+    diff = max_abs_diff(got, expected)
     ran = "optimizer_test.py's problem (seed 0, lr 1e-3, weight_decay 1e-4, 1000 steps) with your AdamW"
     why = adamw.explain(got)
     cause = f" In optimizer.py's AdamW.step, {why}." if why else ""
@@ -83,7 +82,7 @@ def hidden_cases(student: Student) -> None:
     got = _run("weight decay 0.1", adamw.official, student, 1000, 0.1, seed)
     want = adamw.reference_run(1000, 0.1, seed)
     assert isinstance(got, torch.Tensor)
-    diff = float((got - want).abs().max())
+    diff = max_abs_diff(got, want)
     if diff > HIDDEN_DECAY_TOL:
         fail(f"With weight_decay=0.1 the weight after 1000 steps is off by {diff:.3g}: the decay must be decoupled "
              "(p -= lr * weight_decay * p), not added to the gradient.")  # fmt: skip
@@ -99,7 +98,7 @@ def hidden_cases(student: Student) -> None:
     for label, g, w in zip(labels, got_ws, want_ws, strict=True):
         if label.startswith("a parameter") and not torch.equal(g, w):
             fail("A parameter whose .grad is None was changed: skip parameters without a gradient.")
-        d = float((g - w).abs().max())
+        d = max_abs_diff(g, w)
         if d > GROUPS_TOL:
             fail(f"With two parameter groups, {label} is off by {d:.3g} after 200 steps (per-group lr and correct_bias, "
                  "per-parameter step counts and state, the denominator sqrt(v) + eps even without bias correction).")  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import Feedback, Student, StudentCodeError, assert_shape, fail
+from grader.authoring import Feedback, Student, StudentCodeError, assert_shape, fail, fail_raised, max_abs_diff
 
 from . import reference as ref
 from .probes import (
@@ -27,8 +27,6 @@ from .probes import (
     build,
     close,
     hidden,
-    max_diff,
-    raised,
     seeded,
     state_of,
     tensor_result,
@@ -45,7 +43,7 @@ def _call_failed(what: str, exc: StudentCodeError) -> None:
     hint = ""
     if "3D tensor" in exc.exc_message or "batch1" in exc.exc_message:
         hint = " (torch.bmm only takes 3-D tensors; use torch.matmul or @ for (bs, heads, seq, d) inputs)"
-    fail(f"{what} raised {raised(exc)}{hint}")
+    fail_raised(what, exc, hint)
 
 
 def embed(student: Student, seed: int) -> None:
@@ -63,7 +61,7 @@ def embed(student: Student, seed: int) -> None:
                 {**state, "pos_embedding.weight": torch.zeros_like(state["pos_embedding.weight"])}, ids, TINY
             )
             hint = " (the position embeddings are missing)" if close(got, no_pos) else ""
-            fail(f"BertModel.embed differs from the reference in eval mode by up to {max_diff(got, want):.3g}{hint}")
+            fail(f"BertModel.embed differs from the reference in eval mode by up to {max_abs_diff(got, want):.3g}{hint}")
         bert.call_method("train")
         got = tensor_result(seeded(student, seed, bert.call_method, "embed", ids), "BertModel.embed in train mode")
         torch.manual_seed(seed)
@@ -75,7 +73,7 @@ def embed(student: Student, seed: int) -> None:
         twice = torch.nn.functional.dropout(ref.embed(state, ids, TINY, train=True), TINY.hidden_dropout_prob, True)
         found = " (it matches dropout applied twice)" if close(got, twice) else ""
         fail(f"In train mode (eval mode is right) BertModel.embed differs from LayerNorm-then-dropout by up to "
-             f"{max_diff(got, want):.3g}{found}: apply embed_dropout once, after embed_layer_norm.")  # fmt: skip
+             f"{max_abs_diff(got, want):.3g}{found}: apply embed_dropout once, after embed_layer_norm.")  # fmt: skip
 
 
 def attention(student: Student, seed: int) -> None:
@@ -104,7 +102,7 @@ def attention(student: Student, seed: int) -> None:
     for alternative, reason in diagnoses:
         if close(got, alternative):
             fail(f"attention differs from the reference: {reason}.")
-    fail(f"attention differs from softmax(QK^T/sqrt(d) + mask)V by up to {max_diff(got, want):.3g}")
+    fail(f"attention differs from softmax(QK^T/sqrt(d) + mask)V by up to {max_abs_diff(got, want):.3g}")
 
 
 def _train_variants(
@@ -133,7 +131,7 @@ def self_attention_forward(student: Student, seed: int) -> None:
             swapped = ref.self_attention({**state, "key.weight": state["query.weight"], "key.bias": state["query.bias"],
                                           "query.weight": state["key.weight"], "query.bias": state["key.bias"]}, "", x, mask, TINY)  # fmt: skip
             hint = ": key and query are passed to attention in the wrong order" if close(got, swapped) else ""
-            fail(f"BertSelfAttention.forward differs from the reference by up to {max_diff(got, want):.3g}{hint}")
+            fail(f"BertSelfAttention.forward differs from the reference by up to {max_abs_diff(got, want):.3g}{hint}")
         attn.call_method("train")
         got, wants = _train_variants(student, seed, lambda: attn(x, mask),
                                      lambda pd: ref.self_attention(state, "", x, mask, TINY, train=True, prob_dropout=pd))  # fmt: skip
@@ -173,7 +171,7 @@ def add_norm(student: Student, seed: int) -> None:
     if close(got, ref._norm(state, "attention_layer_norm", x + ref._linear(state, "attention_dense", out), TINY)):
         fail("add_norm ignores its dropout argument.")
     fail(
-        f"add_norm differs from ln_layer(input + dropout(dense_layer(output))) by up to {max_diff(got, want):.3g} (with dropout active)"
+        f"add_norm differs from ln_layer(input + dropout(dense_layer(output))) by up to {max_abs_diff(got, want):.3g} (with dropout active)"
     )
 
 
@@ -188,14 +186,14 @@ def layer_forward(student: Student, seed: int) -> None:
         want = ref.layer(state, "", x, mask, TINY)
         assert_shape(got, tuple(want.shape), what="BertLayer output")
         if not close(got, want):
-            fail(f"BertLayer.forward differs from the reference in eval mode by up to {max_diff(got, want):.3g}")
+            fail(f"BertLayer.forward differs from the reference in eval mode by up to {max_abs_diff(got, want):.3g}")
         layer.call_method("train")
         got, wants = _train_variants(student, seed, lambda: layer(x, mask),
                                      lambda pd: ref.layer(state, "", x, mask, TINY, train=True, prob_dropout=pd))  # fmt: skip
     except StudentCodeError as exc:
         _call_failed("BertLayer.forward", exc)
     if not any(close(got, w) for w in wants):
-        fail(f"BertLayer.forward is right in eval mode but not in train mode (max difference {min(max_diff(got, w) for w in wants):.3g}): "
+        fail(f"BertLayer.forward is right in eval mode but not in train mode (max difference {min(max_abs_diff(got, w) for w in wants):.3g}): "
              "dropout is in the wrong place (it belongs on the sublayer output, before the residual sum and the LayerNorm).")  # fmt: skip
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, fail_raised, load_weights, trusted_weights
 
-from .probes import build, patch, raised
+from .probes import build, patch
 from .reference import TinyConfig
 
 #: Hidden size 768 because the given training config hard-codes it; one layer keeps it cheap. Dropout 0
@@ -60,7 +60,7 @@ def classifier(student: Student, option: str, dropout: float = 0.3, *,
     try:
         model = student.module("classifier").BertSentClassifier(config)
     except StudentCodeError as exc:
-        fail(f"BertSentClassifier(config) raised {raised(exc)}")
+        fail_raised("BertSentClassifier(config)", exc)
     return model, bert
 
 

@@ -6,7 +6,17 @@ from typing import Any
 
 import torch
 
-from grader.authoring import RemoteObject, Student, StudentCodeError, fail, load_weights, trusted_weights
+from grader.authoring import (
+    RemoteObject,
+    Student,
+    StudentCodeError,
+    expect_object,
+    expect_tensor,
+    fail,
+    load_weights,
+    raised,
+    trusted_weights,
+)
 
 from .reference import TinyConfig, extended_mask
 
@@ -27,9 +37,7 @@ def handout_config(student: Student, cfg: TinyConfig = TINY) -> RemoteObject:
     ``from_pretrained`` assigns ``config.name_or_path`` before calling ``cls(config)``. Every model
     is built the same way here, so an untouched starter ``base_bert.py``/``config.py`` works.
     """
-    config = student.module("config").BertConfig(**cfg.kwargs())
-    if not isinstance(config, RemoteObject):
-        fail("config.BertConfig(...) did not return a config object")
+    config = expect_object(student.module("config").BertConfig(**cfg.kwargs()), "config.BertConfig(...)")
     student.module("builtins").setattr(config, "name_or_path", PRETRAINED_NAME)
     return config
 
@@ -46,16 +54,7 @@ def build(
     except StudentCodeError as exc:
         fail(f"Building {module}.{cls}(config) with a small config.BertConfig (name_or_path set as from_pretrained "
              f"sets it) raised {raised(exc)}")  # fmt: skip
-    if not isinstance(obj, RemoteObject):
-        fail(f"{module}.{cls}(config) did not return a module object")
-    return obj
-
-
-def raised(exc: StudentCodeError) -> str:
-    """``exc`` in words, for a message: the starter's bare ``raise NotImplementedError`` says so."""
-    if exc.exc_type.endswith("NotImplementedError") and not exc.exc_message.strip():
-        return "NotImplementedError (the starter's placeholder: this part is not implemented yet)"
-    return f"{exc.exc_type}: {exc.exc_message}" if exc.exc_message.strip() else f"{exc.exc_type} (with no message)"
+    return expect_object(obj, f"{module}.{cls}(config)")
 
 
 def batch(seed: int, cfg: TinyConfig = TINY) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,18 +142,8 @@ def trusted(
 
 
 def tensor_result(value: Any, what: str) -> torch.Tensor:
-    """The student's return value as a tensor, or a failure that says what came back instead."""
-    if value is None:
-        fail(f"{what} returned None: the function must return its result.")
-    if not isinstance(value, torch.Tensor):
-        fail(f"{what} returned a {type(value).__name__}, expected a tensor")
-    return value.float()
-
-
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    if a.shape != b.shape:
-        return float("inf")
-    return float((a.double() - b.double()).abs().max())
+    """The student's return value as a float tensor, or a failure that says what came back instead."""
+    return expect_tensor(value, what).float()
 
 
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:
