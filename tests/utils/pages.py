@@ -32,8 +32,7 @@ class PageApp:
         """A client of the app; signed in as ``who`` by a server-side session (as signing in opens one), or by
         their token in the Authorization header when ``bearer``."""
         client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
-        # Entered, as a server runs the app: its start-up and shutdown run, and its requests share one
-        # event loop (the upload path's Redis client belongs to a loop and is closed at shutdown).
+        # Entered, as a server runs the app: its start-up and shutdown run, and its requests share one event loop.
         client.__enter__()
         self.opened.append(client)
         if who and bearer:
