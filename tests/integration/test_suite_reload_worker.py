@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ def test_a_changed_check_file_is_picked_up_by_the_next_job(workspace: Path) -> N
     redis = RedisServer(workspace).start()
     archive = zip_of({"answer.py": "VALUE = 42\n"})
     try:
-        with service_parts(root, redis.url, GRADER_SUITES_DIR=str(suites)) as parts, parts.client() as c:
+        # One grading process (the count below is per process), which Celery keeps for every job.
+        env = {"GRADER_SUITES_DIR": str(suites), "GRADER_WORKER_CONCURRENCY": "1"}
+        with service_parts(root, redis.url, **env) as parts, parts.client() as c:
 
             def grade() -> dict:  # type: ignore[type-arg]
                 sent = c.post("/api/v1/assignments/reloading/submissions", files={"file": ("s.zip", archive, "application/zip")})
@@ -63,3 +66,4 @@ def test_a_changed_check_file_is_picked_up_by_the_next_job(workspace: Path) -> N
             assert imports.read_text().count("imported") == 2
     finally:
         redis.stop()
+        shutil.rmtree(root, ignore_errors=True)
