@@ -77,6 +77,11 @@ def _shapes() -> dict[str, tuple[int, ...]]:
     return {name: tuple(p.shape) for name, p in _new_model().named_parameters()}
 
 
+# At suite load, which a worker does once per process before its first job: the first model imports
+# transformers' Pix2Struct modules, which no grading should pay. Shapes only, from our own config.
+_shapes()
+
+
 def initial_weights(seed: int | None = None) -> dict[str, torch.Tensor]:
     """Every parameter of the tiny model, drawn here: fresh per grading (unless seeded), nonzero, the
     RMS-norm gains around one, so no zero or default-initialised model can stand in for them."""

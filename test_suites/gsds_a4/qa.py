@@ -90,6 +90,13 @@ def _shapes(vocab_size: int) -> dict[str, tuple[int, ...]]:
     return {name: tuple(p.shape) for name, p in _trusted_model(vocab_size).named_parameters()}
 
 
+# At suite load, which a worker does once per process before its first job: the vocabulary and the
+# tokenizer (from the stored contexts only, the same for every grading) and a first model, whose import of
+# transformers' BERT modules takes seconds that no grading should pay. Shapes only: weights are drawn per grading.
+_shapes(len(vocabulary(Path(__file__).parent / "data")))
+local_tokenizer(Path(__file__).parent / "data")
+
+
 def initial_weights(data: Path) -> dict[str, torch.Tensor]:
     """Every parameter of the tiny model, drawn here for this grading (nonzero; LayerNorm gains around one)."""
     shapes = _shapes(len(vocabulary(data)))
