@@ -18,10 +18,12 @@ from grader.authoring import (
     Feedback,
     Student,
     StudentCodeError,
+    assert_changed,
     check,
     fail,
     load_trusted_weights,
     load_weights,
+    raised,
     trusted_weights,
 )
 
@@ -43,8 +45,8 @@ def _build(student: Student, name: str, hidden: int, seed: int, files: Path) -> 
     return module, load_trusted_weights(module, qkv_shapes(hidden), what=f"{name}({hidden})")
 
 
-def _changed(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape != b.shape or float((a.double() - b.double()).abs().max()) > 1e-4
+#: How far an output must move to count as changed (attention outputs are of order one).
+CHANGED_ATOL = 1e-4
 
 
 def _reorder_advice(files: Path, name: str) -> str:
@@ -136,7 +138,7 @@ def scaled_2d(student: Student, seed: int, feedback: Feedback, files: Path) -> N
         )
         fail(
             f"With 2-D queries (batch, hidden) = (3, 16) ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} "
-            f"raised {exc.exc_type}: {exc.exc_message}.{advice}"
+            f"raised {raised(exc)}.{advice}"
         )
     context, weights = pair(out, "ScaledDotAttention.forward")
     expected_c, expected_w = reference.attention(chosen, q, kv, kv)
@@ -236,9 +238,9 @@ def causal_perturbation(student: Student, seed: int, files: Path) -> None:
     other = {**weights, **trusted_weights({k: v.shape for k, v in weights.items() if k[0] in "QK"})}
     load_weights(module, other, what="CausalScaledDotAttention(16)")
     again, _ = _self_attend(module, x)
-    if not _changed(again[:, 1:], base[:, 1:]):
-        fail("With other Q and K weights loaded (load_state_dict), the context at positions 1..7 did not change: "
-             "the attention ignores the weights it holds. Its scores must come from Q(queries) and K(keys).")  # fmt: skip
+    assert_changed(base[:, 1:], again[:, 1:], "With other Q and K weights loaded (load_state_dict), the context at "
+                   "positions 1..7 did not change: the attention ignores the weights it holds. Its scores must come "
+                   "from Q(queries) and K(keys).", atol=CHANGED_ATOL)
 
 
 @check(
@@ -267,6 +269,6 @@ def causal_zero_scores(student: Student, seed: int, files: Path) -> None:
              + ". Is the mask derived from the scores (e.g. masking scores equal to 0) instead of the positions?")  # fmt: skip
     load_weights(module, {**zeroed, "Q.bias": 4 * chosen["Q.bias"]}, what="CausalScaledDotAttention(16)")
     tilted, _ = _self_attend(module, x)
-    if not _changed(tilted[:, 1:], context[:, 1:]):
-        fail("With Q's weight zero but its bias nonzero the scores differ between keys, yet the context stayed the "
-             "uniform average: the weights must be the softmax of Q(queries) K(keys)^T / sqrt(hidden), masked.")  # fmt: skip
+    assert_changed(context[:, 1:], tilted[:, 1:], "With Q's weight zero but its bias nonzero the scores differ "
+                   "between keys, yet the context stayed the uniform average: the weights must be the softmax of "
+                   "Q(queries) K(keys)^T / sqrt(hidden), masked.", atol=CHANGED_ATOL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from grader.authoring import Feedback, NotGradable, Student, StudentCodeError, check, fail
+from grader.authoring import Feedback, NotGradable, Student, StudentCodeError, check, fail, raised
 
 CLIP_MODEL = "openai/clip-vit-base-patch32"
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
@@ -23,7 +23,7 @@ def _caption(student: Student) -> str:
     try:
         caption = student.module("clip_nb").caption
     except StudentCodeError as exc:
-        fail(f"{exc.exc_type}: {exc.exc_message}")
+        fail(raised(exc))
     if not isinstance(caption, str):
         fail(f"`caption` should be a string, got {type(caption).__name__}")
     if not caption.strip():

@@ -20,6 +20,8 @@ from grader.authoring import (
     Feedback,
     RemoteObject,
     Student,
+    assert_changed,
+    assert_shape,
     check,
     fail,
     load_trusted_weights,
@@ -100,8 +102,8 @@ def _ids(seed: int, batch: int, length: int) -> torch.Tensor:
     return torch.randint(0, VOCAB, (batch, length), generator=torch.Generator().manual_seed(seed))
 
 
-def _changed(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape != b.shape or float((a.double() - b.double()).abs().max()) > 1e-4
+#: How far an output must move to count as changed (the decoder's outputs are of order one).
+CHANGED_ATOL = 1e-4
 
 
 @check(
@@ -139,9 +141,9 @@ def decoder_shapes(student: Student, seed: int, files: Path) -> None:
              f"(layers, batch, seq, seq), got {shape}")  # fmt: skip
     load_weights(model, trusted_weights({k: v.shape for k, v in chosen.items()}), what="the decoder-only model")
     again, _ = _forward(model, inputs)
-    if not _changed(again, output):
-        fail("With other weights loaded into the model (load_state_dict), its output did not change: the forward "
-             "must compute with the model's own layers (embedding, self_attentions, attention_mlps, out).")  # fmt: skip
+    assert_changed(output, again, "With other weights loaded into the model (load_state_dict), its output did not "
+                   "change: the forward must compute with the model's own layers (embedding, self_attentions, "
+                   "attention_mlps, out).", atol=CHANGED_ATOL)
 
 
 @check(
@@ -167,9 +169,9 @@ def decoder_causal(student: Student, seed: int, files: Path) -> None:
     first = inputs.clone()
     first[:, 0] = (first[:, 0] + 1 + _ids(seed + 9, 2, 1)[:, 0] % (VOCAB - 1)) % VOCAB
     moved, _ = _forward(model, first)
-    if not _changed(moved[:, 8], base[:, 8]):
-        fail("Changing the token at position 0 left the output at position 8 unchanged: with the grader's weights "
-             "loaded, each position must attend to the earlier ones (causal self-attention in every layer).")  # fmt: skip
+    assert_changed(base[:, 8], moved[:, 8], "Changing the token at position 0 left the output at position 8 "
+                   "unchanged: with the grader's weights loaded, each position must attend to the earlier ones "
+                   "(causal self-attention in every layer).", atol=CHANGED_ATOL)
 
 
 INJECTED = Path(__file__).with_name("injected_attention.py")
@@ -206,8 +208,7 @@ def decoder_reference(student: Student, seed: int, feedback: Feedback, files: Pa
     inputs = _ids(seed + 2, 3, 6)
     expected = reference.decoder_forward(chosen, inputs, 2)
     output, _ = _forward(model, inputs)
-    if output.shape != expected.shape:
-        fail(f"For inputs (3, 6) the output should have shape {tuple(expected.shape)}, got {tuple(output.shape)}")
+    assert_shape(output, tuple(expected.shape), what="For inputs (3, 6) the output of the decoder-only forward")
     if close(output, expected, atol=1e-4):
         return
     _with_grader_attention(student, model, chosen, 2)

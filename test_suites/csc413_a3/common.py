@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from grader.authoring import RemoteObject, Student, StudentCodeError, fail
+from grader.authoring import RemoteObject, Student, StudentCodeError, fail, fail_raised
 
 from .editions import NOTEBOOKS, candidates_advice, missing_message
 
@@ -50,7 +50,7 @@ def run(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
     except StudentCodeError as exc:
         where = f"\n\nTraceback (your code):\n{exc.traceback.rstrip()}" if exc.traceback.strip() else ""
-        fail(f"{what} raised {exc.exc_type}: {exc.exc_message}.{cuda_hint(exc)}{where}")
+        fail_raised(what, exc, f".{cuda_hint(exc)}{where}")
 
 
 def pair(value: Any, what: str) -> tuple[Any, Any]:
