@@ -20,8 +20,10 @@ from grader.authoring import (
     assert_shape,
     check,
     fail,
+    fail_raised,
     load_trusted_weights,
     load_weights,
+    max_abs_diff,
     trusted_weights,
 )
 
@@ -45,7 +47,7 @@ def _build(student: Student, what: str, m: int | None = 32, seed: int = 0) -> An
         obj.call_method("eval")
     except StudentCodeError as exc:
         hint = " (a hard-coded .cuda() or device='cuda'? The grader runs on CPU.)" if "cuda" in exc.exc_message.lower() else ""
-        fail(f"Building {what} with bottleneck_dim={m} raised {exc.exc_type}: {exc.exc_message}{hint}")
+        fail_raised(f"Building {what} with bottleneck_dim={m}", exc, hint)
     return obj
 
 
@@ -217,7 +219,7 @@ def vanilla_gpt(student: Student, seed: int) -> None:
     gains = ["ln_f.weight"] + [f"blocks.{i}.{g}" for i in range(4) for g in formulations.LN_GAINS]
     weights = load_trusted_weights(gpt, shapes, what="the given GPT", around_one=gains)
     x = _tokens(seed, 2, 48)
-    diff = float((_logits(gpt(x), 2, 48) - formulations.vanilla_logits(weights, x, 8)).abs().max())
+    diff = max_abs_diff(_logits(gpt(x), 2, 48), formulations.vanilla_logits(weights, x, 8))  # NaN: infinitely off
     if diff > 1e-4:
         fail(f"With the grader's weights loaded, the vanilla GPT's logits differ from the given model's by up to {diff:.3g}: model.py's GPT, Block or attention.py must stay as given.")
     leak = _causality(gpt, seed, 48, [0, 5, 11, 23, 30, 46])
