@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(1, ge=1, description="Grading jobs one worker runs at once.")
     worker_queues: str = Field("cpu,gpu", description="Comma-separated queues a worker consumes.")
+    worker_threads: int = Field(
+        1,
+        ge=1,
+        description="torch threads of a grading process's trusted side (expected values, re-execution). Workers run "
+        "side by side on the cores, and with more threads each tiny op waits for the scheduler under load.",
+    )
     worker_nice: int = Field(
         10, ge=0, le=19, description="Niceness added to grading processes (and so their sandboxes): on a shared machine the API answers first."
     )

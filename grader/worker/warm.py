@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import torch
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from grader.config import Settings
@@ -99,12 +100,18 @@ def close_pool() -> None:
         pool.close()
 
 
+def start_process(settings: Settings) -> None:
+    """Set up a grading process as it starts: its trusted torch threads, its warm pool, then its suites."""
+    torch.set_num_threads(settings.worker_threads)
+    pool_for(settings)  # its sandboxes start on the pool's own thread, beside the imports below
+    preload_suites(settings, settings.queues)
+
+
 def install(settings: Settings) -> None:
     """Warm each grading process as it starts (pool, then suites), and close its pool as it ends."""
 
     def on_start(**_: object) -> None:
-        pool_for(settings)  # its sandboxes start on the pool's own thread, beside the imports below
-        preload_suites(settings, settings.queues)
+        start_process(settings)
 
     def on_end(**_: object) -> None:
         close_pool()

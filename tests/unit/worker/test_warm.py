@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from grader.engine.suites import suite_package
-from grader.worker.warm import preload_suites
+from grader.worker.warm import preload_suites, start_process
 from tests.utils.builders import settings_for
 
 SUITES = Path(__file__).resolve().parents[2] / "files" / "suites"
@@ -31,3 +32,15 @@ def test_the_suites_of_the_queues_are_loaded_and_a_broken_one_is_skipped(tmp_pat
     assert suite_package("toy") in sys.modules
     assert "could not preload suite broken" in caplog.text  # logged for staff; its jobs report it
     assert sorted(preload_suites(settings, ["cpu", "gpu"])) == ["toy", "visibility"]
+
+
+def test_a_grading_process_runs_its_trusted_torch_on_the_configured_threads(tmp_path: Path) -> None:
+    (tmp_path / "no-suites").mkdir()
+    settings = settings_for(tmp_path / "data", suites_dir=tmp_path / "no-suites", worker_threads=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        start_process(settings)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
