@@ -48,9 +48,7 @@ from grader.sandbox.pool import WARM_NOTE  # noqa: E402
 ASSIGNMENT = "bench-light"
 
 
-def _client(
-    uploader: Uploader, when: list[float], out: list[tuple[float, float, str]], errors: list[str]
-) -> None:
+def _client(uploader: Uploader, when: list[float], out: list[tuple[float, float, str]], errors: list[str]) -> None:
     """Upload once per scheduled time (seconds since the epoch; 0: at once), or as soon as the last returns."""
     for at in when:
         time.sleep(max(0.0, at - time.time()))
@@ -64,8 +62,9 @@ def _client(
     uploader.connection.close()
 
 
-def _clients_in_processes(port: int, tokens: list[str], data: bytes, keep_alive: bool, schedules: list[list[float]],
-                          processes: int) -> tuple[list[tuple[float, float, str]], list[str]]:  # fmt: skip
+def _clients_in_processes(
+    port: int, tokens: list[str], data: bytes, keep_alive: bool, schedules: list[list[float]], processes: int
+) -> tuple[list[tuple[float, float, str]], list[str]]:
     """Run client k (thread) in process k mod ``processes``; every upload's (sent, took, id) and the errors.
 
     Twenty students are twenty machines: one load-generating process for all of them would measure its
@@ -77,8 +76,18 @@ def _clients_in_processes(port: int, tokens: list[str], data: bytes, keep_alive:
     def run(first: int) -> None:
         accepted: list[tuple[float, float, str]] = []
         errors: list[str] = []
-        threads = [threading.Thread(target=_client, args=(Uploader(port, f"/api/v1/assignments/{ASSIGNMENT}/submissions", tokens[i], data, keep_alive), schedules[i], accepted, errors))
-                   for i in range(first, len(tokens), processes)]  # fmt: skip
+        threads = [
+            threading.Thread(
+                target=_client,
+                args=(
+                    Uploader(port, f"/api/v1/assignments/{ASSIGNMENT}/submissions", tokens[i], data, keep_alive),
+                    schedules[i],
+                    accepted,
+                    errors,
+                ),
+            )
+            for i in range(first, len(tokens), processes)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -135,8 +144,14 @@ def _burst(args: argparse.Namespace, port: int, tokens: list[str], data: bytes) 
     slots = [start + k * args.spread / args.submissions if args.spread else 0.0 for k in range(args.submissions)]
     cpu = CpuWindow()
     cpu.start()
-    accepted, errors = _clients_in_processes(port, tokens, data, args.keep_alive,
-                                             [slots[i :: args.clients] for i in range(args.clients)], args.client_processes)  # fmt: skip
+    accepted, errors = _clients_in_processes(
+        port,
+        tokens,
+        data,
+        args.keep_alive,
+        [slots[i :: args.clients] for i in range(args.clients)],
+        args.client_processes,
+    )
     split = cpu.stop()
     if not args.spread:
         start = min([sent for sent, _, _ in accepted], default=start)
@@ -161,22 +176,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--keep-alive", action="store_true", help="each client sends all its uploads over one connection"
     )
+    parser.add_argument("--api-processes", type=int, default=None, help="GRADER_API_PROCESSES (default: the setting's)")
     parser.add_argument(
-        "--api-processes", type=int, default=None, help="GRADER_API_PROCESSES (default: the setting's)"
+        "--client-processes",
+        type=int,
+        default=4,
+        help="processes the clients' threads are spread over (1: one process)",
     )
     parser.add_argument(
-        "--client-processes", type=int, default=4, help="processes the clients' threads are spread over (1: one process)"
-    )
-    parser.add_argument(
-        "--warmup-uploads", type=int, default=None,
+        "--warmup-uploads",
+        type=int,
+        default=None,
         help="uploads (one per client, in turn) sent and graded before the burst, as a service that has been up "
         "for a while has served some (default: one per client; 0: none)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--rounds", type=int, default=1,
+        "--rounds",
+        type=int,
+        default=1,
         help="bursts sent at one service, --round-gap s apart; each round's p99 is reported, and their median "
         "(this VM's p99 moves ~30 %% from minute to minute: compare medians, not single runs)",
-    )  # fmt: skip
+    )
     parser.add_argument("--round-gap", type=float, default=4, help="seconds between rounds")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args(argv)
@@ -195,8 +215,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         warmups = args.clients if args.warmup_uploads is None else args.warmup_uploads
         warm_ids: set[str] = set()
         if warmups:
-            done, failed = _clients_in_processes(svc.port, tokens, data, False, [[0.0] * (warmups // args.clients + (i < warmups % args.clients))
-                                                  for i in range(args.clients)], args.client_processes)  # fmt: skip
+            done, failed = _clients_in_processes(
+                svc.port,
+                tokens,
+                data,
+                False,
+                [[0.0] * (warmups // args.clients + (i < warmups % args.clients)) for i in range(args.clients)],
+                args.client_processes,
+            )
             if failed:
                 raise RuntimeError(f"warm-up uploads failed: {failed[:3]}")
             warm_ids = {sub_id for _, _, sub_id in done}
@@ -262,6 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # loops were ready to run they waited for a core (bench/cpu_split.py).
         **cpu,
     }
+
     def setting(value: int | None) -> str:
         return "default" if value is None else str(value)
 
@@ -272,8 +299,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + (f"spread over {args.spread:g} s" if args.spread else "all at once")
     )
     for number, r in enumerate(rounds if len(rounds) > 1 else []):
-        print(f"round {number + 1}: {len(r.accepted)} accepted, upload p50 {r.quantile_ms(0.5):.1f} ms, "
-              f"p99 {r.quantile_ms(0.99):.1f} ms, window {r.window:.3f} s, API waiting for a core {r.cpu.api_waiting:.0%}")  # fmt: skip
+        print(
+            f"round {number + 1}: {len(r.accepted)} accepted, upload p50 {r.quantile_ms(0.5):.1f} ms, "
+            f"p99 {r.quantile_ms(0.99):.1f} ms, window {r.window:.3f} s, API waiting for a core {r.cpu.api_waiting:.0%}"
+        )
     for key, value in result.items():
         print(f"{key:20} {value:10.3f}" if isinstance(value, float) else f"{key:20} {value:10}")
     for error in errors[:5]:

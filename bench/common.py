@@ -128,8 +128,11 @@ class BenchService:
         with (self.root / "serve.log").open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI
                 [GRADER, "serve", "--port", str(self.port), "--workers", str(self.workers)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -184,8 +187,6 @@ def service(suites: dict[str, Path], workers: int = 1, **env: str) -> Iterator[B
         yield svc.start()
     finally:
         svc.close()
-
-
 
 
 class Uploader:

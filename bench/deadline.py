@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=7200, help="seconds to wait for the last report")
     args = parser.parse_args(argv)
-    header("A class at the deadline, real suites", "bench/deadline.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    header(
+        "A class at the deadline, real suites",
+        "bench/deadline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
     suites = [s for s in args.suites.split(",") if s]
     work = traversable_dir("grader-bench-deadline-")
     try:
@@ -80,8 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     per_suite = Counter(suite for suite, _, _ in plan)
     links = {suite: ROOT / "test_suites" / suite for suite in suites}
     # Both queues, as grader serve's default: CS224N (queue gpu, fallback cpu) is then graded, and kept warm, on gpu.
-    env = {"GRADER_ENVS_DIR": str(SHARED_ENVS), "GRADER_RATE_LIMIT_COUNT": "10000",
-           "GRADER_WORKER_QUEUES": "cpu,gpu"}
+    env = {"GRADER_ENVS_DIR": str(SHARED_ENVS), "GRADER_RATE_LIMIT_COUNT": "10000", "GRADER_WORKER_QUEUES": "cpu,gpu"}
     accepted: list[tuple[str, str, float]] = []  # (suite, id, sent)
     errors: list[str] = []
     lock = threading.Lock()
@@ -95,9 +97,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             time.sleep(max(0.0, start + k * args.minutes * 60 / max(1, len(jobs)) - time.time()))
             sent = time.time()
             try:
-                answer = httpx.post(f"{svc.url}/api/v1/assignments/{assignment_id(suite)}/submissions", timeout=120,
-                                    headers={"Authorization": f"Bearer {token}"},
-                                    files={"file": ("submission.zip", data, "application/zip")})  # fmt: skip
+                answer = httpx.post(
+                    f"{svc.url}/api/v1/assignments/{assignment_id(suite)}/submissions",
+                    timeout=120,
+                    headers={"Authorization": f"Bearer {token}"},
+                    files={"file": ("submission.zip", data, "application/zip")},
+                )
                 if answer.status_code != 202:
                     raise RuntimeError(f"{answer.status_code} {answer.text[:200]}")
                 with lock:
@@ -111,8 +116,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ta = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.ta_token()}"}, timeout=120)
         deadline = time.monotonic() + args.timeout
         while True:
-            listed = [s for suite in suites
-                      for s in ta.get(f"/api/v1/assignments/{assignment_id(suite)}/submissions").json()["submissions"]]  # fmt: skip
+            listed = [
+                s
+                for suite in suites
+                for s in ta.get(f"/api/v1/assignments/{assignment_id(suite)}/submissions").json()["submissions"]
+            ]
             if sum(s["state"] in ("done", "error") for s in listed) >= len(accepted) or time.monotonic() > deadline:
                 break
             time.sleep(1)
@@ -123,29 +131,52 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     done = {k: r for k, r in records.items() if r["state"] == "done"}
     ids = Counter(s["id"] for s in listed)
-    duplicated = sum(r["attempts"] > 1 for r in records.values()) + sum(n - 1 for n in ids.values()) + max(0, len(listed) - len(accepted))
+    duplicated = (
+        sum(r["attempts"] > 1 for r in records.values())
+        + sum(n - 1 for n in ids.values())
+        + max(0, len(listed) - len(accepted))
+    )
     cost: dict[str, float] = {}
     for suite in suites:
-        times = [_ts(r["timestamps"]["finished"]) - _ts(r["timestamps"]["started"])
-                 for (s, k, _) in accepted if s == suite and (r := done.get(k))]  # fmt: skip
+        times = [
+            _ts(r["timestamps"]["finished"]) - _ts(r["timestamps"]["started"])
+            for (s, k, _) in accepted
+            if s == suite and (r := done.get(k))
+        ]
         cost[suite] = statistics.median(times) if times else float("nan")
     first = min((sent for _, _, sent in accepted), default=float("nan"))
-    last = max((_ts(r["timestamps"]["finished"]) for r in records.values() if r["timestamps"]["finished"]), default=float("nan"))
+    last = max(
+        (_ts(r["timestamps"]["finished"]) for r in records.values() if r["timestamps"]["finished"]),
+        default=float("nan"),
+    )
     drain = last - first
     ideal = ideal_drain([(sent - first, cost[suite]) for suite, _, sent in accepted], args.workers)
     efficiency = ideal / drain if drain > 0 else float("nan")
     mean_cost = statistics.mean(cost[suite] for suite, _, _ in accepted) if accepted else float("nan")
-    warm = sum(any(WARM_NOTE in s["notes"] for s in (r["report"] or {}).get("sandboxes", [])[:1]) for r in done.values())
+    warm = sum(
+        any(WARM_NOTE in s["notes"] for s in (r["report"] or {}).get("sandboxes", [])[:1]) for r in done.values()
+    )
     result: dict[str, Any] = {
-        "submissions": args.submissions, "accepted": len(accepted), "refused": len(errors), "graded": len(done),
-        "graded_error": sum(r["state"] == "error" for r in records.values()), "lost": len(accepted) - len(done),
-        "duplicated": duplicated, "from_warm_pool": warm, "upload_window_s": args.minutes * 60, "drain_s": drain,
-        "ideal_drain_s": ideal, "efficiency": efficiency, "mean_cost_s": mean_cost,
+        "submissions": args.submissions,
+        "accepted": len(accepted),
+        "refused": len(errors),
+        "graded": len(done),
+        "graded_error": sum(r["state"] == "error" for r in records.values()),
+        "lost": len(accepted) - len(done),
+        "duplicated": duplicated,
+        "from_warm_pool": warm,
+        "upload_window_s": args.minutes * 60,
+        "drain_s": drain,
+        "ideal_drain_s": ideal,
+        "efficiency": efficiency,
+        "mean_cost_s": mean_cost,
         **{f"cost_{suite}_s": c for suite, c in cost.items()},
-    }  # fmt: skip
+    }
     for students in PROJECTED[0]:
         for workers in PROJECTED[1]:
-            result[f"projected_{students}_students_{workers}_workers_min"] = students * mean_cost / (workers * efficiency) / 60
+            result[f"projected_{students}_students_{workers}_workers_min"] = (
+                students * mean_cost / (workers * efficiency) / 60
+            )
     print(f"\n{args.submissions} submissions ({dict(per_suite)}), {args.workers} workers, over {args.minutes:g} min")
     for key, value in result.items():
         print(f"{key:42} {value:10.3f}" if isinstance(value, float) else f"{key:42} {value:10}")

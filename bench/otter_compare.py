@@ -81,17 +81,33 @@ def run_otter(venv: Path, work: Path, notebook: Path, repeat: int) -> tuple[list
     autograder = work / "autograder.zip"
     shutil.copy(OTTER / "csc413_attention.py", work / "csc413_attention.py")
     subprocess.run(
-        [otter, "generate", "-t", str(OTTER / "tests"), "-o", str(autograder), "--no-config", "--no-requirements",
-         "--no-environment", "csc413_attention.py"],
-        cwd=work, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            otter,
+            "generate",
+            "-t",
+            str(OTTER / "tests"),
+            "-o",
+            str(autograder),
+            "--no-config",
+            "--no-requirements",
+            "--no-environment",
+            "csc413_attention.py",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     times, score = [], ""
     for i in range(repeat + 1):  # the first run is untimed: it warms the page cache and Jupyter's first start
         out = work / f"otter-out-{i}"
         out.mkdir()
         t = time.perf_counter()
-        done = subprocess.run([otter, "run", "-a", str(autograder), "-o", str(out), "--no-logo", str(notebook)],
-                              cwd=work, capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [otter, "run", "-a", str(autograder), "-o", str(out), "--no-logo", str(notebook)],
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
         took = time.perf_counter() - t
         if done.returncode != 0:
             raise RuntimeError(f"otter run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -153,8 +169,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         shutil.rmtree(work, ignore_errors=True)
     otter_med = statistics.median(otter_times)
     print(f"\n{'grader':34} {'median s':>9} {'min s':>7} {'Otter / this':>13}  score")
-    rows = [("Otter 7 `otter run` (no Docker)", otter_times, otter_score), ("ours, cold sandbox", cold, cold_score),
-            ("ours, warm pool", warm, warm_score)]  # fmt: skip
+    rows = [
+        ("Otter 7 `otter run` (no Docker)", otter_times, otter_score),
+        ("ours, cold sandbox", cold, cold_score),
+        ("ours, warm pool", warm, warm_score),
+    ]
     for name, times, score in rows:
         med = statistics.median(times)
         print(f"{name:34} {med:9.3f} {min(times):7.3f} {otter_med / med:13.2f}  {score}")

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     summary: dict[str, float] = {}
     print(f"torch threads: {torch.get_num_threads()}; {len(prompts)} questions")
     for variant, perceiver in (("vanilla", False), ("perceiver", True)):
-        config = model.GPTConfig(len(itos), 128, n_layer=4, n_head=8, n_embd=256, perceiver=perceiver, bottleneck_dim=64)
+        config = model.GPTConfig(
+            len(itos), 128, n_layer=4, n_head=8, n_embd=256, perceiver=perceiver, bottleneck_dim=64
+        )
         gpt = model.GPT(config).eval()
         shapes = {k: tuple(v.shape) for k, v in gpt.state_dict().items() if not k.endswith("attn.mask")}
         gains = [k for k in shapes if k.endswith("weight") and (".ln" in k or k.startswith("ln_f"))]

@@ -79,8 +79,10 @@ def submission(suite: str, mutant: str | None, dest: Path) -> Path:
 def zips(suite: str, mutants: int, work: Path) -> list[tuple[str, bytes]]:
     """(label, zip) for the reference and the first ``mutants`` mutants of ``suite``."""
     chosen: list[str | None] = [None, *mutant_names(suite)[:mutants]]
-    return [(name or "reference", zip_folder(submission(suite, name, work / f"{suite}-{name or 'reference'}"), skip=SKIP))
-            for name in chosen]  # fmt: skip
+    return [
+        (name or "reference", zip_folder(submission(suite, name, work / f"{suite}-{name or 'reference'}"), skip=SKIP))
+        for name in chosen
+    ]
 
 
 def _ts(value: str | None) -> float:
@@ -128,17 +130,35 @@ class Row:
         chosen = [s for s in self.samples if label is None or s.label == label]
         waits = [s.wait for s in chosen]
         phases = {k: statistics.median(s.phases[k] for s in chosen) for k in chosen[0].phases} if chosen else {}
-        checks = {k: statistics.median(s.checks[k] for s in chosen if k in s.checks) for k in chosen[0].checks} if chosen else {}
-        return {"suite": self.suite, "mode": self.mode, "n": len(chosen), "median_s": quantile(waits, 0.5),
-                "p95_s": quantile(waits, 0.95), "warm": sum(s.warm for s in chosen), "phases": phases, "checks": checks,
-                "scores": sorted({f"{s.label} {s.score}" for s in chosen})}  # fmt: skip
+        checks = (
+            {k: statistics.median(s.checks[k] for s in chosen if k in s.checks) for k in chosen[0].checks}
+            if chosen
+            else {}
+        )
+        return {
+            "suite": self.suite,
+            "mode": self.mode,
+            "n": len(chosen),
+            "median_s": quantile(waits, 0.5),
+            "p95_s": quantile(waits, 0.95),
+            "warm": sum(s.warm for s in chosen),
+            "phases": phases,
+            "checks": checks,
+            "scores": sorted({f"{s.label} {s.score}" for s in chosen}),
+        }
 
 
-def run_mode(mode: str, suites: list[str], subs: dict[str, list[tuple[str, bytes]]], rounds: int, gap: float) -> list[Row]:
+def run_mode(
+    mode: str, suites: list[str], subs: dict[str, list[tuple[str, bytes]]], rounds: int, gap: float
+) -> list[Row]:
     links = {suite: ROOT / "test_suites" / suite for suite in suites}
     # Both queues, as grader serve's default: CS224N (queue gpu, fallback cpu) is then graded, and kept warm, on gpu.
-    env = {"GRADER_ENVS_DIR": str(SHARED_ENVS), "GRADER_RATE_LIMIT_COUNT": "10000",
-           "GRADER_WORKER_QUEUES": "cpu,gpu", **MODES[mode]}
+    env = {
+        "GRADER_ENVS_DIR": str(SHARED_ENVS),
+        "GRADER_RATE_LIMIT_COUNT": "10000",
+        "GRADER_WORKER_QUEUES": "cpu,gpu",
+        **MODES[mode],
+    }
     rows = []
     with service(links, workers=1, **env) as svc:
         for suite in suites:
@@ -228,7 +248,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--otter", action="store_true", help="also run bench/otter_compare.py (needs its venv)")
     parser.add_argument("--json", type=Path, default=None, help="write every summary here")
     args = parser.parse_args(argv)
-    header("Per-suite figures through the service", "bench/suites.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    header(
+        "Per-suite figures through the service",
+        "bench/suites.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
     suites = [s for s in args.suites.split(",") if s]
     work = traversable_dir("grader-bench-suites-")
     try:
@@ -247,8 +270,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["rows"].append(s)
             phases = " ".join(f"{k} {v:.2f}" for k, v in s["phases"].items())
             slowest = max(s["checks"].items(), key=lambda kv: kv[1], default=("-", 0.0))
-            print(f"{row.suite:10} {row.mode:5} {label or 'all':9} {s['n']:3} {s['warm']:4} {s['median_s']:7.2f} "
-                  f"{s['p95_s']:6.2f}   {phases}; slowest check {slowest[0]} {slowest[1]:.2f}")  # fmt: skip
+            print(
+                f"{row.suite:10} {row.mode:5} {label or 'all':9} {s['n']:3} {s['warm']:4} {s['median_s']:7.2f} "
+                f"{s['p95_s']:6.2f}   {phases}; slowest check {slowest[0]} {slowest[1]:.2f}"
+            )
     for s in result["rows"][::2]:
         print(f"scores {s['suite']} {s['mode']}: {', '.join(s['scores'])}")
     if args.otter:

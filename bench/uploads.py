@@ -100,7 +100,10 @@ def open_loop(port: int, path: str, tokens: list[str], data: bytes, rate: float,
                 phase.latencies.append(took)
                 phase.lag = max(phase.lag, late)
 
-    threads = [threading.Thread(target=send, args=(Uploader(port, path, tokens[i % len(tokens)], data),)) for i in range(senders)]
+    threads = [
+        threading.Thread(target=send, args=(Uploader(port, path, tokens[i % len(tokens)], data),))
+        for i in range(senders)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -158,8 +161,10 @@ class BusyWorkers:
             for sub_id in [i for i, state in self.ids.items() if state not in ("done", "error")]:
                 self.ids[sub_id] = self.client.get(f"/api/v1/submissions/{sub_id}").json()["state"]
             while sum(state not in ("done", "error") for state in self.ids.values()) < self.outstanding:
-                answer = self.client.post(f"/api/v1/assignments/{self.assignment}/submissions",
-                                          files={"file": ("submission.zip", self.data, "application/zip")})  # fmt: skip
+                answer = self.client.post(
+                    f"/api/v1/assignments/{self.assignment}/submissions",
+                    files={"file": ("submission.zip", self.data, "application/zip")},
+                )
                 answer.raise_for_status()
                 self.ids[answer.json()["id"]] = answer.json()["state"]
             self.stop.wait(1.0)
@@ -180,9 +185,25 @@ def bare_route(root: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "BARE_UPLOAD_DIR": str(root / "bare")}
     with (root / "bare.log").open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.bare_upload:app", "--port", str(port),  # noqa: S603
-                                    "--workers", str(API_PROCESSES), "--log-level", "info"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_upload:app",
+                "--port",
+                str(port),  # noqa: S603
+                "--workers",
+                str(API_PROCESSES),
+                "--log-level",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -205,15 +226,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--senders", type=int, default=32, help="client threads (uploads in flight at most)")
     parser.add_argument("--students", type=int, default=32)
     args = parser.parse_args(argv)
-    header("Upload latency at a steady rate, workers busy grading", "bench/uploads.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    header(
+        "Upload latency at a steady rate, workers busy grading",
+        "bench/uploads.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
     busy_suite = LIGHT_SUITE if args.busy == "light" else ROOT / "test_suites" / args.busy
     busy_id = str(tomllib.loads((busy_suite / "suite.toml").read_text())["id"])
-    busy_zip = zip_folder(LIGHT_SUBMISSION if args.busy == "light" else ROOT / "reference_solutions" / args.busy, skip=SKIP)
+    busy_zip = zip_folder(
+        LIGHT_SUBMISSION if args.busy == "light" else ROOT / "reference_solutions" / args.busy, skip=SKIP
+    )
     data = zip_folder(LIGHT_SUBMISSION)
     count = round(args.rate * args.seconds)
     # Every upload is a student's, through the roster check and the rate limit, with a limit they never reach.
-    env = {"GRADER_ENVS_DIR": str(SHARED_ENVS), "GRADER_RATE_LIMIT_COUNT": str(count + 100),
-           "GRADER_API_PROCESSES": str(API_PROCESSES)}  # fmt: skip
+    env = {
+        "GRADER_ENVS_DIR": str(SHARED_ENVS),
+        "GRADER_RATE_LIMIT_COUNT": str(count + 100),
+        "GRADER_API_PROCESSES": str(API_PROCESSES),
+    }
     phases: list[Phase] = []
     with service({LIGHT: LIGHT_SUITE, busy_id: busy_suite}, workers=args.workers, **env) as svc:
         tokens = svc.students(LIGHT, args.students)
@@ -225,8 +254,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bare, bare_port = bare_route(svc.root)
             try:
                 open_loop(bare_port, "/upload", ["none"], data, 5, 2, 4)
-                for route, port, path, pid in (("grader", svc.port, f"/api/v1/assignments/{LIGHT}/submissions", grader_api(svc.port)),
-                                               ("bare FastAPI", bare_port, "/upload", bare.pid)):  # fmt: skip
+                for route, port, path, pid in (
+                    ("grader", svc.port, f"/api/v1/assignments/{LIGHT}/submissions", grader_api(svc.port)),
+                    ("bare FastAPI", bare_port, "/upload", bare.pid),
+                ):
                     before, cpu = busy.running(), cpu_of(pid)
                     phase = open_loop(port, path, tokens, data, args.rate, args.seconds, args.senders)
                     phase.route, phase.busy, phase.load = route, (before, busy.running()), os.getloadavg()[0]
@@ -239,22 +270,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             busy.stop.set()
             busy.thread.join(timeout=30)
             busy.client.close()
-    print(f"{count} uploads of {len(data)} bytes at {args.rate:g}/s for {args.seconds:g} s; {args.workers} workers grading {busy_id}")
-    print(f"{'route':<14}{'uploads':>8}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'lag ms':>9}"
-          f"{'CPU ms':>8}{'grading':>10}{'load':>7}")  # fmt: skip
+    print(
+        f"{count} uploads of {len(data)} bytes at {args.rate:g}/s for {args.seconds:g} s; {args.workers} workers grading {busy_id}"
+    )
+    print(
+        f"{'route':<14}{'uploads':>8}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'lag ms':>9}"
+        f"{'CPU ms':>8}{'grading':>10}{'load':>7}"
+    )
     for p in phases:
-        print(f"{p.route:<14}{len(p.latencies):>8}{len(p.errors):>8}{p.ms(0.5):>9.1f}{p.ms(0.95):>9.1f}{p.ms(0.99):>9.1f}"
-              f"{1000 * max(p.latencies, default=float('nan')):>9.1f}{1000 * p.lag:>9.1f}{p.cpu_ms():>8.2f}"
-              f"{f'{p.busy[0]}->{p.busy[1]}':>10}{p.load:>7.1f}")  # fmt: skip
+        print(
+            f"{p.route:<14}{len(p.latencies):>8}{len(p.errors):>8}{p.ms(0.5):>9.1f}{p.ms(0.95):>9.1f}{p.ms(0.99):>9.1f}"
+            f"{1000 * max(p.latencies, default=float('nan')):>9.1f}{1000 * p.lag:>9.1f}{p.cpu_ms():>8.2f}"
+            f"{f'{p.busy[0]}->{p.busy[1]}':>10}{p.load:>7.1f}"
+        )
     for p in phases:
         for error in sorted(set(p.errors))[:5]:
             print(f"  {p.route} error: {error}")
     grader_p99 = phases[0].ms(0.99)
     print(f"target: grader p99 <= 100 ms: {'met' if grader_p99 <= 100 else 'missed'} ({grader_p99:.1f} ms)")
-    return {f"{key}_{p.route.split()[0]}": value for p in phases for key, value in
-            (("uploads", len(p.latencies)), ("errors", len(p.errors)), ("p50_ms", p.ms(0.5)), ("p95_ms", p.ms(0.95)),
-             ("p99_ms", p.ms(0.99)), ("lag_ms", 1000 * p.lag), ("cpu_ms", p.cpu_ms()), ("busy_start", p.busy[0]),
-             ("busy_end", p.busy[1]))}  # fmt: skip
+    return {
+        f"{key}_{p.route.split()[0]}": value
+        for p in phases
+        for key, value in (
+            ("uploads", len(p.latencies)),
+            ("errors", len(p.errors)),
+            ("p50_ms", p.ms(0.5)),
+            ("p95_ms", p.ms(0.95)),
+            ("p99_ms", p.ms(0.99)),
+            ("lag_ms", 1000 * p.lag),
+            ("cpu_ms", p.cpu_ms()),
+            ("busy_start", p.busy[0]),
+            ("busy_end", p.busy[1]),
+        )
+    }
 
 
 if __name__ == "__main__":

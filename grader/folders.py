@@ -47,13 +47,16 @@ def folder_problems(settings: Settings, parts: Collection[Part]) -> list[str]:
 
 
 def _inspect(settings: Settings, parts: Collection[Part], *, repair: bool) -> list[str]:
-    problems = _usable(settings.suites_dir, "the suites folder (GRADER_SUITES_DIR)", os.R_OK | os.X_OK,
-                       create=False, made_on_use=False)  # fmt: skip
+    problems = _usable(
+        settings.suites_dir, "the suites folder (GRADER_SUITES_DIR)", os.R_OK | os.X_OK, create=False, made_on_use=False
+    )
     if "api" in parts:
         problems += _usable(settings.blobs, "the blob folder (GRADER_BLOB_DIR)", os.W_OK | os.X_OK, create=repair)
     if "worker" in parts:
         problems += _usable(settings.blobs, "the blob folder (GRADER_BLOB_DIR)", os.R_OK | os.X_OK, create=repair)
-        scratch = _usable(settings.scratch_dir, "the scratch space (under GRADER_DATA_DIR)", os.W_OK | os.X_OK, create=repair)
+        scratch = _usable(
+            settings.scratch_dir, "the scratch space (under GRADER_DATA_DIR)", os.W_OK | os.X_OK, create=repair
+        )
         problems += scratch
         if sandboxes_use_private_uids(settings) and not scratch:
             problems += _reachable_by_sandboxes(settings, repair=repair)
@@ -94,9 +97,16 @@ def _reachable_by_sandboxes(settings: Settings, *, repair: bool) -> list[str]:
     if repair:
         blocked = _closed_folders(scratch)
     if blocked:
-        problems.append(_message(f"the scratch space {settings.scratch_dir}", blocked, "choose a GRADER_DATA_DIR other users can pass"))
-    needed = {"the Python environment": Path(sys.prefix), "the base Python": Path(sys.base_prefix),
-              "the grader's package": PROJECT_ROOT / "grader"}  # fmt: skip
+        problems.append(
+            _message(
+                f"the scratch space {settings.scratch_dir}", blocked, "choose a GRADER_DATA_DIR other users can pass"
+            )
+        )
+    needed = {
+        "the Python environment": Path(sys.prefix),
+        "the base Python": Path(sys.base_prefix),
+        "the grader's package": PROJECT_ROOT / "grader",
+    }
     if settings.hf_home is not None and settings.hf_home.is_dir():
         needed["the model cache (HF_HOME)"] = settings.hf_home
     for what, path in needed.items():

@@ -64,7 +64,7 @@ def write_data(data: Path, seed: int = 0) -> None:
     (data / "wiki.txt").write_text(corpus, encoding="utf-8")  # two documents: the biographies and ''
 
     for name, rows, labelled in (("birth_places_train.tsv", train, True), ("birth_dev.tsv", dev, True),
-                                 ("birth_test.tsv", test, True), ("birth_test_inputs.tsv", test, False)):  # fmt: skip
+                                 ("birth_test.tsv", test, True), ("birth_test_inputs.tsv", test, False)):
         lines = [f"Where was {n} born?" + (f"\t{p}" if labelled else "") for n, p in rows]
         (data / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -180,14 +180,14 @@ def train_reference(sub: Path, data: Path, pretrain: bool) -> dict[str, float]:
                 ["finetune", "perceiver", "wiki.txt", *m, "--writing_params_path", "perceiver.finetune.params", *ft],
             ),
         ]
-    # fmt: skip
+
     evaluations = [("vanilla", "vanilla.model.params", "vanilla.nopretrain", []),
                    ("vanilla", "vanilla.finetune.params", "vanilla.pretrain", []),
-                   ("perceiver", "perceiver.finetune.params", "perceiver.pretrain", ["--bottleneck_dim", "64"])]  # fmt: skip
+                   ("perceiver", "perceiver.finetune.params", "perceiver.pretrain", ["--bottleneck_dim", "64"])]
     for params_variant, params, prefix, extra in evaluations:
         for split, corpus in (("dev", "birth_dev.tsv"), ("test", "birth_test_inputs.tsv")):
             stages.append((f"evaluate {prefix}.{split}", ["evaluate", params_variant, "wiki.txt", *extra, "--reading_params_path",
-                                                          params, "--eval_corpus_path", corpus, "--outputs_path", f"{prefix}.{split}.predictions"]))  # fmt: skip
+                                                          params, "--eval_corpus_path", corpus, "--outputs_path", f"{prefix}.{split}.predictions"]))
     try:
         for label, argv in stages:
             started = time.monotonic()
@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true", help="only the data and the reference's src/")
     parser.add_argument("--no-pretraining", action="store_true",
                         help="skip the two 650-epoch pretraining runs (what the tests use): finetune vanilla.finetune.params "
-                             "from vanilla.model.params and the Perceiver from scratch")  # fmt: skip
+                             "from vanilla.model.params and the Perceiver from scratch")
     args = parser.parse_args()
     started = time.monotonic()
     make(args.out, args.skip_training, not args.no_pretraining)

@@ -31,12 +31,18 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     for path in sorted(settings.suites_dir.glob("*/suite.toml")):
         manifest = load_manifest(path)
         manifests[manifest.id] = manifest
-    app = FastAPI(title="grader", version=grader.__version__, description="Autograder for ML course assignments.",
-                  docs_url=None, redoc_url=None)  # fmt: skip
+    app = FastAPI(
+        title="grader",
+        version=grader.__version__,
+        description="Autograder for ML course assignments.",
+        docs_url=None,
+        redoc_url=None,
+    )
     add_docs(app)
     redact_access_log()
-    app.state.services = Services(settings, Store(connect(redis_url)), make_celery(settings, redis_url), manifests,
-                                  BlobStore(settings.blobs))  # fmt: skip
+    app.state.services = Services(
+        settings, Store(connect(redis_url)), make_celery(settings, redis_url), manifests, BlobStore(settings.blobs)
+    )
     app.add_exception_handler(redis.RedisError, _redis_unavailable)
     app.add_exception_handler(RequestValidationError, _no_file_or_invalid)
     app.include_router(health.router)

@@ -53,8 +53,11 @@ class SubmissionGradePublic(BaseModel):
     grade: GradeParts | None = Field(description="Null for a student while their report withholds checks.")
     adjustments: list[Adjustment]
     comments: list[Comment]
-    counts: bool | None = Field(None, description="Whether this is the submission that counts for the student; null while "
-                                "its figures are withheld and the rule is 'best' (it would tell which upload scored higher).")
+    counts: bool | None = Field(
+        None,
+        description="Whether this is the submission that counts for the student; null while "
+        "its figures are withheld and the rule is 'best' (it would tell which upload scored higher).",
+    )
 
 
 class StudentGradePublic(BaseModel):
@@ -65,16 +68,27 @@ class StudentGradePublic(BaseModel):
 
 
 def grade_parts(g: SubmissionGrade) -> GradeParts:
-    return GradeParts(raw=g.grade.raw, adjustments=g.grade.adjustments, penalty=g.grade.penalty,
-                      penalty_percent=g.grade.penalty_percent, final=g.grade.final, max_score=g.grade.max_score)  # fmt: skip
+    return GradeParts(
+        raw=g.grade.raw,
+        adjustments=g.grade.adjustments,
+        penalty=g.grade.penalty,
+        penalty_percent=g.grade.penalty_percent,
+        final=g.grade.final,
+        max_score=g.grade.max_score,
+    )
 
 
 def submission_grade_public(g: SubmissionGrade, counts: bool | None, shown: bool = True) -> SubmissionGradePublic:
     """``shown`` False (a student whose report withholds checks): no figures and no adjustments (their check
     numbers or points could tell a hidden check's result)."""
-    return SubmissionGradePublic(submission_id=g.submission.id, late=g.submission.late, counts=counts,
-                                 grade=grade_parts(g) if shown else None,
-                                 adjustments=g.adjustments if shown else [], comments=g.comments)  # fmt: skip
+    return SubmissionGradePublic(
+        submission_id=g.submission.id,
+        late=g.submission.late,
+        counts=counts,
+        grade=grade_parts(g) if shown else None,
+        adjustments=g.adjustments if shown else [],
+        comments=g.comments,
+    )
 
 
 def student_grade_public(s: StudentGrade) -> StudentGradePublic:

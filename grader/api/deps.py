@@ -63,7 +63,9 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 def current_user(
     services: ServicesDep,
     credentials: BearerDep,
-    token: Annotated[str | None, Query(description="Token in the URL (kept out of the access log); prefer the header.")] = None,
+    token: Annotated[
+        str | None, Query(description="Token in the URL (kept out of the access log); prefer the header.")
+    ] = None,
 ) -> Token:
     """The caller, from ``Authorization: Bearer <token>`` (or ``?token=``); 401 otherwise (unknown, revoked, expired)."""
     presented = credentials.credentials.strip() if credentials is not None else (token or "")

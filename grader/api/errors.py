@@ -32,8 +32,14 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying ag
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: each code with its meaning and the error body."""
-    return {code: {"model": ErrorDetail, "description": _MEANING[code],
-                   **({"headers": _RETRY_AFTER} if code in (429, 503) else {})} for code in codes}  # fmt: skip
+    return {
+        code: {
+            "model": ErrorDetail,
+            "description": _MEANING[code],
+            **({"headers": _RETRY_AFTER} if code in (429, 503) else {}),
+        }
+        for code in codes
+    }
 
 
 # Every route needs a token and reads Redis.

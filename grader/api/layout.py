@@ -61,8 +61,10 @@ def layout_problem(archive: bytes | BinaryIO, manifest: SuiteManifest, others: I
     missing, rooted = missing_files(files, manifest)
     if not missing:
         return None
-    message = (f"This zip is missing files that '{manifest.id}' requires: {_listing(missing)}. "
-               f"It contains: {_listing(rooted)}.")  # fmt: skip
+    message = (
+        f"This zip is missing files that '{manifest.id}' requires: {_listing(missing)}. "
+        f"It contains: {_listing(rooted)}."
+    )
     fits = [m for m in others if m.id != manifest.id and m.files.required and not missing_files(files, m)[0]]
     if fits:
         message += f" It looks like a submission for '{fits[0].id}' ({fits[0].title}); upload it there instead."

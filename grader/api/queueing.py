@@ -32,16 +32,26 @@ def choose_queue(store: Store, manifest: SuiteManifest) -> str:
 
 def submit(services: Services, sub: Submission, manifest: SuiteManifest) -> Submission:
     """Record a new upload, then send its grading task; the record as it then stands."""
-    received = sub.model_copy(update={"run_id": uuid.uuid4().hex, "queue": choose_queue(services.store, manifest),
-                                      "state": SubmissionState.received})  # fmt: skip
+    received = sub.model_copy(
+        update={
+            "run_id": uuid.uuid4().hex,
+            "queue": choose_queue(services.store, manifest),
+            "state": SubmissionState.received,
+        }
+    )
     services.store.add_submission(received)
     return _send(services, received, manifest)
 
 
 def enqueue(services: Services, sub: Submission, manifest: SuiteManifest) -> str:
     """Issue a new run for a recorded ``sub`` (a regrade), then send its task; the run id."""
-    run = sub.model_copy(update={"run_id": uuid.uuid4().hex, "queue": choose_queue(services.store, manifest),
-                                 "state": SubmissionState.received})  # fmt: skip
+    run = sub.model_copy(
+        update={
+            "run_id": uuid.uuid4().hex,
+            "queue": choose_queue(services.store, manifest),
+            "state": SubmissionState.received,
+        }
+    )
     services.store.new_run(run.id, run.run_id, run.queue)
     _send(services, run, manifest)
     return run.run_id
@@ -49,7 +59,15 @@ def enqueue(services: Services, sub: Submission, manifest: SuiteManifest) -> str
 
 def _send(services: Services, sub: Submission, manifest: SuiteManifest) -> Submission:
     try:
-        send_grading(services.queue, services.store, sub.id, sub.run_id, sub.queue, manifest.resources.total_timeout_seconds, now())
+        send_grading(
+            services.queue,
+            services.store,
+            sub.id,
+            sub.run_id,
+            sub.queue,
+            manifest.resources.total_timeout_seconds,
+            now(),
+        )
     except (OperationalError, redis.RedisError):
         # Recorded, so not lost: the janitor sends a run left "received" (grader.worker.janitor).
         log.warning("could not send the task of submission %s; the janitor will", sub.id, exc_info=True)

@@ -43,9 +43,13 @@ class ReportPublic(BaseModel):
 
     score: float | None
     max_score: float | None
-    shown_score: float = Field(0.0, description="The sum of the scores of the checks in `tests` only (not a total while checks are withheld).")
+    shown_score: float = Field(
+        0.0, description="The sum of the scores of the checks in `tests` only (not a total while checks are withheld)."
+    )
     shown_max_score: float = Field(0.0, description="The sum of the points of the checks in `tests` only.")
-    withheld_checks: int = Field(description="Checks not shown yet (hidden until the due date or publishing), `pending` included.")
+    withheld_checks: int = Field(
+        description="Checks not shown yet (hidden until the due date or publishing), `pending` included."
+    )
     status: ReportStatus
     output: str
     output_format: OutputFormat
@@ -53,7 +57,9 @@ class ReportPublic(BaseModel):
     files_missing: list[str]
     unpack_notes: list[str]
     tests: list[TestPublic]
-    pending: list[TestPending] = Field(default_factory=list, description="Checks scored against hidden labels, shown after their release.")
+    pending: list[TestPending] = Field(
+        default_factory=list, description="Checks scored against hidden labels, shown after their release."
+    )
 
 
 class Progress(BaseModel):
@@ -93,7 +99,9 @@ class SubmissionPublic(BaseModel):
     progress: Progress
     error: str
     attempts: int
-    report: ReportPublic | GradeReport | None = Field(None, description="Filtered for students; complete for TAs and CI.")
+    report: ReportPublic | GradeReport | None = Field(
+        None, description="Filtered for students; complete for TAs and CI."
+    )
 
 
 class SubmissionSummary(BaseModel):
@@ -112,7 +120,9 @@ class SubmissionList(BaseModel):
     total: int = Field(0, description="Submissions in the whole listing, not only this page.")
     offset: int = 0
     limit: int = 100
-    latest_per_student: dict[str, str] = Field(default_factory=dict, description="Student -> id of their latest submission (TA view).")
+    latest_per_student: dict[str, str] = Field(
+        default_factory=dict, description="Student -> id of their latest submission (TA view)."
+    )
 
 
 class AssignmentPublic(BaseModel):

@@ -39,8 +39,9 @@ def visible_to_students(test: TestReport, manifest: SuiteManifest, now: datetime
 def pending_view(test: TestReport, manifest: SuiteManifest) -> TestPending:
     """A hidden-label check before its release: that it was received, and nothing label-derived."""
     said = [test.pre_release_output, manifest.policy.pending_note]
-    return TestPending(name=test.name, number=test.number, max_score=test.max_score,
-                       output="\n".join(s for s in said if s))  # fmt: skip
+    return TestPending(
+        name=test.name, number=test.number, max_score=test.max_score, output="\n".join(s for s in said if s)
+    )
 
 
 def student_report(report: GradeReport, manifest: SuiteManifest, now: datetime) -> ReportPublic:

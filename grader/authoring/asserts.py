@@ -40,7 +40,9 @@ def assert_equal(actual: Any, expected: Any, *, what: str = "value", hidden: boo
         if not _is_tensor(actual):
             fail(f"{what}: expected a tensor, got {type(actual).__name__}")
         if not _is_tensor(expected):
-            shown = f"a value of type {type(expected).__name__}" if hidden else f"{expected!r} ({type(expected).__name__})"
+            shown = (
+                f"a value of type {type(expected).__name__}" if hidden else f"{expected!r} ({type(expected).__name__})"
+            )
             fail(f"{what}: expected {shown}, got a tensor")
         assert_shape(actual, tuple(expected.shape), what=what)
         diff = (actual != expected).nonzero()
@@ -81,7 +83,9 @@ def assert_close(
         if hidden:
             fail(f"{what}: differs from the expected values (which are hidden) beyond atol={atol:g}, rtol={rtol:g}")
         bad = (~ok).reshape(-1)
-        err = torch.where(bad, (a - e).abs().nan_to_num(nan=float("inf")).reshape(-1), torch.zeros_like(bad, dtype=a.dtype))
+        err = torch.where(
+            bad, (a - e).abs().nan_to_num(nan=float("inf")).reshape(-1), torch.zeros_like(bad, dtype=a.dtype)
+        )
         flat = int(err.argmax())
         where = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), tuple(a.shape)))
         diff = float(err.max())

@@ -119,9 +119,7 @@ def check(
         params = tuple(inspect.signature(func).parameters)
         unknown = [p for p in params if p not in INJECTABLE]
         if unknown:
-            raise TypeError(
-                f"check {name!r} asks for {unknown}; a check may ask only for {sorted(INJECTABLE)}"
-            )
+            raise TypeError(f"check {name!r} asks for {unknown}; a check may ask only for {sorted(INJECTABLE)}")
         func.__grader_check__ = CheckSpec(  # type: ignore[attr-defined]
             func=func,
             name=name,

@@ -80,8 +80,14 @@ def _actor() -> str:
 
 def _audit(store: Store, action: str, token_digest: str, before: Token | None, after: Token | None) -> None:
     """A token act in the audit log (the token's id and holder, never the token)."""
-    audit.record(store, _actor(), action, f"token/{token_id(token_digest)}",
-                 before.model_dump(mode="json") if before else None, after.model_dump(mode="json") if after else None)  # fmt: skip
+    audit.record(
+        store,
+        _actor(),
+        action,
+        f"token/{token_id(token_digest)}",
+        before.model_dump(mode="json") if before else None,
+        after.model_dump(mode="json") if after else None,
+    )
 
 
 def _read_roster(file: Path) -> list[str]:
@@ -147,9 +153,11 @@ def roster_import(
     if out:
         target.close()
     issued = sum(1 for _, token, _ in rows if token)
-    console.print(f"{len(students)} student(s) on the roster of {assignment}; {issued} new token(s); "
-                  f"{len(rows) - issued} kept their token{' (use --rotate to replace them)' if not rotate else ''}. "
-                  "Each link signs its student in once.")  # fmt: skip
+    console.print(
+        f"{len(students)} student(s) on the roster of {assignment}; {issued} new token(s); "
+        f"{len(rows) - issued} kept their token{' (use --rotate to replace them)' if not rotate else ''}. "
+        "Each link signs its student in once."
+    )
 
 
 def _student_row(store: Store, student: str, rotate: bool, until: datetime | None, base: str) -> tuple[str, str, str]:
@@ -214,8 +222,13 @@ def token_list(
         table.add_column(column)
     for token_digest, t in found.items():
         ends = "never" if t.expires_at is None else t.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-        table.add_row(token_id(token_digest), t.role.value, t.subject, t.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                      ends + (" (expired)" if t.expires_at is not None and t.expires_at <= now else ""))  # fmt: skip
+        table.add_row(
+            token_id(token_digest),
+            t.role.value,
+            t.subject,
+            t.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            ends + (" (expired)" if t.expires_at is not None and t.expires_at <= now else ""),
+        )
     Console(width=200).print(table)
 
 

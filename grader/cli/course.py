@@ -68,17 +68,25 @@ def course_show(assignment: AssignmentArg) -> None:
     manifest = _manifest(settings, assignment)
     with _store(settings) as store:
         course = CourseStore(store)
-        body = {"assignment": manifest.id, "settings": course.settings(manifest).model_dump(mode="json"),
-                "changes": len(course.settings_history(manifest)),
-                "extensions": {s: e.model_dump(mode="json") for s, e in course.exceptions(manifest.id).items()}}  # fmt: skip
+        body = {
+            "assignment": manifest.id,
+            "settings": course.settings(manifest).model_dump(mode="json"),
+            "changes": len(course.settings_history(manifest)),
+            "extensions": {s: e.model_dump(mode="json") for s, e in course.exceptions(manifest.id).items()},
+        }
     typer.echo(json.dumps(body, indent=2))
 
 
 @course_app.command("set")
 def course_set(
     assignment: AssignmentArg,
-    changes: Annotated[list[str], typer.Argument(help="key=value, e.g. due=2026-12-01T23:59Z late_policy=per_day late_percent=10 max_submissions=none.")],
-) -> None:  # fmt: skip
+    changes: Annotated[
+        list[str],
+        typer.Argument(
+            help="key=value, e.g. due=2026-12-01T23:59Z late_policy=per_day late_percent=10 max_submissions=none."
+        ),
+    ],
+) -> None:
     """Change settings (recorded in their history and the audit log); prints the settings in force."""
     settings = load_settings()
     manifest = _manifest(settings, assignment)
@@ -98,7 +106,9 @@ def course_set(
 def course_extend(
     assignment: AssignmentArg,
     student: Annotated[str, typer.Argument(help="The student's id.")],
-    due: Annotated[str | None, typer.Option(help="The student's due date (ISO 8601, e.g. 2026-12-03T23:59Z; UTC without a zone).")] = None,
+    due: Annotated[
+        str | None, typer.Option(help="The student's due date (ISO 8601, e.g. 2026-12-03T23:59Z; UTC without a zone).")
+    ] = None,
     late_due: Annotated[str | None, typer.Option(help="The student's late due date (ISO 8601).")] = None,
     max_submissions: Annotated[int | None, typer.Option(help="The student's submission limit.")] = None,
     waive_penalty: Annotated[bool, typer.Option("--waive-penalty", help="No late penalty for this student.")] = False,
@@ -117,8 +127,15 @@ def course_extend(
             console.print(f"{assignment}: withdrew {student}'s extension")
             return
         try:
-            exc = StudentException.model_validate({"due": due, "late_due": late_due, "max_submissions": max_submissions,
-                                                   "waive_penalty": waive_penalty, "note": note})  # fmt: skip
+            exc = StudentException.model_validate(
+                {
+                    "due": due,
+                    "late_due": late_due,
+                    "max_submissions": max_submissions,
+                    "waive_penalty": waive_penalty,
+                    "note": note,
+                }
+            )
         except ValidationError as error:
             raise _fail(_errors(error)) from None
         course.set_exception(manifest.id, student, exc, _actor())

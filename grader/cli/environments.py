@@ -51,8 +51,12 @@ def env_check(assignment: AssignmentOption = None) -> None:
         status = environment_status(manifest.environment, settings.environments)
         where = "nothing declared" if not status.packages else f"built ({status.key})" if status.built else "not built"
         lacks = ", ".join(status.lacking)
-        table.add_row(manifest.id, ", ".join(status.packages) or "-", where,
-                      f"[red]{lacks}: run `grader env build`[/red]" if lacks else "[green]nothing[/green]")  # fmt: skip
+        table.add_row(
+            manifest.id,
+            ", ".join(status.packages) or "-",
+            where,
+            f"[red]{lacks}: run `grader env build`[/red]" if lacks else "[green]nothing[/green]",
+        )
         lacking += bool(status.lacking)
     Console(width=200).print(table)
     if lacking:

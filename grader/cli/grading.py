@@ -65,9 +65,14 @@ def grade_command(
         except EnvironmentBuildError as exc:
             err.print(f"[yellow]warning:[/yellow] {exc.student_message}", highlight=False)
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
-        ) as progress:  # fmt: skip
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
             report = grade(suite, path, settings, progress=_Bar(progress, len(suite.checks)))
     except GraderError as exc:
         err.print(f"[red]error:[/red] {exc.student_message}")

@@ -38,7 +38,12 @@ def models_check(
                 for model in spec.models:
                     ok = is_cached(model, settings.hf_home)
                     missing += not ok
-                    table.add_row(assignment_id, f"{spec.number} {spec.name}", model, "[green]cached[/green]" if ok else "[red]missing: will not run[/red]")
+                    table.add_row(
+                        assignment_id,
+                        f"{spec.number} {spec.name}",
+                        model,
+                        "[green]cached[/green]" if ok else "[red]missing: will not run[/red]",
+                    )
     except GraderError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc.student_message}")
         raise typer.Exit(2) from None

@@ -93,8 +93,14 @@ def api_command(
         uvicorn.run(create_app(settings, url), host=host, port=port, log_level="info")
     else:
         # Each process builds its own app (connections must not cross a fork), from the same environment.
-        uvicorn.run("grader.api.app:app_from_environment", factory=True, workers=settings.api_processes,
-                    host=host, port=port, log_level="info")  # fmt: skip
+        uvicorn.run(
+            "grader.api.app:app_from_environment",
+            factory=True,
+            workers=settings.api_processes,
+            host=host,
+            port=port,
+            log_level="info",
+        )
 
 
 @app.command("worker")
@@ -127,9 +133,21 @@ def worker_command(
     # In the main process only: the pool's children are forked from it and do not inherit threads.
     names = queues or settings.worker_queues
     start_janitor(settings, Store(connect(url)), celery, [q.strip() for q in names.split(",") if q.strip()])
-    celery.worker_main(["worker", "--queues", names, "--concurrency", str(concurrency or settings.worker_concurrency),
-                        "--hostname", f"grader-{names.replace(',', '-')}-{os.getpid()}@%h", "--loglevel", "INFO",
-                        "--without-gossip", "--without-mingle"])  # fmt: skip
+    celery.worker_main(
+        [
+            "worker",
+            "--queues",
+            names,
+            "--concurrency",
+            str(concurrency or settings.worker_concurrency),
+            "--hostname",
+            f"grader-{names.replace(',', '-')}-{os.getpid()}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 def _stop(children: list[subprocess.Popen[bytes]], grace_seconds: float = 15) -> None:
@@ -170,7 +188,9 @@ def serve_command(
     _require_folders(settings, BOTH)  # before anything starts: the parts would each refuse on their own
     _build_environments(settings)  # once, before the workers start (each would otherwise build the same)
     with redis_url_for(settings) as url:
-        env = child_environment(REDIS_URL=url, **_warm_pool_default(settings, workers * (concurrency or settings.worker_concurrency)))
+        env = child_environment(
+            REDIS_URL=url, **_warm_pool_default(settings, workers * (concurrency or settings.worker_concurrency))
+        )
         base = [sys.executable, "-m", "grader"]
         worker_args = ["worker", "--queues", settings.worker_queues]
         if concurrency:
@@ -188,7 +208,9 @@ def serve_command(
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        console.print(f"grader: API on http://{settings.api_host}:{port or settings.api_port}  (Ctrl-C stops everything)")
+        console.print(
+            f"grader: API on http://{settings.api_host}:{port or settings.api_port}  (Ctrl-C stops everything)"
+        )
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.2)
         console.print("grader: stopping")

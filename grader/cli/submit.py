@@ -117,8 +117,14 @@ def _follow(client: httpx.Client, url: str, timeout: float, sub_id: str, server:
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     backoff = POLL_SECONDS
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
         task = bar.add_task("queued", total=None)
         while time.monotonic() < deadline:
             try:
@@ -129,8 +135,12 @@ def _follow(client: httpx.Client, url: str, timeout: float, sub_id: str, server:
                 if response.status_code == 200:
                     sub: dict[str, Any] = response.json()
                     progress = sub["progress"]
-                    bar.update(task, total=progress["total"] or None, completed=progress["done"],
-                               description=progress["current"] or sub["state"])  # fmt: skip
+                    bar.update(
+                        task,
+                        total=progress["total"] or None,
+                        completed=progress["done"],
+                        description=progress["current"] or sub["state"],
+                    )
                     if sub["state"] in ("done", "error"):
                         return sub
                     backoff = POLL_SECONDS
@@ -143,8 +153,12 @@ def _follow(client: httpx.Client, url: str, timeout: float, sub_id: str, server:
             console.print(f"[yellow]{last}; trying again in {backoff:.0f} s[/yellow]")
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-    console.print(f"submission {sub_id} is still queued; check with: curl -H \"Authorization: Bearer $GRADER_TOKEN\" "
-                  f"{server}{url}  (last answer: {last})", markup=False, highlight=False)  # fmt: skip
+    console.print(
+        f'submission {sub_id} is still queued; check with: curl -H "Authorization: Bearer $GRADER_TOKEN" '
+        f"{server}{url}  (last answer: {last})",
+        markup=False,
+        highlight=False,
+    )
     raise typer.Exit(3)
 
 

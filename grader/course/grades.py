@@ -20,11 +20,18 @@ from grader.store.course import Adjustment, Comment, CourseStore
 from grader.store.records import Role, Submission, SubmissionState
 
 
-def visibility_manifest(manifest: SuiteManifest, settings: CourseSettings, exceptions: list[StudentException]) -> SuiteManifest:
+def visibility_manifest(
+    manifest: SuiteManifest, settings: CourseSettings, exceptions: list[StudentException]
+) -> SuiteManifest:
     """The manifest the student views' visibility rules read: the runtime release date (the latest due
     date, extensions included, the same for every student) and publishing, in place of ``suite.toml``'s."""
-    return manifest.model_copy(update={"due_date": release_date(settings, exceptions), "closes_at": settings.late_due,
-                                       "published": settings.published})  # fmt: skip
+    return manifest.model_copy(
+        update={
+            "due_date": release_date(settings, exceptions),
+            "closes_at": settings.late_due,
+            "published": settings.published,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,9 @@ class SubmissionGrade:
     comments: list[Comment] = field(default_factory=list)
 
 
-def grade_of(course: CourseStore, settings: CourseSettings, exc: StudentException | None, sub: Submission) -> SubmissionGrade:
+def grade_of(
+    course: CourseStore, settings: CourseSettings, exc: StudentException | None, sub: Submission
+) -> SubmissionGrade:
     adjustments = course.adjustments(sub.id)
     raw = sub.score if sub.state == SubmissionState.done else None
     percent = penalty_percent(sub.received_at, settings, student_dates(settings, exc))
@@ -53,8 +62,9 @@ class StudentGrade:
     exception: StudentException | None
 
 
-def student_grade(course: CourseStore, manifest: SuiteManifest, settings: CourseSettings, student: str,
-                  subs: list[Submission]) -> StudentGrade:  # fmt: skip
+def student_grade(
+    course: CourseStore, manifest: SuiteManifest, settings: CourseSettings, student: str, subs: list[Submission]
+) -> StudentGrade:
     """The counting rule applied to one student's submissions."""
     exc = course.exception(manifest.id, student)
     graded = {s.id: grade_of(course, settings, exc, s) for s in subs}

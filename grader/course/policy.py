@@ -39,9 +39,13 @@ class CourseSettings(BaseModel):
 
     release_at: datetime | None = Field(None, description="Uploads are refused before it (none: released).")
     due: datetime | None = Field(None, description="Uploads after it are late; hidden checks are released after it.")
-    late_due: datetime | None = Field(None, description="Uploads are refused after it (none: never); a late upload's penalty grows until then.")
+    late_due: datetime | None = Field(
+        None, description="Uploads are refused after it (none: never); a late upload's penalty grows until then."
+    )
     late_policy: LatePolicy = LatePolicy.none
-    late_percent: float = Field(0.0, ge=0, le=100, description="Percent of the grade taken per started day or hour late.")
+    late_percent: float = Field(
+        0.0, ge=0, le=100, description="Percent of the grade taken per started day or hour late."
+    )
     counting: Counting = Counting.latest
     max_submissions: int | None = Field(None, ge=1, description="Uploads a student may make (none: no limit).")
     published: bool = Field(False, description="Releases 'after_published' checks.")
@@ -53,7 +57,9 @@ class StudentException(BaseModel):
     """One student's extension and exceptions; unset fields keep the course's value."""
 
     due: datetime | None = Field(None, description="This student's due date (an extension).")
-    late_due: datetime | None = Field(None, description="This student's late due date; by default the later of the course's and `due`.")
+    late_due: datetime | None = Field(
+        None, description="This student's late due date; by default the later of the course's and `due`."
+    )
     max_submissions: int | None = Field(None, ge=1)
     waive_penalty: bool = Field(False, description="No late penalty for this student.")
     note: str = Field("", max_length=2000, description="Why (shown to staff only).")

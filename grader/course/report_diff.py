@@ -39,9 +39,23 @@ def compare(before: GradeReport, after: GradeReport, before_version: int, after_
         a, b = old.get(number), new.get(number)
         changed = a is None or b is None or (a.score, a.result, a.output) != (b.score, b.result, b.output)
         name = b.name if b is not None else a.name if a is not None else number
-        checks.append(CheckChange(number=number, name=name,
-                                  before_score=a.score if a else None, after_score=b.score if b else None,
-                                  before_result=a.result.value if a else None, after_result=b.result.value if b else None,
-                                  changed=changed))  # fmt: skip
-    return ReportComparison(before=before_version, after=after_version, before_score=before.score, after_score=after.score,
-                            before_status=before.status.value, after_status=after.status.value, checks=checks)  # fmt: skip
+        checks.append(
+            CheckChange(
+                number=number,
+                name=name,
+                before_score=a.score if a else None,
+                after_score=b.score if b else None,
+                before_result=a.result.value if a else None,
+                after_result=b.result.value if b else None,
+                changed=changed,
+            )
+        )
+    return ReportComparison(
+        before=before_version,
+        after=after_version,
+        before_score=before.score,
+        after_score=after.score,
+        before_status=before.status.value,
+        after_status=after.status.value,
+        checks=checks,
+    )

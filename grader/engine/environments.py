@@ -190,12 +190,41 @@ def _install(packages: list[str], site: Path, cache: Path) -> str:
     )
     uv = _uv()
     if uv is not None:
-        cmd = [uv, "pip", "install", "--target", str(site), "--python", sys.executable, "--constraint", str(constraints),
-               "--link-mode", "copy", "--no-progress", "--no-build", "--", *packages]  # fmt: skip
+        cmd = [
+            uv,
+            "pip",
+            "install",
+            "--target",
+            str(site),
+            "--python",
+            sys.executable,
+            "--constraint",
+            str(constraints),
+            "--link-mode",
+            "copy",
+            "--no-progress",
+            "--no-build",
+            "--",
+            *packages,
+        ]
         installer = "uv"
     else:
-        cmd = [sys.executable, "-m", "pip", "install", "--target", str(site), "--constraint", str(constraints),
-               "--no-warn-script-location", "--disable-pip-version-check", "--quiet", "--only-binary=:all:", "--", *packages]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(site),
+            "--constraint",
+            str(constraints),
+            "--no-warn-script-location",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--only-binary=:all:",
+            "--",
+            *packages,
+        ]
         installer = "pip"
     # The operator's environment (proxy, index settings) with a package cache of our own beside the environments.
     env = child_environment(UV_CACHE_DIR=str(cache), PIP_CACHE_DIR=str(cache / "pip"))

@@ -73,7 +73,11 @@ class HostPaths:
             return None
         for root in self.submission:
             path = (Path(root) / relative).resolve()
-            if path.is_relative_to(Path(root).resolve()) and path.is_file() and path.stat().st_size <= _MAX_SOURCE_BYTES:
+            if (
+                path.is_relative_to(Path(root).resolve())
+                and path.is_file()
+                and path.stat().st_size <= _MAX_SOURCE_BYTES
+            ):
                 return path.read_text(encoding="utf-8", errors="replace").splitlines()
         return None
 
@@ -100,8 +104,10 @@ def student_code_message(exc: SandboxError, paths: HostPaths = SANDBOX_PATHS, hi
         return f"Your code returned a value that cannot be sent back to the grader ({_cap(paths.scrub(exc.exc_message), MESSAGE_CHARS)})."
     if isinstance(exc, StudentCodeError):
         if hidden_inputs:
-            text = (f"Your code raised {exc.exc_type}. Its message is not shown: this check gives your code "
-                    "hidden inputs, which an exception message could repeat.")  # fmt: skip
+            text = (
+                f"Your code raised {exc.exc_type}. Its message is not shown: this check gives your code "
+                "hidden inputs, which an exception message could repeat."
+            )
             frames = frames_only(paths.scrub(exc.traceback), paths)
         else:
             text = f"Your code raised {exc.exc_type}: {_cap(paths.scrub(exc.exc_message), MESSAGE_CHARS)}"
@@ -149,7 +155,9 @@ def frames_only(formatted: str, paths: HostPaths) -> str:
         lineno, func = int(frame["line"]), frame["func"] or "<module>"
         # A function's name can be set at run time (code.replace(co_name=...)): shown only if the file defines it.
         named = func.startswith("<") or any(re.match(rf"\s*(?:async\s+)?def\s+{re.escape(func)}\b", x) for x in source)
-        kept.append(f'  File "{frame["file"]}", line {lineno}' + (f", in {func}" if named and _NAME.match(func) else ""))
+        kept.append(
+            f'  File "{frame["file"]}", line {lineno}' + (f", in {func}" if named and _NAME.match(func) else "")
+        )
         if 0 < lineno <= len(source) and source[lineno - 1].strip():
             kept.append(f"    {source[lineno - 1].strip()}")
     return "\n".join(kept)

@@ -102,7 +102,6 @@ def _clean_lines(source: str, plan: CellPlan) -> tuple[str, bool, ast.Module | N
     return "\n".join(cleaned), False, None
 
 
-
 def _is_literal(node: ast.expr) -> bool:
     """Constants and expressions built only from constants (``7``, ``"a" + "b"``, ``[1, 2]``, ``2 ** 10``)."""
     if isinstance(node, ast.Constant):

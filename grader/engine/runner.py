@@ -56,11 +56,16 @@ def sandbox_spec(suite: Suite, settings: Settings, submission_dir: Path) -> Sand
     """The sandbox a submission of ``suite`` runs in (the warm pool builds the same one ahead of demand)."""
     manifest = suite.manifest
     environment = environment_status(manifest.environment, settings.environments).mount
-    return SandboxSpec(submission_dir, tuple(manifest.python_path), settings.limits.merged(manifest.resources.limits),
-                       gpu=manifest.resources.queue == "gpu",
-                       model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None,
-                       cuda_visible_devices=settings.cuda_visible_devices,
-                       preload=tuple(manifest.resources.preload), environment=environment)  # fmt: skip
+    return SandboxSpec(
+        submission_dir,
+        tuple(manifest.python_path),
+        settings.limits.merged(manifest.resources.limits),
+        gpu=manifest.resources.queue == "gpu",
+        model_cache=settings.hf_home if settings.hf_home and settings.hf_home.is_dir() else None,
+        cuda_visible_devices=settings.cuda_visible_devices,
+        preload=tuple(manifest.resources.preload),
+        environment=environment,
+    )
 
 
 def grade(
@@ -97,7 +102,9 @@ def _grade_in(
     timings = PhaseTimings()
     header = _Header(suite, limits, launcher.secure, started)
     try:
-        unpacked = unpack_submission(source, scratch / "submission", UnpackLimits(), root_marker=manifest.files.root_marker)
+        unpacked = unpack_submission(
+            source, scratch / "submission", UnpackLimits(), root_marker=manifest.files.root_marker
+        )
     except SubmissionError as exc:
         tests: list[TestReport] = [_not_run(spec, f"Not graded: {exc.student_message}", suite) for spec in suite.checks]
         return _finish(header, tests, timings, status=ReportStatus.submission_error, output=exc.student_message)
@@ -122,22 +129,34 @@ def _grade_in(
             pass  # each check retries and reports the failure in its own words
         timings.sandbox_start = time.monotonic() - t
         t = time.monotonic()
-        paths = HostPaths.of([unpacked.root], {"<scratch>": settings.scratch_dir, "<model cache>": spec.model_cache,
-                                               "<suite>": suite.path})  # fmt: skip
+        paths = HostPaths.of(
+            [unpacked.root],
+            {"<scratch>": settings.scratch_dir, "<model cache>": spec.model_cache, "<suite>": suite.path},
+        )
         inject = _Injector(Student(session), suite, unpacked.root, spec.model_cache, paths)
         for index, check in enumerate(suite.checks):
             if progress:
                 progress.check_started(check, index, len(suite.checks))
             missing_cache = missing_models(check, settings.hf_home)
             if time.monotonic() >= total_deadline:
-                result = _not_run(check, "Not run: the submission's overall time limit was reached before this check.", suite)
+                result = _not_run(
+                    check, "Not run: the submission's overall time limit was reached before this check.", suite
+                )
             elif lacking.lacking:
-                result = _not_run(check, f"Not run, not gradable on this worker: {lacking.lacking_message()}. "
-                                         "It is pending: staff can see this and regrade later.", suite)  # fmt: skip
+                result = _not_run(
+                    check,
+                    f"Not run, not gradable on this worker: {lacking.lacking_message()}. "
+                    "It is pending: staff can see this and regrade later.",
+                    suite,
+                )
             elif missing_cache:
-                result = _not_run(check, f"Not run, not gradable on this worker: needs model cache. This check needs the model(s) "
-                                         f"{', '.join(missing_cache)}, which this grader's model cache does not have; "
-                                         "it is pending: staff can see this and regrade later.", suite)  # fmt: skip
+                result = _not_run(
+                    check,
+                    f"Not run, not gradable on this worker: needs model cache. This check needs the model(s) "
+                    f"{', '.join(missing_cache)}, which this grader's model cache does not have; "
+                    "it is pending: staff can see this and regrade later.",
+                    suite,
+                )
             else:
                 result = run_check(check, inject, session, total_deadline)
                 if result.result != CheckResult.passed:
@@ -152,7 +171,10 @@ def _grade_in(
     finally:
         session.close()
     run = _RunRecord(
-        sandboxes=[SandboxRecord(generation=e["generation"], exit_reason=e["exit_reason"], notes=e["notes"]) for e in session.ended],
+        sandboxes=[
+            SandboxRecord(generation=e["generation"], exit_reason=e["exit_reason"], notes=e["notes"])
+            for e in session.ended
+        ],
         staff_output=session.output_so_far(),
         files_missing=missing,
         unpack_notes=unpacked.notes + notebook_notes,
@@ -164,8 +186,14 @@ def _grade_in(
 class _Injector:
     """Builds the keyword arguments a check asks for."""
 
-    def __init__(self, student: Student, suite: Suite, files: Path, model_cache: Path | None = None,
-                 paths: HostPaths | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        student: Student,
+        suite: Suite,
+        files: Path,
+        model_cache: Path | None = None,
+        paths: HostPaths | None = None,
+    ) -> None:
         # model_cache: the one the sandbox mounts (sandbox_spec decides whether the operator's cache exists)
         self.student, self.suite, self.files, self.model_cache = student, suite, files, model_cache
         # The host paths student-visible text must not show (the run's folders on top of the sandbox's).
@@ -237,10 +265,17 @@ def run_check(spec: CheckSpec, inject: _Injector, session: SandboxSession, total
 
 def _not_run(spec: CheckSpec, message: str, suite: Suite) -> TestReport:
     return TestReport(
-        name=spec.name, number=spec.number, score=0, max_score=spec.points, status="failed",
-        result=CheckResult.not_run, output=message, tags=list(spec.tags), visibility=spec.visibility,
+        name=spec.name,
+        number=spec.number,
+        score=0,
+        max_score=spec.points,
+        status="failed",
+        result=CheckResult.not_run,
+        output=message,
+        tags=list(spec.tags),
+        visibility=spec.visibility,
         hidden_labels=suite.manifest.policy.withholds(spec.number),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -264,7 +299,12 @@ class _RunRecord:
 
 
 def _finish(
-    header: _Header, tests: list[TestReport], timings: PhaseTimings, *, status: ReportStatus, output: str,
+    header: _Header,
+    tests: list[TestReport],
+    timings: PhaseTimings,
+    *,
+    status: ReportStatus,
+    output: str,
     run: _RunRecord | None = None,
 ) -> GradeReport:
     if any(t.result == CheckResult.error for t in tests):

@@ -109,7 +109,9 @@ def load_suite(path: Path) -> Suite:
     validate_points(checks, manifest.total_points)
     unknown = sorted(set(manifest.policy.hidden_label_checks) - {c.number for c in checks})
     if unknown:  # a mistyped number would leave a label-derived figure visible to students
-        raise SuiteError(f"suite {manifest.id!r}: [policy] hidden_label_checks names no check numbered {', '.join(unknown)}")
+        raise SuiteError(
+            f"suite {manifest.id!r}: [policy] hidden_label_checks names no check numbered {', '.join(unknown)}"
+        )
     return Suite(manifest, tuple(checks), path)
 
 

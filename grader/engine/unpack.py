@@ -63,8 +63,17 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a sw
 # What zipfile and its decompressors raise on damaged data (bz2 raises OSError). RuntimeError also covers
 # zipfile's refusal of a header feature it lacks, such as compressed patched data (flag bit 5): it raises
 # a subclass of RuntimeError for those (tests/unit/engine/test_unpack.py drives that path).
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, lzma.LZMAError,
-               RuntimeError, ValueError, UnicodeDecodeError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,
+    ValueError,
+    UnicodeDecodeError,
+)
 _REUPLOAD = "Please create the zip again with a standard tool and re-upload it."
 _INLINE_CHECK_BYTES = _MIB  # check_archive reads in-memory uploads up to this size in the caller's process
 
@@ -83,8 +92,11 @@ class UnpackLimits(BaseModel):
     max_total_bytes: int = Field(default=512 * _MIB, gt=0, description="Most bytes of all files, uncompressed.")
     max_file_bytes: int = Field(default=256 * _MIB, gt=0, description="Most bytes of any one file, uncompressed.")
     max_compression_ratio: float = Field(
-        default=200.0, gt=1, description="Highest uncompressed/compressed size ratio (unitless) for a member over "
-        "1 MiB uncompressed; above it the member is treated as a zip bomb.")
+        default=200.0,
+        gt=1,
+        description="Highest uncompressed/compressed size ratio (unitless) for a member over "
+        "1 MiB uncompressed; above it the member is treated as a zip bomb.",
+    )
     max_path_depth: int = Field(default=32, gt=0, description="Most path components (folders plus file name).")
     max_name_bytes: int = Field(default=255, gt=0, description="Most UTF-8 bytes in one file or folder name.")
 
@@ -172,8 +184,13 @@ def _dir_entries(source: Path) -> Iterator[_Entry]:
             for entry in entries:
                 raw = f"{rel}/{entry.name}" if rel else entry.name
                 st = entry.stat(follow_symlinks=False)
-                yield raw, st.st_mode, 0 if stat.S_ISDIR(st.st_mode) else st.st_size, None, (
-                    entry.path, st.st_dev, st.st_ino)
+                yield (
+                    raw,
+                    st.st_mode,
+                    0 if stat.S_ISDIR(st.st_mode) else st.st_size,
+                    None,
+                    (entry.path, st.st_dev, st.st_ino),
+                )
                 if stat.S_ISDIR(st.st_mode):
                     stack.append((raw, entry.path))
 
@@ -195,11 +212,15 @@ def _collect(entries: Iterator[_Entry], limits: UnpackLimits) -> list[_Member]:
             raise UnpackError(f"{q} is {_human(size)} uncompressed; the limit is {_human(limits.max_file_bytes)}.")
         total += size
         if total > limits.max_total_bytes:
-            raise UnpackError(f"The submission is larger than {_human(limits.max_total_bytes)} in total "
-                              f"(uncompressed); the limit was passed at {q}.")
+            raise UnpackError(
+                f"The submission is larger than {_human(limits.max_total_bytes)} in total "
+                f"(uncompressed); the limit was passed at {q}."
+            )
         if packed is not None and size > _RATIO_FLOOR_BYTES and size / max(packed, 1) > limits.max_compression_ratio:
-            raise UnpackError(f"{q} has a suspicious compression ratio of {size / max(packed, 1):.0f}:1 (the "
-                              f"limit is {limits.max_compression_ratio:.0f}:1) and looks like a zip bomb.")
+            raise UnpackError(
+                f"{q} has a suspicious compression ratio of {size / max(packed, 1):.0f}:1 (the "
+                f"limit is {limits.max_compression_ratio:.0f}:1) and looks like a zip bomb."
+            )
         members.append(_Member(path, is_dir, size, origin))
     return members
 
@@ -241,11 +262,14 @@ def choose_root(files: list[str], marker: str | None) -> tuple[str, list[str]]:
     if marker:
         places = sorted(f[: -len(marker) - 1] for f in files if f.endswith("/" + marker))
         if len(places) > 1:
-            raise UnpackError(f"Found {_q(marker)} in several places: {_listing([p + '/' + marker for p in places])}; "
-                              "keep only one copy of your submission in the archive.")
+            raise UnpackError(
+                f"Found {_q(marker)} in several places: {_listing([p + '/' + marker for p in places])}; "
+                "keep only one copy of your submission in the archive."
+            )
         if places:
-            return places[0], [f"found {_q(marker)} inside {_q(places[0] + '/')} and used that folder as the "
-                               "submission root"]
+            return places[0], [
+                f"found {_q(marker)} inside {_q(places[0] + '/')} and used that folder as the submission root"
+            ]
         # Marker absent: fall through, so the other required files are still looked for sensibly.
     tops = {f.split("/", 1)[0] for f in files}
     if len(tops) == 1 and all("/" in f for f in files):
@@ -259,8 +283,10 @@ def _guarded(q: str, action: Callable[[], _T]) -> _T:
     try:
         return action()
     except _ZIP_ERRORS as exc:
-        raise UnpackError(f"The zip archive is damaged: {q} cannot be read (bad checksum or truncated data). "
-                          f"{_REUPLOAD}", staff_detail=f"{type(exc).__name__}: {exc}") from exc
+        raise UnpackError(
+            f"The zip archive is damaged: {q} cannot be read (bad checksum or truncated data). {_REUPLOAD}",
+            staff_detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
 
 
 def _copy_limited(read: Callable[[int], bytes], write: Callable[[bytes], object], declared: int, q: str) -> None:
@@ -337,8 +363,9 @@ def _plan(members: list[_Member], marker: str | None) -> tuple[list[_Member], li
     return kept, ignored, all_files, prefix, notes
 
 
-def _finish(members: list[_Member], dest: Path, marker: str | None,
-            zf: zipfile.ZipFile | None = None) -> UnpackedSubmission:
+def _finish(
+    members: list[_Member], dest: Path, marker: str | None, zf: zipfile.ZipFile | None = None
+) -> UnpackedSubmission:
     kept, ignored, all_files, prefix, notes = _plan(members, marker)  # may reject, so before touching dest
     if created := not os.path.lexists(dest):
         dest.mkdir(parents=True, mode=0o755)
@@ -357,13 +384,15 @@ def _finish(members: list[_Member], dest: Path, marker: str | None,
         os.close(root_fd)
     inside = [f for f in all_files if not prefix or f.startswith(prefix + "/")]
     if outside := sorted(set(all_files) - set(inside)):
-        notes.append(f"{len(outside)} file(s) outside {_q(prefix + '/')} are not part of the graded submission: "
-                     f"{_listing(outside)}")
+        notes.append(
+            f"{len(outside)} file(s) outside {_q(prefix + '/')} are not part of the graded submission: "
+            f"{_listing(outside)}"
+        )
     if ignored:
         notes.append(f"ignored {len(ignored)} junk item(s): {_listing(ignored)}")
     if not inside:
         notes.append("the submission contains no files")
-    files = [f[len(prefix) + 1:] if prefix else f for f in inside]
+    files = [f[len(prefix) + 1 :] if prefix else f for f in inside]
     return UnpackedSubmission(root=dest / prefix if prefix else dest, files=files, ignored=ignored, notes=notes)
 
 
@@ -382,8 +411,9 @@ def _clear(dest: Path, created: bool) -> None:
         dest.rmdir()
 
 
-def unpack_submission(source: Path, dest: Path, limits: UnpackLimits, *, root_marker: str | None = None,
-                      caps: Caps | None = None) -> UnpackedSubmission:
+def unpack_submission(
+    source: Path, dest: Path, limits: UnpackLimits, *, root_marker: str | None = None, caps: Caps | None = None
+) -> UnpackedSubmission:
     """Validate every member of ``source`` (a zip file or a folder), then copy it into ``dest``.
 
     ``dest`` must be an empty folder or not exist (ValueError otherwise). ``root_marker`` (e.g.
@@ -455,26 +485,39 @@ def _caps_for(limits: UnpackLimits, caps: Caps | None) -> Caps:
     file past the per-file limit (the copy itself stops there), and records with every path twice."""
     caps = caps or UNPACK_CAPS
     path_bytes = limits.max_path_depth * (limits.max_name_bytes + 1)
-    return replace(caps, file_bytes=caps.file_bytes or limits.max_file_bytes + _CHUNK,
-                   result_bytes=caps.result_bytes or 2 * limits.max_entries * (path_bytes + 8) + _MIB)
+    return replace(
+        caps,
+        file_bytes=caps.file_bytes or limits.max_file_bytes + _CHUNK,
+        result_bytes=caps.result_bytes or 2 * limits.max_entries * (path_bytes + 8) + _MIB,
+    )
 
 
 def _over_cap(name: str, exc: CapExceeded, done: str) -> str:
     """The student's message when reading the archive ``name`` passed a cap."""
     if exc.cap == "memory":
-        what = (f"needed more than the {human_bytes(exc.caps.memory_bytes)} of memory the grader allows for "
-                "reading an archive (an enormous number of entries?)")
+        what = (
+            f"needed more than the {human_bytes(exc.caps.memory_bytes)} of memory the grader allows for "
+            "reading an archive (an enormous number of entries?)"
+        )
     elif exc.cap == "time":
-        what = (f"took longer than the grader allows for unpacking an archive ({exc.caps.describe('time')}; "
-                "hundreds of MiB in slow compression such as bzip2 or LZMA?)")
+        what = (
+            f"took longer than the grader allows for unpacking an archive ({exc.caps.describe('time')}; "
+            "hundreds of MiB in slow compression such as bzip2 or LZMA?)"
+        )
     else:
         what = f"would write more than the grader allows ({exc.caps.describe('output')})"
-    return (f"The submission {_q(name)} could not be {done}: it {what}. Zip only the files the assignment asks "
-            f"for, with a standard tool and its default compression, and re-upload it.")
+    return (
+        f"The submission {_q(name)} could not be {done}: it {what}. Zip only the files the assignment asks "
+        f"for, with a standard tool and its default compression, and re-upload it."
+    )
 
 
 def check_archive(
-    source: Path | bytes | BinaryIO, limits: UnpackLimits, *, root_marker: str | None = None, name: str = "",
+    source: Path | bytes | BinaryIO,
+    limits: UnpackLimits,
+    *,
+    root_marker: str | None = None,
+    name: str = "",
     caps: Caps | None = None,
 ) -> None:
     """Apply every check of ``unpack_submission`` to the zip ``source`` (a file, its bytes, or an open file,
@@ -493,8 +536,9 @@ def check_archive(
     fds = _fds_of(source)
     offset = os.lseek(fds[0], 0, os.SEEK_CUR) if fds else None
     try:
-        outcome = run_confined(_check_here, source, limits, root_marker, name, caps=_caps_for(limits, caps),
-                               keep_fds=fds)
+        outcome = run_confined(
+            _check_here, source, limits, root_marker, name, caps=_caps_for(limits, caps), keep_fds=fds
+        )
     except CapExceeded as exc:
         raise UnpackError(_over_cap(shown, exc, "checked"), staff_detail=exc.detail) from None
     finally:
@@ -503,8 +547,9 @@ def check_archive(
     _answer(outcome.records)
 
 
-def _check_here(source: Path | bytes | BinaryIO, limits: UnpackLimits, marker: str | None, name: str, *,
-                raising: bool = False) -> Iterator[list[Any]]:
+def _check_here(
+    source: Path | bytes | BinaryIO, limits: UnpackLimits, marker: str | None, name: str, *, raising: bool = False
+) -> Iterator[list[Any]]:
     """check_archive's work; in a child, a refusal is yielded as a record (``raising``: raised as it is)."""
     try:
         with _open_zip(source, name, limits=limits) as zf:
@@ -547,10 +592,14 @@ def _open_zip(source: Path | bytes | BinaryIO, name: str = "", *, limits: Unpack
         if not zipfile.is_zipfile(fh):
             fh.seek(0)
             if fh.read(4) == b"PK\x03\x04":  # starts like a zip but has no directory at the end: cut short
-                raise UnpackError(f"The uploaded file {q} is a damaged or incomplete zip archive "
-                                  f"(was the upload interrupted?). {_REUPLOAD}")
-            raise UnpackError(f"The uploaded file {q} is not a zip archive. Please upload a .zip "
-                              "file (formats such as .tar.gz, .rar or .7z are not accepted).")
+                raise UnpackError(
+                    f"The uploaded file {q} is a damaged or incomplete zip archive "
+                    f"(was the upload interrupted?). {_REUPLOAD}"
+                )
+            raise UnpackError(
+                f"The uploaded file {q} is not a zip archive. Please upload a .zip "
+                "file (formats such as .tar.gz, .rar or .7z are not accepted)."
+            )
         _check_entry_count(fh, limits)
         fh.seek(0)
         with _guarded(q, lambda: zipfile.ZipFile(fh)) as zf:

@@ -56,8 +56,17 @@ from grader.models.report import CheckResult, GradeReport, TestReport
 from grader.sandbox.launcher import Launcher
 from grader.sandbox.pool import WarmPool, WarmProfile
 
-__all__ = ["Outcome", "Verification", "apply_edits", "copy_reference", "plan", "read_missing_artifacts",
-           "read_spec", "spec_names", "verify_suite"]  # fmt: skip
+__all__ = [
+    "Outcome",
+    "Verification",
+    "apply_edits",
+    "copy_reference",
+    "plan",
+    "read_missing_artifacts",
+    "read_spec",
+    "spec_names",
+    "verify_suite",
+]
 
 #: How much of a check's output a mismatch quotes.
 QUOTED = 300
@@ -94,8 +103,10 @@ class Verification:
         """Bug classes (columns) and, per check, how many mutants or forgeries of each class it catches."""
         caught = [o for o in self.outcomes if o.kind != "reference"]
         classes = sorted({o.bug_class for o in caught})
-        rows = {c.number: {k: sum(c.number in o.expected for o in caught if o.bug_class == k) for k in classes}
-                for c in self.suite.checks}  # fmt: skip
+        rows = {
+            c.number: {k: sum(c.number in o.expected for o in caught if o.bug_class == k) for k in classes}
+            for c in self.suite.checks
+        }
         return classes, rows
 
     def uncovered(self, kind: str) -> list[str]:
@@ -111,8 +122,11 @@ def _quote(test: TestReport) -> str:
 
 def _lost(report: GradeReport, ignore: frozenset[str]) -> set[str]:
     """Checks without full marks (a pass with partial points is a loss too)."""
-    return {t.number for t in report.tests
-            if (t.result != CheckResult.passed or t.score < t.max_score - 1e-9) and t.number not in ignore}  # fmt: skip
+    return {
+        t.number
+        for t in report.tests
+        if (t.result != CheckResult.passed or t.score < t.max_score - 1e-9) and t.number not in ignore
+    }
 
 
 def _declared(spec: Spec, by_number: dict[str, TestReport]) -> dict[str, str]:
@@ -136,7 +150,9 @@ def _declared(spec: Spec, by_number: dict[str, TestReport]) -> dict[str, str]:
     return {number: "; ".join(why) + _quote(by_number[number]) for number, why in wrong.items()}
 
 
-def judge(spec: Spec, report: GradeReport, ignore: frozenset[str], others: frozenset[str] = frozenset()) -> dict[str, str]:
+def judge(
+    spec: Spec, report: GradeReport, ignore: frozenset[str], others: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """What in ``report`` contradicts ``spec`` (``others``: the checks the specs graded with it must fail)."""
     by_number = {t.number: t for t in report.tests}
     if spec.kind == "mutant":
@@ -144,8 +160,11 @@ def judge(spec: Spec, report: GradeReport, ignore: frozenset[str], others: froze
         wrong = {n: f"fails{_quote(by_number[n])}" for n in sorted(lost - spec.expected - others)}
         wrong |= {n: f"passes{_quote(by_number[n])}" for n in sorted(spec.expected - lost)}
     else:
-        wrong = {n: f"scores {by_number[n].score}{_quote(by_number[n])}" for n in sorted(spec.expected)
-                 if by_number[n].score > 0 or by_number[n].result == CheckResult.passed}  # fmt: skip
+        wrong = {
+            n: f"scores {by_number[n].score}{_quote(by_number[n])}"
+            for n in sorted(spec.expected)
+            if by_number[n].score > 0 or by_number[n].result == CheckResult.passed
+        }
     declared = _declared(spec, by_number)
     return {n: "; ".join(w for w in (wrong.get(n), declared.get(n)) if w) for n in sorted(set(wrong) | set(declared))}
 
@@ -186,10 +205,16 @@ def _launcher(suite: Suite, settings: Settings, warm: bool) -> Iterator[Launcher
         yield pool
 
 
-def verify_suite(suite: Suite, reference: Path, settings: Settings,
-                 on_graded: Callable[[Outcome], None] | None = None, *,
-                 kinds: Collection[str] = ("reference", "mutant", "forgery"),
-                 names: Collection[str] | None = None, warm: bool = True) -> Verification:  # fmt: skip
+def verify_suite(
+    suite: Suite,
+    reference: Path,
+    settings: Settings,
+    on_graded: Callable[[Outcome], None] | None = None,
+    *,
+    kinds: Collection[str] = ("reference", "mutant", "forgery"),
+    names: Collection[str] | None = None,
+    warm: bool = True,
+) -> Verification:
     """Grade the reference, every mutant and every forgery of ``reference`` with ``suite`` (only ``kinds``;
     with ``names``, only the mutants and forgeries so named)."""
     if not reference.is_dir():
@@ -229,16 +254,24 @@ def verify_suite(suite: Suite, reference: Path, settings: Settings,
                 group = tuple(s for s in group if names is None or s.name in names)
                 bad = [s for s in group if (kind == "forgery" and not s.expected) or not s.expected <= numbers]
                 for spec in bad:
-                    done(Outcome(kind, spec.name, spec.bug_class, spec.expected,
-                                 {"-": f"its {key} must name checks of the suite: {sorted(spec.expected - numbers)}"}))  # fmt: skip
+                    done(
+                        Outcome(
+                            kind,
+                            spec.name,
+                            spec.bug_class,
+                            spec.expected,
+                            {"-": f"its {key} must name checks of the suite: {sorted(spec.expected - numbers)}"},
+                        )
+                    )
                 group = tuple(s for s in group if s not in bad)
                 for spec, wrong, shared, judged_on in _grade_group(group, graded, pending | missing):
                     done(Outcome(kind, spec.name, spec.bug_class, spec.expected, wrong, shared, judged_on))
     return Verification(suite, outcomes, pending)
 
 
-def _grade_group(group: tuple[Spec, ...], graded: Callable[[tuple[Spec, ...]], GradeReport],
-                 ignore: frozenset[str]) -> Iterator[tuple[Spec, dict[str, str], tuple[str, ...], GradeReport | None]]:  # fmt: skip
+def _grade_group(
+    group: tuple[Spec, ...], graded: Callable[[tuple[Spec, ...]], GradeReport], ignore: frozenset[str]
+) -> Iterator[tuple[Spec, dict[str, str], tuple[str, ...], GradeReport | None]]:
     """Each spec of ``group`` with what contradicts it: one grading for all, and when that one does not
     hold (or their edits collide), one grading each, so the message names the culprit."""
     if len(group) > 1:

@@ -85,13 +85,23 @@ def withhold_labels(report: GradeReport, tests: list[dict[str, Any]], policy: Po
             out.append(entry)
             continue
         own = Visibility(entry["visibility"])
-        entry["visibility"] = (policy.release if own in (Visibility.visible, policy.release) else Visibility.hidden).value
+        entry["visibility"] = (
+            policy.release if own in (Visibility.visible, policy.release) else Visibility.hidden
+        ).value
         said = [test.pre_release_output, policy.pending_note]
         if own == Visibility.visible:
-            out.append({"name": f"{test.name} (before the release)", "number": test.number, "score": 0, "max_score": 0,
-                        "status": "passed" if test.pre_release_output else "failed",
-                        "output": "\n".join(t for t in said if t), "tags": entry["tags"],
-                        "visibility": Visibility.visible.value})  # fmt: skip
+            out.append(
+                {
+                    "name": f"{test.name} (before the release)",
+                    "number": test.number,
+                    "score": 0,
+                    "max_score": 0,
+                    "status": "passed" if test.pre_release_output else "failed",
+                    "output": "\n".join(t for t in said if t),
+                    "tags": entry["tags"],
+                    "visibility": Visibility.visible.value,
+                }
+            )
         out.append(entry)
     return out
 
@@ -108,7 +118,7 @@ def fail_closed(message: str, checks: Sequence[CheckSpec], execution_time: float
             output="Not run: this submission was not graded (see the message above).",
             tags=list(c.tags),
             visibility=c.visibility,
-        )  # fmt: skip
+        )
         for c in checks
     ]
     return GradescopeResults(

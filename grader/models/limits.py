@@ -17,7 +17,9 @@ class SandboxLimits(BaseModel):
     pids: int = Field(64, gt=0, description="Processes and threads the sandbox's uid may hold (RLIMIT_NPROC).")
     cpu_seconds: int = Field(600, gt=0, description="CPU time per process (RLIMIT_CPU), seconds.")
     wall_seconds: float = Field(900, gt=0, description="Lifetime of one sandbox before it is killed, seconds.")
-    output_bytes: int = Field(1 * MiB, gt=0, description="Captured stdout+stderr kept; the rest is counted and dropped.")
+    output_bytes: int = Field(
+        1 * MiB, gt=0, description="Captured stdout+stderr kept; the rest is counted and dropped."
+    )
     file_bytes: int = Field(256 * MiB, gt=0, description="Largest file the sandbox may write (RLIMIT_FSIZE), bytes.")
     tmpfs_bytes: int = Field(
         512 * MiB, gt=0, description="Size of each writable tmpfs (/tmp, /dev/shm and the work copy), bytes."

@@ -24,9 +24,14 @@ class _Strict(BaseModel):
 class FilesSpec(_Strict):
     """Which files a submission must or may contain."""
 
-    required: list[str] = Field(default_factory=list, description="Paths (globs allowed) that must be present; missing ones are reported by name.")
+    required: list[str] = Field(
+        default_factory=list,
+        description="Paths (globs allowed) that must be present; missing ones are reported by name.",
+    )
     optional: list[str] = Field(default_factory=list, description="Paths that are used when present.")
-    root_marker: str | None = Field(None, description="A path that locates the submission root when it is wrapped in one folder, e.g. 'src/run.py'.")
+    root_marker: str | None = Field(
+        None, description="A path that locates the submission root when it is wrapped in one folder, e.g. 'src/run.py'."
+    )
 
 
 class Resources(_Strict):
@@ -34,12 +39,20 @@ class Resources(_Strict):
 
     queue: Literal["cpu", "gpu"] = Field("cpu", description="The worker queue that grades this assignment.")
     fallback_queue: Literal["cpu", "gpu"] | None = Field(
-        None, description="Where to send a submission when no live worker consumes `queue` (e.g. 'cpu' for a suite that prefers a GPU but also runs on CPU)."
+        None,
+        description="Where to send a submission when no live worker consumes `queue` (e.g. 'cpu' for a suite that prefers a GPU but also runs on CPU).",
     )
-    limits: dict[str, Any] = Field(default_factory=dict, description="Overrides of SandboxLimits fields (units in the field names).")
-    total_timeout_seconds: float = Field(1800, gt=0, description="Whole-run limit; checks finished by then keep their results.")
-    preload: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = Field(
-        default_factory=list, description="Modules a sandbox imports before the submission arrives (warm pool), e.g. ['transformers']; torch always is."
+    limits: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of SandboxLimits fields (units in the field names)."
+    )
+    total_timeout_seconds: float = Field(
+        1800, gt=0, description="Whole-run limit; checks finished by then keep their results."
+    )
+    preload: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = (
+        Field(
+            default_factory=list,
+            description="Modules a sandbox imports before the submission arrives (warm pool), e.g. ['transformers']; torch always is.",
+        )
     )
 
     @field_validator("limits")
@@ -59,7 +72,8 @@ class Policy(_Strict):
         "(Feedback.well_formed), and no total: resubmitting chosen answers would otherwise read the labels.",
     )
     withhold_until: Literal["due_date", "published"] = Field(
-        "due_date", description="When those checks are released to students: the due date (never, without one) or publishing."
+        "due_date",
+        description="When those checks are released to students: the due date (never, without one) or publishing.",
     )
 
     @property
@@ -106,7 +120,9 @@ class Environment(_Strict):
                 raise ValueError(f"{text!r}: a URL requirement cannot be cached by its text, name a version instead")
             name = canonicalize_name(requirement.name)
             if name in GRADER_OWNED:
-                raise ValueError(f"{text!r}: the sandbox uses the grader's own {name}, an environment must not install another")
+                raise ValueError(
+                    f"{text!r}: the sandbox uses the grader's own {name}, an environment must not install another"
+                )
             if name in names:
                 raise ValueError(f"{requirement.name!r} is declared twice")
             names.add(name)
@@ -120,23 +136,47 @@ GRADER_OWNED = frozenset({"torch", "grader"})
 class SuiteManifest(_Strict):
     """The manifest of one assignment's suite."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Assignment id used by the CLI and API, e.g. 'cs224n-a5'.")
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$", description="Assignment id used by the CLI and API, e.g. 'cs224n-a5'."
+    )
     title: str = Field(description="Human-readable title.")
     description: str = Field("", description="What is graded, for the assignment page.")
     version: str = Field("1", description="Bumped when checks change, recorded in reports.")
-    due_date: datetime | None = Field(None, description="After it, 'after_due_date' and 'hidden' checks are shown to students; later uploads are marked late.")
-    closes_at: datetime | None = Field(None, description="After it, uploads are refused (late submissions are accepted until then).")
+    due_date: datetime | None = Field(
+        None,
+        description="After it, 'after_due_date' and 'hidden' checks are shown to students; later uploads are marked late.",
+    )
+    closes_at: datetime | None = Field(
+        None, description="After it, uploads are refused (late submissions are accepted until then)."
+    )
     published: bool = Field(False, description="When true, 'after_published' checks are shown to students.")
     total_points: float | None = Field(None, ge=0, description="If set, the checks' points must add up to it.")
-    python_path: list[str] = Field(default_factory=list, description="Submission folders put on sys.path in the sandbox, e.g. ['src'].")
-    check_files: list[str] = Field(default_factory=lambda: ["checks_*.py"], description="Globs, relative to the suite folder, of the modules that declare checks.")
+    python_path: list[str] = Field(
+        default_factory=list, description="Submission folders put on sys.path in the sandbox, e.g. ['src']."
+    )
+    check_files: list[str] = Field(
+        default_factory=lambda: ["checks_*.py"],
+        description="Globs, relative to the suite folder, of the modules that declare checks.",
+    )
     files: FilesSpec = Field(default_factory=FilesSpec, description="Required and optional files.")
     resources: Resources = Field(default_factory=Resources, description="Queue, sandbox limits, time limits.")
-    thresholds: dict[str, float] = Field(default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'.")
-    notebooks: list[NotebookSpec] = Field(default_factory=list, description="Notebooks of the submission turned into modules of their definitions (see grader.engine.notebooks).")
-    policy: Policy = Field(default_factory=Policy, description="Checks scored against hidden labels, withheld from students until released.")
-    environment: Environment = Field(default_factory=Environment, description="The packages the handout's set-up installs, provided to the sandbox.")
-    shared: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(/[A-Za-z_][A-Za-z0-9_]*)+$")]] = Field(
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Numbers the checks read (e.g. accuracy percentages), injected as 'config'."
+    )
+    notebooks: list[NotebookSpec] = Field(
+        default_factory=list,
+        description="Notebooks of the submission turned into modules of their definitions (see grader.engine.notebooks).",
+    )
+    policy: Policy = Field(
+        default_factory=Policy,
+        description="Checks scored against hidden labels, withheld from students until released.",
+    )
+    environment: Environment = Field(
+        default_factory=Environment, description="The packages the handout's set-up installs, provided to the sandbox."
+    )
+    shared: list[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(/[A-Za-z_][A-Za-z0-9_]*)+$")]
+    ] = Field(
         default_factory=list,
         description="Helper packages of other suites this one imports, relative to the suites folder, e.g. "
         "'minbert/bertlib'; each is importable by its last name ('from .bertlib import probes').",

@@ -62,9 +62,16 @@ class TestReport(BaseModel):
     extra_data: dict[str, Any] = {}
     execution_time: float = Field(0.0, ge=0, description="Seconds spent in this check.")
     staff_output: str = Field("", description="Tracebacks and internals; staff views only.")
-    staff_flags: list[str] = Field(default_factory=list, description="Why a TA should look (Feedback.flag); staff views only.")
-    hidden_labels: bool = Field(False, description="Scored against hidden labels: withheld from students until the manifest's policy releases it.")
-    pre_release_output: str = Field("", description="What a student sees of a hidden-label check before its release (Feedback.well_formed).")
+    staff_flags: list[str] = Field(
+        default_factory=list, description="Why a TA should look (Feedback.flag); staff views only."
+    )
+    hidden_labels: bool = Field(
+        False,
+        description="Scored against hidden labels: withheld from students until the manifest's policy releases it.",
+    )
+    pre_release_output: str = Field(
+        "", description="What a student sees of a hidden-label check before its release (Feedback.well_formed)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TestReport:
@@ -123,7 +130,9 @@ class GradeReport(BaseModel):
     files_missing: list[str] = []
     unpack_notes: list[str] = []
     staff_output: str = Field("", description="Captured sandbox output and internals; staff only.")
-    staff_flags: list[str] = Field(default_factory=list, description="Every check's flags, as 'number name: reason'; staff only.")
+    staff_flags: list[str] = Field(
+        default_factory=list, description="Every check's flags, as 'number name: reason'; staff only."
+    )
 
     @property
     def flagged(self) -> bool:
@@ -140,7 +149,18 @@ class GradeReport(BaseModel):
     def gradescope_json(self) -> dict[str, Any]:
         """Only Gradescope's own keys, for an autograder that must hand results.json over."""
         keys = ("score", "execution_time", "output", "output_format", "visibility", "stdout_visibility", "leaderboard")
-        test_keys = ("name", "number", "score", "max_score", "status", "output", "output_format", "tags", "visibility", "extra_data")
+        test_keys = (
+            "name",
+            "number",
+            "score",
+            "max_score",
+            "status",
+            "output",
+            "output_format",
+            "tags",
+            "visibility",
+            "extra_data",
+        )
         data = self.model_dump(mode="json", include=set(keys))
         data["tests"] = [t.model_dump(mode="json", include=set(test_keys)) for t in self.tests]
         return data

@@ -20,7 +20,9 @@ from grader.sandbox.script_runs import MAX_READ_BYTES, ScriptRun, as_uint8, pars
 class SandboxSession:
     """Owns the current sandbox process for one submission; restarts it after a death or a timeout."""
 
-    def __init__(self, launcher: Launcher, spec: SandboxSpec, timeouts: Timeouts, caps: protocol.FrameCaps | None = None) -> None:
+    def __init__(
+        self, launcher: Launcher, spec: SandboxSpec, timeouts: Timeouts, caps: protocol.FrameCaps | None = None
+    ) -> None:
         self.launcher = launcher
         self.spec = spec
         self.timeouts = timeouts
@@ -114,8 +116,7 @@ class SandboxSession:
             )
             proc.kill(reason)
             raise SandboxTimeout(
-                "Your code did not finish in time (an infinite loop, or far too slow?); "
-                "the sandbox was stopped."
+                "Your code did not finish in time (an infinite loop, or far too slow?); the sandbox was stopped."
             ) from None
         except (protocol.FrameEOF, BrokenPipeError):
             proc.popen.wait(timeout=5)
@@ -225,7 +226,9 @@ class RemoteObject:
     def named_parameters(self) -> list[dict[str, Any]]:
         """Name, shape, dtype, device and ``requires_grad`` of every parameter."""
         value = self._call("named_parameters")
-        if not isinstance(value, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in value):
+        if not isinstance(value, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("name"), str) for p in value
+        ):
             raise ProtocolViolation("named_parameters() came back malformed")
         return value
 
@@ -253,7 +256,9 @@ class RemoteObject:
 def _dict_of_tensors(value: Any, what: str) -> dict[str, Any]:
     import torch
 
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()
+    ):
         raise ProtocolViolation(f"{what} did not come back as a mapping of names to tensors")
     return value
 
@@ -301,8 +306,15 @@ class Student:
         stand-in when they cannot be imported; ``cpu_torch_load`` maps ``torch.load`` to the CPU
         where there is no GPU. The script runs in the work copy, from its root.
         """
-        value = self._session.call("run_script", path=path, argv=list(argv), intercept=intercept, stop=stop,
-                                   stub_modules=list(stub_modules or []), cpu_torch_load=cpu_torch_load)  # fmt: skip
+        value = self._session.call(
+            "run_script",
+            path=path,
+            argv=list(argv),
+            intercept=intercept,
+            stop=stop,
+            stub_modules=list(stub_modules or []),
+            cpu_torch_load=cpu_torch_load,
+        )
         return parse_script_run(value)
 
     def write_file(self, path: str, data: bytes | str) -> None:

@@ -293,12 +293,25 @@ class BwrapLauncher:
         limits = spec.limits
         cmd = [
             self.bwrap,
-            "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-            "--unshare-uts", "--unshare-cgroup-try", "--disable-userns",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--hostname", "sandbox",
+            "--unshare-user",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--uid",
+            str(INSIDE_UID),
+            "--gid",
+            str(INSIDE_UID),
+            "--hostname",
+            "sandbox",
             "--clearenv",
-        ]  # fmt: skip
+        ]
         for key, value in _sandbox_env(limits, INSIDE_HOME).items():
             cmd += ["--setenv", key, value]
         if spec.model_cache is not None:

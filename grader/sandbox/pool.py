@@ -248,10 +248,16 @@ class WarmPool:
         submission.mkdir()
         os.chmod(submission, 0o755)
         spec = SandboxSpec(
-            submission, (), profile.limits, gpu=profile.gpu, model_cache=profile.model_cache,
-            cuda_visible_devices=profile.cuda_visible_devices, preload=profile.preload, deferred=True,
+            submission,
+            (),
+            profile.limits,
+            gpu=profile.gpu,
+            model_cache=profile.model_cache,
+            cuda_visible_devices=profile.cuda_visible_devices,
+            preload=profile.preload,
+            deferred=True,
             environment=profile.environment,
-        )  # fmt: skip
+        )
         try:
             process = self.cold.start(spec)
         except Exception:

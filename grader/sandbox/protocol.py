@@ -24,9 +24,17 @@ HEADER = struct.Struct(">II")
 
 #: Tensor dtypes that may cross the boundary; anything else is refused.
 DTYPES = (
-    "float16", "bfloat16", "float32", "float64",
-    "int8", "int16", "int32", "int64", "uint8", "bool",
-)  # fmt: skip
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+)
 
 
 @dataclass(frozen=True)
@@ -231,9 +239,7 @@ def write_frame(fd: int, frame: bytes) -> None:
         view = view[written:]
 
 
-def read_frame(
-    fd: int, caps: FrameCaps, deadline: float | None = None, from_handle: Any = None
-) -> dict[str, Any]:
+def read_frame(fd: int, caps: FrameCaps, deadline: float | None = None, from_handle: Any = None) -> dict[str, Any]:
     """Read and decode one frame; raise FrameTimeout past ``deadline`` (a ``time.monotonic`` value)."""
     json_len, blob_len = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
     if json_len > caps.json_bytes or blob_len > caps.blob_bytes:

@@ -38,16 +38,35 @@ def actor_of(user: Token) -> str:
     return f"{user.role.value}:{user.subject}"
 
 
-def record(store: Store, actor: str, action: str, target: str, before: Any, after: Any, *,
-           assignment: str = "", when: datetime | None = None) -> AuditEntry:  # fmt: skip
+def record(
+    store: Store,
+    actor: str,
+    action: str,
+    target: str,
+    before: Any,
+    after: Any,
+    *,
+    assignment: str = "",
+    when: datetime | None = None,
+) -> AuditEntry:
     """Append one act to the log; ``before``/``after`` are anything JSON can hold (None: nothing)."""
-    entry = AuditEntry(id=uuid.uuid4().hex, at=when or datetime.now(UTC), actor=actor, action=action, target=target,
-                       assignment=assignment, before=before, after=after)  # fmt: skip
+    entry = AuditEntry(
+        id=uuid.uuid4().hex,
+        at=when or datetime.now(UTC),
+        actor=actor,
+        action=action,
+        target=target,
+        assignment=assignment,
+        before=before,
+        after=after,
+    )
     store.r.rpush(AUDIT_KEY, entry.model_dump_json())
     return entry
 
 
-def entries(store: Store, *, assignment: str | None = None, offset: int = 0, limit: int | None = None) -> list[AuditEntry]:
+def entries(
+    store: Store, *, assignment: str | None = None, offset: int = 0, limit: int | None = None
+) -> list[AuditEntry]:
     """The log newest first, optionally of one assignment, paged by ``offset``/``limit``."""
     raw = cast("list[str]", store.r.lrange(AUDIT_KEY, 0, -1))  # decode_responses=True: a list of str
     found = [AuditEntry.model_validate_json(r) for r in reversed(raw)]

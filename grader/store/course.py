@@ -97,7 +97,9 @@ class CourseStore:
             pipe.set(_settings_key(manifest.id), json.dumps(stored))
             pipe.rpush(f"{_settings_key(manifest.id)}:history", change.model_dump_json())
             pipe.execute()
-        audit.record(self.store, actor, "settings.update", manifest.id, _dump(before), _dump(after), assignment=manifest.id)
+        audit.record(
+            self.store, actor, "settings.update", manifest.id, _dump(before), _dump(after), assignment=manifest.id
+        )
         return after
 
     def settings_history(self, manifest: SuiteManifest) -> list[SettingsChange]:
@@ -131,7 +133,9 @@ class CourseStore:
         return sorted((Adjustment.model_validate_json(v) for v in raw.values()), key=lambda a: a.at)
 
     def add_adjustment(self, aid: str, sub_id: str, check: str, points: float, reason: str, actor: str) -> Adjustment:
-        adj = Adjustment(id=uuid.uuid4().hex[:12], check=check, points=points, reason=reason, by=actor, at=datetime.now(UTC))
+        adj = Adjustment(
+            id=uuid.uuid4().hex[:12], check=check, points=points, reason=reason, by=actor, at=datetime.now(UTC)
+        )
         self.r.hset(f"{P}adjust:{sub_id}", adj.id, adj.model_dump_json())
         audit.record(self.store, actor, "adjustment.add", sub_id, None, _dump(adj), assignment=aid)
         return adj
@@ -145,7 +149,9 @@ class CourseStore:
         return True
 
     def comments(self, sub_id: str) -> list[Comment]:
-        return [Comment.model_validate_json(r) for r in cast("list[str]", self.r.lrange(f"{P}comments:{sub_id}", 0, -1))]
+        return [
+            Comment.model_validate_json(r) for r in cast("list[str]", self.r.lrange(f"{P}comments:{sub_id}", 0, -1))
+        ]
 
     def add_comment(self, aid: str, sub_id: str, text: str, actor: str) -> Comment:
         comment = Comment(id=uuid.uuid4().hex[:12], text=text, by=actor, at=datetime.now(UTC))
@@ -162,7 +168,9 @@ class CourseStore:
         self.r.hset(_active_key(aid), student, sub_id)
 
 
-def upload_context(r: redis.Redis, manifest: SuiteManifest, student: str) -> tuple[CourseSettings, StudentException | None, int]:
+def upload_context(
+    r: redis.Redis, manifest: SuiteManifest, student: str
+) -> tuple[CourseSettings, StudentException | None, int]:
     """What the upload path needs, in one round trip: the settings, the student's exception and how many
     uploads they have made."""
     with r.pipeline(transaction=False) as pipe:

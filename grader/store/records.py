@@ -45,7 +45,9 @@ class Submission(BaseModel):
     progress_done: int = 0
     progress_total: int = 0
     progress_current: str = ""
-    progress_current_visibility: str = Field("", description="The current check's visibility; students' pages name only visible checks.")
+    progress_current_visibility: str = Field(
+        "", description="The current check's visibility; students' pages name only visible checks."
+    )
     error: str = ""
     score: float | None = None
     max_score: float | None = None
@@ -69,5 +71,6 @@ class Token(BaseModel):
     role: Role
     subject: str = Field(description="Student id for students; a label for TA and CI tokens.")
     created_at: datetime
-    expires_at: datetime | None = Field(None, description="After this instant the token is refused; None: it does not expire.")
-
+    expires_at: datetime | None = Field(
+        None, description="After this instant the token is refused; None: it does not expire."
+    )

@@ -58,4 +58,3 @@ def connect(url: str) -> redis.Redis:
     if url.startswith("redis+socket://"):
         return redis.Redis(unix_socket_path=url.removeprefix("redis+socket://"), decode_responses=True)
     return redis.Redis.from_url(url, decode_responses=True)
-

@@ -74,24 +74,58 @@ class RegradeRequests:
         found = self._many(cast("list[str]", self.r.zrange(f"{P}regreqs:asg:{aid}", 0, -1)))
         return [q for q in found if state is None or q.state == state]
 
-    def create(self, aid: str, sub_id: str, student: str, message: str, check: str, actor: str,
-               report_version: int | None) -> RegradeRequest:  # fmt: skip
-        req = RegradeRequest(id=uuid.uuid4().hex[:12], submission_id=sub_id, assignment=aid, student=student, check=check,
-                             message=message, created_at=datetime.now(UTC), report_version=report_version)  # fmt: skip
+    def create(
+        self, aid: str, sub_id: str, student: str, message: str, check: str, actor: str, report_version: int | None
+    ) -> RegradeRequest:
+        req = RegradeRequest(
+            id=uuid.uuid4().hex[:12],
+            submission_id=sub_id,
+            assignment=aid,
+            student=student,
+            check=check,
+            message=message,
+            created_at=datetime.now(UTC),
+            report_version=report_version,
+        )
         with self.r.pipeline() as pipe:
             pipe.set(_key(req.id), req.model_dump_json())
             pipe.rpush(f"{P}regreqs:sub:{sub_id}", req.id)
             pipe.zadd(f"{P}regreqs:asg:{aid}", {req.id: req.created_at.timestamp()})
             pipe.execute()
-        audit.record(self.store, actor, "regrade_request.create", sub_id, None, req.model_dump(mode="json"), assignment=aid)
+        audit.record(
+            self.store, actor, "regrade_request.create", sub_id, None, req.model_dump(mode="json"), assignment=aid
+        )
         return req
 
-    def resolve(self, req: RegradeRequest, state: RequestState, answer: str, actor: str, *,
-                adjustment_id: str = "", run_id: str = "") -> RegradeRequest:  # fmt: skip
+    def resolve(
+        self,
+        req: RegradeRequest,
+        state: RequestState,
+        answer: str,
+        actor: str,
+        *,
+        adjustment_id: str = "",
+        run_id: str = "",
+    ) -> RegradeRequest:
         """Record the TA's answer; the caller has checked the request is still open."""
-        done = req.model_copy(update={"state": state, "answer": answer, "resolved_by": actor, "resolved_at": datetime.now(UTC),
-                                      "adjustment_id": adjustment_id, "run_id": run_id})  # fmt: skip
+        done = req.model_copy(
+            update={
+                "state": state,
+                "answer": answer,
+                "resolved_by": actor,
+                "resolved_at": datetime.now(UTC),
+                "adjustment_id": adjustment_id,
+                "run_id": run_id,
+            }
+        )
         self.r.set(_key(req.id), done.model_dump_json())
-        audit.record(self.store, actor, f"regrade_request.{state.value}", req.submission_id, req.model_dump(mode="json"),
-                     done.model_dump(mode="json"), assignment=req.assignment)  # fmt: skip
+        audit.record(
+            self.store,
+            actor,
+            f"regrade_request.{state.value}",
+            req.submission_id,
+            req.model_dump(mode="json"),
+            done.model_dump(mode="json"),
+            assignment=req.assignment,
+        )
         return done

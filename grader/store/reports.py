@@ -16,8 +16,17 @@ def versions(store: Store, sub_id: str) -> list[ReportVersion]:
     current, sub = store.report(sub_id), store.get(sub_id)
     if current is None or sub is None:
         return []
-    return [ReportVersion(version=1, run_id="", finished_at=sub.finished_at, state=SubmissionState.done,
-                          score=sub.score, max_score=sub.max_score, report=current)]  # fmt: skip
+    return [
+        ReportVersion(
+            version=1,
+            run_id="",
+            finished_at=sub.finished_at,
+            state=SubmissionState.done,
+            score=sub.score,
+            max_score=sub.max_score,
+            report=current,
+        )
+    ]
 
 
 def version(store: Store, sub_id: str, number: int) -> ReportVersion | None:

@@ -157,9 +157,21 @@ class Store:
     def new_run(self, sub_id: str, run_id: str, queue: str) -> None:
         """A regrade request, recorded before its task is sent: new run id, attempts reset, ``received``
         (on the janitor's worklist until ``mark_sent`` confirms the task was sent)."""
-        changes = self._changes(sub_id, {"state": SubmissionState.received, "run_id": run_id, "queue": queue, "queued_at": None,
-                                         "started_at": None, "finished_at": None, "attempts": 0, "progress_done": 0,
-                                         "progress_current": "", "error": ""})  # fmt: skip
+        changes = self._changes(
+            sub_id,
+            {
+                "state": SubmissionState.received,
+                "run_id": run_id,
+                "queue": queue,
+                "queued_at": None,
+                "started_at": None,
+                "finished_at": None,
+                "attempts": 0,
+                "progress_done": 0,
+                "progress_current": "",
+                "error": "",
+            },
+        )
         with self.r.pipeline() as pipe:
             pipe.hset(f"{P}sub:{sub_id}", mapping=changes)
             pipe.zadd(f"{P}received", {sub_id: time.time()})
@@ -176,8 +188,14 @@ class Store:
         False, and nothing changed, when the record has moved on meanwhile (a worker already took the task,
         or a regrade issued another run): a worker's state is never overwritten by this. One atomic step."""
         keys = [f"{P}sub:{sub_id}", f"{P}queue:{queue}", f"{P}received"]
-        args: list[EncodableT] = [json.dumps(SubmissionState.received), json.dumps(run_id), json.dumps(SubmissionState.queued),
-                json.dumps(when.isoformat()), when.timestamp(), sub_id]  # fmt: skip
+        args: list[EncodableT] = [
+            json.dumps(SubmissionState.received),
+            json.dumps(run_id),
+            json.dumps(SubmissionState.queued),
+            json.dumps(when.isoformat()),
+            when.timestamp(),
+            sub_id,
+        ]
         return bool(self._mark_sent(keys=keys, args=args))
 
     def unsent(self, older_than: datetime) -> list[Submission]:
@@ -204,9 +222,18 @@ class Store:
         self.r.sadd(f"{P}running", sub_id)
         return attempts
 
-    def finish(self, sub_id: str, run_id: str, state: SubmissionState, when: datetime, *,
-               report_json: str | None = None, score: float | None = None, max_score: float | None = None,
-               error: str = "") -> bool:  # fmt: skip
+    def finish(
+        self,
+        sub_id: str,
+        run_id: str,
+        state: SubmissionState,
+        when: datetime,
+        *,
+        report_json: str | None = None,
+        score: float | None = None,
+        max_score: float | None = None,
+        error: str = "",
+    ) -> bool:
         """Write the outcome if ``run_id`` is still current (a regrade supersedes older runs).
 
         The check and the write are one transaction (WATCH), so a stale run can never overwrite a
@@ -222,10 +249,18 @@ class Store:
                     if current is None or json.loads(current) != run_id:
                         pipe.unwatch()
                         return False
-                    replace, kept = self._versions_to_add(pipe, sub_id, run_id, state, when, report_json, score, max_score)
+                    replace, kept = self._versions_to_add(
+                        pipe, sub_id, run_id, state, when, report_json, score, max_score
+                    )
                     pipe.multi()
-                    fields = {"state": state, "finished_at": when.isoformat(), "error": error,
-                              "score": score, "max_score": max_score, "progress_current": ""}  # fmt: skip
+                    fields = {
+                        "state": state,
+                        "finished_at": when.isoformat(),
+                        "error": error,
+                        "score": score,
+                        "max_score": max_score,
+                        "progress_current": "",
+                    }
                     pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
                     if report_json is not None:
                         pipe.set(f"{P}report:{sub_id}", report_json)
@@ -240,8 +275,16 @@ class Store:
                     continue
 
     @staticmethod
-    def _versions_to_add(pipe: Any, sub_id: str, run_id: str, state: SubmissionState, when: datetime,
-                         report_json: str | None, score: float | None, max_score: float | None) -> tuple[bool, list[ReportVersion]]:  # fmt: skip
+    def _versions_to_add(
+        pipe: Any,
+        sub_id: str,
+        run_id: str,
+        state: SubmissionState,
+        when: datetime,
+        report_json: str | None,
+        score: float | None,
+        max_score: float | None,
+    ) -> tuple[bool, list[ReportVersion]]:
         """The versions a run's report appends (read under WATCH, before MULTI): its own, after the report it
         replaces when that one was written before versions were kept (so a regrade never loses it); and
         whether it first takes the place of the last version (the same run's, written again)."""
@@ -250,22 +293,48 @@ class Store:
         stored = int(pipe.llen(versions_key(sub_id)))
         last = pipe.lindex(versions_key(sub_id), -1) if stored else None
         replace = last is not None and ReportVersion.model_validate_json(last).run_id == run_id
-        count = stored - 1 if replace else stored  # the same run written again (a duplicate delivery): one version per run
+        count = (
+            stored - 1 if replace else stored
+        )  # the same run written again (a duplicate delivery): one version per run
         kept: list[ReportVersion] = []
         previous = pipe.get(f"{P}report:{sub_id}")
         if stored == 0 and previous is not None:
             raw = pipe.hmget(f"{P}sub:{sub_id}", ["finished_at", "score", "max_score"])
             finished, old_score, old_max = (json.loads(v) if v is not None else None for v in raw)
-            kept.append(ReportVersion(version=1, run_id="", finished_at=finished, state=SubmissionState.done,
-                                      score=old_score, max_score=old_max, report=str(previous)))  # fmt: skip
-        kept.append(ReportVersion(version=count + len(kept) + 1, run_id=run_id, finished_at=when, state=state,
-                                  score=score, max_score=max_score, report=report_json))  # fmt: skip
+            kept.append(
+                ReportVersion(
+                    version=1,
+                    run_id="",
+                    finished_at=finished,
+                    state=SubmissionState.done,
+                    score=old_score,
+                    max_score=old_max,
+                    report=str(previous),
+                )
+            )
+        kept.append(
+            ReportVersion(
+                version=count + len(kept) + 1,
+                run_id=run_id,
+                finished_at=when,
+                state=state,
+                score=score,
+                max_score=max_score,
+                report=report_json,
+            )
+        )
         return replace, kept
 
     def progress(self, sub_id: str, done: int, total: int, current: str, visibility: str = "") -> None:
-        self.r.hset(f"{P}sub:{sub_id}", mapping={"progress_done": json.dumps(done), "progress_total": json.dumps(total),
-                                                "progress_current": json.dumps(current),
-                                                "progress_current_visibility": json.dumps(visibility)})  # fmt: skip
+        self.r.hset(
+            f"{P}sub:{sub_id}",
+            mapping={
+                "progress_done": json.dumps(done),
+                "progress_total": json.dumps(total),
+                "progress_current": json.dumps(current),
+                "progress_current_visibility": json.dumps(visibility),
+            },
+        )
 
     def report(self, sub_id: str) -> str | None:
         value = self.r.get(f"{P}report:{sub_id}")
@@ -305,8 +374,10 @@ class Store:
 
     def admit(self, assignment: str, student: str, count: int, window_seconds: float, member: str) -> Admission:
         """Roster check and rate limit of one upload (``member``: a unique id for it) in one atomic step."""
-        on_roster, wait = self._admit(keys=[roster_key(assignment), rate_key(assignment, student)],
-                                      args=[student, repr(window_seconds), count, member])  # fmt: skip
+        on_roster, wait = self._admit(
+            keys=[roster_key(assignment), rate_key(assignment, student)],
+            args=[student, repr(window_seconds), count, member],
+        )
         # Lua's false arrives as None, and the wait as a string (a Lua number would arrive cut to an integer).
         return Admission(on_roster=bool(on_roster), wait=None if wait is None else max(1.0, float(wait)))
 

@@ -66,9 +66,13 @@ def all_tokens(store: Store) -> dict[str, Token]:
 
 def find_tokens(store: Store, *, token_ref: str = "", subject: str = "", role: Role | None = None) -> dict[str, Token]:
     """Tokens whose id (or full digest) starts with ``token_ref``, or held by ``subject`` (and of ``role``)."""
-    return {d: t for d, t in all_tokens(store).items()
-            if (not token_ref or d.startswith(token_ref.lower())) and (not subject or t.subject == subject)
-            and (role is None or t.role == role)}  # fmt: skip
+    return {
+        d: t
+        for d, t in all_tokens(store).items()
+        if (not token_ref or d.startswith(token_ref.lower()))
+        and (not subject or t.subject == subject)
+        and (role is None or t.role == role)
+    }
 
 
 def revoke(store: Store, token_digests: list[str]) -> int:

@@ -23,12 +23,19 @@ def task_id(run_id: str) -> str:
     return str(uuid.UUID(hex=run_id))
 
 
-def send_grading(celery: Celery, store: Store, sub_id: str, run_id: str, queue: str, total_timeout_seconds: float,
-                 when: datetime) -> bool:  # fmt: skip
+def send_grading(
+    celery: Celery, store: Store, sub_id: str, run_id: str, queue: str, total_timeout_seconds: float, when: datetime
+) -> bool:
     """Send ``grade_submission(sub_id, run_id)`` to ``queue``, then mark the record queued at ``when``; False
     when the record had moved on by then (a worker already took the task). Raises what the broker raises."""
     # Celery's limits sit above the assignment's own, so the engine's timeouts fire first.
     soft = total_timeout_seconds + 120
-    celery.send_task(TASK_GRADE, args=[sub_id, run_id], queue=queue, task_id=task_id(run_id),
-                     soft_time_limit=soft, time_limit=soft + 60)  # fmt: skip
+    celery.send_task(
+        TASK_GRADE,
+        args=[sub_id, run_id],
+        queue=queue,
+        task_id=task_id(run_id),
+        soft_time_limit=soft,
+        time_limit=soft + 60,
+    )
     return store.mark_sent(sub_id, run_id, queue, when)

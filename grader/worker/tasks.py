@@ -94,9 +94,16 @@ def _grade_locked(settings: Settings, store: Store, sub: Submission, run_id: str
     now = datetime.now(UTC)
     attempts = store.start_attempt(sub_id, now)
     if attempts > settings.max_attempts:
-        store.finish(sub_id, run_id, SubmissionState.error, now, error=(
-            f"This submission stopped the grader {attempts - 1} times and was not graded. "
-            "Staff have been notified; please check for code that exhausts memory or kills processes."))  # fmt: skip
+        store.finish(
+            sub_id,
+            run_id,
+            SubmissionState.error,
+            now,
+            error=(
+                f"This submission stopped the grader {attempts - 1} times and was not graded. "
+                "Staff have been notified; please check for code that exhausts memory or kills processes."
+            ),
+        )
         return "poison"
     try:
         suite = cached_assignment(settings.suites_dir, sub.assignment)  # loaded once per process, reloaded on change
@@ -110,18 +117,35 @@ def _grade_locked(settings: Settings, store: Store, sub: Submission, run_id: str
                 suite, source, settings, launcher=warm.pool_for(settings), progress=_StoreProgress(store, sub_id)
             )
     except SoftTimeLimitExceeded:
-        store.finish(sub_id, run_id, SubmissionState.error, datetime.now(UTC),
-                     error="Grading took longer than this assignment allows and was stopped.")  # fmt: skip
+        store.finish(
+            sub_id,
+            run_id,
+            SubmissionState.error,
+            datetime.now(UTC),
+            error="Grading took longer than this assignment allows and was stopped.",
+        )
         return "timeout"
     except Exception:
         # Ours, not the student's (a broken suite, a misconfigured worker): record it so the submission
         # does not stay "running", and keep the traceback for staff in the worker's log.
         log.exception("grading %s failed", sub_id)
-        store.finish(sub_id, run_id, SubmissionState.error, datetime.now(UTC),
-                     error="The grader failed on this submission (not your code's fault); staff can regrade it.")  # fmt: skip
+        store.finish(
+            sub_id,
+            run_id,
+            SubmissionState.error,
+            datetime.now(UTC),
+            error="The grader failed on this submission (not your code's fault); staff can regrade it.",
+        )
         return "grader error"
-    store.finish(sub_id, run_id, SubmissionState.done, datetime.now(UTC), report_json=report.model_dump_json(),
-                 score=report.score, max_score=report.max_score)  # fmt: skip
+    store.finish(
+        sub_id,
+        run_id,
+        SubmissionState.done,
+        datetime.now(UTC),
+        report_json=report.model_dump_json(),
+        score=report.score,
+        max_score=report.max_score,
+    )
     return "graded"
 
 

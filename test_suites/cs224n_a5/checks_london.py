@@ -54,12 +54,18 @@ class Invocation:
 
 INVOCATIONS = (
     Invocation(SCRIPT, (), "python src/london_baseline.py"),
-    Invocation(SCRIPT, ("--eval_corpus_path", "birth_dev.tsv"),
-               "python src/london_baseline.py --eval_corpus_path birth_dev.tsv"),
-    Invocation(SCRIPT, ("--eval_corpus_path", "birth_dev.tsv", "--outputs_path", "london.dev.predictions"),
-               "python src/london_baseline.py --eval_corpus_path birth_dev.tsv --outputs_path london.dev.predictions"),
+    Invocation(
+        SCRIPT,
+        ("--eval_corpus_path", "birth_dev.tsv"),
+        "python src/london_baseline.py --eval_corpus_path birth_dev.tsv",
+    ),
+    Invocation(
+        SCRIPT,
+        ("--eval_corpus_path", "birth_dev.tsv", "--outputs_path", "london.dev.predictions"),
+        "python src/london_baseline.py --eval_corpus_path birth_dev.tsv --outputs_path london.dev.predictions",
+    ),
     Invocation(FROM_SRC, (), "cd src && python london_baseline.py"),
-)  # fmt: skip
+)
 
 _FRAME = re.compile(r'File "[^"]*?((?:src/)?[^"/]+\.py)", line (\d+)')
 

@@ -26,11 +26,15 @@ def missing_artifact(name: str, files: Path, how: str) -> str:
     """The message for a required output file the submission lacks, naming the files that could be it."""
     others = predictions.locate(files, name).others
     if len(others) > 1 and all(Path(o).name.lower().startswith(name.lower()) for o in others):
-        found = (f" Several copies were found ({', '.join(others)}): put the one to grade at the top level "
-                 f"under the name {name}.")  # fmt: skip
+        found = (
+            f" Several copies were found ({', '.join(others)}): put the one to grade at the top level "
+            f"under the name {name}."
+        )
     elif others:
-        found = (f" Similar files were found ({', '.join(others)}), not graded in its place: if one of them holds "
-                 f"these outputs, put it at the top level under the name {name}.")  # fmt: skip
+        found = (
+            f" Similar files were found ({', '.join(others)}), not graded in its place: if one of them holds "
+            f"these outputs, put it at the top level under the name {name}."
+        )
     else:  # e.g. the dev predictions saved under the test name
         instead = sorted(p.name for p in files.glob("*.predictions") if p.name != name)
         found = f" Predictions files found instead: {', '.join(instead)}." if instead else ""
@@ -74,8 +78,10 @@ def grade_file(
         return
     pct = float(config[threshold_key])
     if not result.reaches(pct):
-        fail(f"{split.capitalize()} accuracy of {name}: {result}, below the required {pct:g} %."
-             + predictions.free_text_hint(lines))  # fmt: skip
+        fail(
+            f"{split.capitalize()} accuracy of {name}: {result}, below the required {pct:g} %."
+            + predictions.free_text_hint(lines)
+        )
     feedback.note(f"{split.capitalize()} accuracy of {name}: {result} (required: {pct:g} %).")
 
 

@@ -46,7 +46,11 @@ def _build(student: Student, what: str, m: int | None = 32, seed: int = 0) -> An
         obj = getattr(model, what)(_config(student, model, m))
         obj.call_method("eval")
     except StudentCodeError as exc:
-        hint = " (a hard-coded .cuda() or device='cuda'? The grader runs on CPU.)" if "cuda" in exc.exc_message.lower() else ""
+        hint = (
+            " (a hard-coded .cuda() or device='cuda'? The grader runs on CPU.)"
+            if "cuda" in exc.exc_message.lower()
+            else ""
+        )
         fail_raised(f"Building {what} with bottleneck_dim={m}", exc, hint)
     return obj
 
@@ -70,16 +74,26 @@ def _logits(out: Any, batch: int, length: int) -> torch.Tensor:
     return logits
 
 
-@check(name="Perceiver: the basis C is a registered, trained Parameter", number="2.1", points=0, tags=["part g"], timeout=90)
+@check(
+    name="Perceiver: the basis C is a registered, trained Parameter",
+    number="2.1",
+    points=0,
+    tags=["part g"],
+    timeout=90,
+)
 def basis_registered(student: Student, seed: int) -> None:
     """``down_block.C`` is an nn.Parameter of shape (1, m, d) in the state dict, and receives a gradient."""
     gpt = _build(student, "GPT", 32, seed)
     down = gpt.down_block
     info = down.describe("C")
     if not info["is_parameter"] or not info.get("registered_parameter"):
-        fail(f"DownProjectBlock.C must be an nn.Parameter registered on the block (it is a {info['type']}); a plain tensor is never trained and is not saved in the state dict.")
+        fail(
+            f"DownProjectBlock.C must be an nn.Parameter registered on the block (it is a {info['type']}); a plain tensor is never trained and is not saved in the state dict."
+        )
     if info.get("shape") != [1, 32, EMBD]:
-        fail(f"DownProjectBlock.C should have shape (1, bottleneck_dim, n_embd) = (1, 32, {EMBD}), got {tuple(info.get('shape') or ())}")
+        fail(
+            f"DownProjectBlock.C should have shape (1, bottleneck_dim, n_embd) = (1, 32, {EMBD}), got {tuple(info.get('shape') or ())}"
+        )
     state = gpt.state_dict()
     if "down_block.C" not in state:
         fail("GPT.state_dict() has no 'down_block.C': the basis would not be saved in your params file.")
@@ -88,20 +102,32 @@ def basis_registered(student: Student, seed: int) -> None:
         fail("down_block.C should be initialised with random finite values (Xavier-uniform), not a constant.")
     weights = _load_fresh(gpt, "GPT")
     if not torch.equal(gpt.state_dict()["down_block.C"], weights["down_block.C"]):
-        fail("After load_state_dict with a new down_block.C, GPT.state_dict()['down_block.C'] does not hold it: the basis saved is not the one loaded.")
+        fail(
+            "After load_state_dict with a new down_block.C, GPT.state_dict()['down_block.C'] does not hold it: the basis saved is not the one loaded."
+        )
     x = _tokens(seed, 2, 40)
     before = _logits(gpt(x), 2, 40)
     load_weights(gpt, trusted_weights({"down_block.C": (1, 32, EMBD)}), what="GPT")
     if torch.allclose(before, _logits(gpt(x), 2, 40), atol=1e-6):
-        fail("Loading another down_block.C (the grader's values) did not change the GPT's logits: C is not used in the forward pass.")
+        fail(
+            "Loading another down_block.C (the grader's values) did not change the GPT's logits: C is not used in the forward pass."
+        )
     gpt.call_method("train")
     probe = gpt.grad_probe(x, x, weights=torch.ones(()), output_index=1)
     norm = probe["param_grad_norms"].get("down_block.C")
     if not norm:
-        fail("After loss.backward() on a GPT forward pass, down_block.C.grad is empty or zero: C is not used in the forward pass.")
+        fail(
+            "After loss.backward() on a GPT forward pass, down_block.C.grad is empty or zero: C is not used in the forward pass."
+        )
 
 
-@check(name="Perceiver: block output shapes for T < m, T = m and T > m", number="2.2", points=0, tags=["part g"], timeout=90)
+@check(
+    name="Perceiver: block output shapes for T < m, T = m and T > m",
+    number="2.2",
+    points=0,
+    tags=["part g"],
+    timeout=90,
+)
 def block_shapes(student: Student, seed: int) -> None:
     """Down: (B, T, d) → (B, m, d); Up: (B, m, d) and (B, T, d) → (B, T, d)."""
     m = 32
@@ -117,7 +143,9 @@ def block_shapes(student: Student, seed: int) -> None:
         assert_shape(up(y, x), (2, t, EMBD), what=f"UpProjectBlock output for T={t}")
 
 
-@check(name="Perceiver: GPT forward gives logits and a finite loss", number="2.3", points=0, tags=["part g"], timeout=90)
+@check(
+    name="Perceiver: GPT forward gives logits and a finite loss", number="2.3", points=0, tags=["part g"], timeout=90
+)
 def perceiver_forward(student: Student, seed: int, feedback: Feedback) -> None:
     """Logits (B, T, 256) for T = 7 and T = 128, and a finite loss with targets."""
     gpt = _build(student, "GPT", 32, seed)
@@ -153,7 +181,9 @@ def _causality(gpt: Any, seed: int, length: int, cuts: list[int]) -> str:
             return f"with T={length}, changing the tokens after position {t} changed the logits at positions ≤ {t} by up to {diff:.3g}"
         moved = max(moved, float((logits[2 * (i + 1) : 2 * (i + 2), t + 1 :] - ref[:, t + 1 :]).abs().max()))
     if moved <= 1e-6:
-        return f"with T={length}, changing tokens changed no logit at all: the output does not depend on the input tokens"
+        return (
+            f"with T={length}, changing tokens changed no logit at all: the output does not depend on the input tokens"
+        )
     return ""
 
 
@@ -166,10 +196,18 @@ def perceiver_causal(student: Student, seed: int) -> None:
         cuts = sorted({int(v) for v in torch.linspace(0, length - 2, 10)})
         leak = _causality(gpt, seed, length, cuts)
         if leak:
-            fail(f"The perceiver GPT (with the grader's random weights) is not causal end to end: {leak}. Check the queries/keys of the cross-attentions.")
+            fail(
+                f"The perceiver GPT (with the grader's random weights) is not causal end to end: {leak}. Check the queries/keys of the cross-attentions."
+            )
 
 
-@check(name="Perceiver: the down block really projects onto m positions", number="2.5", points=0, tags=["part g"], timeout=60)
+@check(
+    name="Perceiver: the down block really projects onto m positions",
+    number="2.5",
+    points=0,
+    tags=["part g"],
+    timeout=60,
+)
 def bottleneck_used(student: Student, seed: int) -> None:
     """The down block's output has length m (not T) and depends on its input."""
     m = 32
@@ -179,9 +217,13 @@ def bottleneck_used(student: Student, seed: int) -> None:
     x1, x2 = torch.randn(1, 64, EMBD, generator=gen), torch.randn(1, 64, EMBD, generator=gen)
     y1, y2 = down(x1), down(x2)
     if not isinstance(y1, torch.Tensor) or y1.dim() != 3 or y1.shape[1] != m:
-        fail(f"For an input of length 64 the down block must return m={m} positions, got shape {tuple(getattr(y1, 'shape', ()))} (are C and the input swapped in the cross-attention?)")
+        fail(
+            f"For an input of length 64 the down block must return m={m} positions, got shape {tuple(getattr(y1, 'shape', ()))} (are C and the input swapped in the cross-attention?)"
+        )
     if torch.allclose(y1, y2):
-        fail("The down block's output does not change when its input changes: the input sequence must provide the keys and values.")
+        fail(
+            "The down block's output does not change when its input changes: the input sequence must provide the keys and values."
+        )
 
 
 @check(name="Perceiver: parameter count", number="2.6", points=0, tags=["part g"], timeout=60)
@@ -191,9 +233,13 @@ def perceiver_parameters(student: Student, feedback: Feedback) -> None:
         expected = VANILLA_PARAMS + EMBD * m
         count = sum(_numel(p["shape"]) for p in _build(student, "GPT", m).named_parameters())
         if count < expected:
-            fail(f"A perceiver GPT with bottleneck_dim={m} should have {expected:,} parameters, yours has {count:,} (is C a registered nn.Parameter?)")
+            fail(
+                f"A perceiver GPT with bottleneck_dim={m} should have {expected:,} parameters, yours has {count:,} (is C a registered nn.Parameter?)"
+            )
         if count > expected:
-            feedback.note(f"Your perceiver GPT (bottleneck_dim={m}) has {count - expected:,} parameters more than expected ({expected:,}); unused extra modules?")
+            feedback.note(
+                f"Your perceiver GPT (bottleneck_dim={m}) has {count - expected:,} parameters more than expected ({expected:,}); unused extra modules?"
+            )
             feedback.warn_staff(f"perceiver parameter count {count} > {expected} at m={m}")
 
 
@@ -212,8 +258,13 @@ def vanilla_gpt(student: Student, seed: int) -> None:
     count = sum(_numel(p["shape"]) for p in gpt.named_parameters())
     if count != VANILLA_PARAMS:
         fail(f"The vanilla GPT should have {VANILLA_PARAMS:,} parameters, yours has {count:,}.")
-    shapes = {"tok_emb.weight": (VOCAB, EMBD), "pos_emb": (1, BLOCK, EMBD), "ln_f.weight": (EMBD,),
-              "ln_f.bias": (EMBD,), "head.weight": (VOCAB, EMBD)}  # fmt: skip
+    shapes = {
+        "tok_emb.weight": (VOCAB, EMBD),
+        "pos_emb": (1, BLOCK, EMBD),
+        "ln_f.weight": (EMBD,),
+        "ln_f.bias": (EMBD,),
+        "head.weight": (VOCAB, EMBD),
+    }
     for i in range(4):
         shapes |= {f"blocks.{i}.{k}": v for k, v in formulations.handout_block_shapes(EMBD).items()}
     gains = ["ln_f.weight"] + [f"blocks.{i}.{g}" for i in range(4) for g in formulations.LN_GAINS]
@@ -221,7 +272,9 @@ def vanilla_gpt(student: Student, seed: int) -> None:
     x = _tokens(seed, 2, 48)
     diff = max_abs_diff(_logits(gpt(x), 2, 48), formulations.vanilla_logits(weights, x, 8))  # NaN: infinitely off
     if diff > 1e-4:
-        fail(f"With the grader's weights loaded, the vanilla GPT's logits differ from the given model's by up to {diff:.3g}: model.py's GPT, Block or attention.py must stay as given.")
+        fail(
+            f"With the grader's weights loaded, the vanilla GPT's logits differ from the given model's by up to {diff:.3g}: model.py's GPT, Block or attention.py must stay as given."
+        )
     leak = _causality(gpt, seed, 48, [0, 5, 11, 23, 30, 46])
     if leak:
         fail(f"The vanilla GPT is not causal: {leak}.")
@@ -271,11 +324,15 @@ def _load_handout(block: Any, what: str, m: int | None, feedback: Feedback) -> d
         weights = load_trusted_weights(block, rest, what=what, around_one=formulations.LN_GAINS)
         basis = trusted_weights({"C": shapes["C"]})["C"]
         block.call_method("__setattr__", "C", basis)
-        feedback.note(f"{what}.C is a plain tensor, not an nn.Parameter (see check 2.1); the grader set its own "
-                      "values as that attribute to compare the block's computation.")  # fmt: skip
+        feedback.note(
+            f"{what}.C is a plain tensor, not an nn.Parameter (see check 2.1); the grader set its own "
+            "values as that attribute to compare the block's computation."
+        )
         return {"C": basis, **weights}
     if lacking:
-        feedback.warn_staff(f"{what} not compared with the accepted formulations: no {', '.join(lacking[:4])}; review by hand")
+        feedback.warn_staff(
+            f"{what} not compared with the accepted formulations: no {', '.join(lacking[:4])}; review by hand"
+        )
         fail(
             f"Not graded: {what} has no parameter named {', '.join(lacking[:6])}, so the grader could not load "
             "its weights and compare the block with the accepted formulations. It uses the given Block's layout: "
@@ -291,4 +348,8 @@ def _plain_basis(block: Any, shape: tuple[int, ...]) -> bool:
         info = block.describe("C")
     except StudentCodeError:
         return False
-    return bool(info.get("is_tensor")) and not info.get("registered_parameter") and list(info.get("shape") or ()) == list(shape)
+    return (
+        bool(info.get("is_tensor"))
+        and not info.get("registered_parameter")
+        and list(info.get("shape") or ()) == list(shape)
+    )

@@ -77,8 +77,10 @@ def _planted_params(student: Student, corpus: str, dim: int | None, seed: int) -
     gpt = model.GPT(model.GPTConfig(vocab_size(corpus), BLOCK_SIZE, **_gpt_config_kwargs(dim)))
     state = gpt.state_dict()
     gen = torch.Generator().manual_seed(secrets.randbits(63) ^ seed)  # fresh per grading
-    return {k: (torch.randn(v.shape, generator=gen) * 0.02 + 0.5).to(v.dtype) if v.is_floating_point() else v
-            for k, v in state.items()}  # fmt: skip
+    return {
+        k: (torch.randn(v.shape, generator=gen) * 0.02 + 0.5).to(v.dtype) if v.is_floating_point() else v
+        for k, v in state.items()
+    }
 
 
 def _value(config: RemoteObject, name: str) -> Any:
@@ -93,9 +95,15 @@ def _config_problems(
 ) -> tuple[list[str], list[str]]:
     """The differences from the handout's TrainerConfig: (those that change training, the speed-only ones)."""
     problems, harmless = [], []
-    want: dict[str, Any] = {"max_epochs": cmd.epochs, "batch_size": cmd.batch_size, "learning_rate": cmd.lr,
-                            "lr_decay": True, "warmup_tokens": WARMUP_TOKENS, "final_tokens": expected_final,
-                            "num_workers": NUM_WORKERS}  # fmt: skip
+    want: dict[str, Any] = {
+        "max_epochs": cmd.epochs,
+        "batch_size": cmd.batch_size,
+        "learning_rate": cmd.lr,
+        "lr_decay": True,
+        "warmup_tokens": WARMUP_TOKENS,
+        "final_tokens": expected_final,
+        "num_workers": NUM_WORKERS,
+    }
     for name, expected in want.items():
         got = _value(config, name)
         same = isinstance(got, int | float) and not isinstance(got, bool) and math.isclose(got, expected, rel_tol=1e-9)
@@ -133,7 +141,9 @@ def _model_problems(cmd: Command, gpt: RemoteObject) -> list[str]:
     return []
 
 
-def run_command(student: Student, data: Path, config: dict[str, Any], seed: int, cmd: Command, feedback: Feedback) -> None:
+def run_command(
+    student: Student, data: Path, config: dict[str, Any], seed: int, cmd: Command, feedback: Feedback
+) -> None:
     """Run one command with the recorder and fail with every difference from the handout's settings."""
     corpus = wiring_corpus(data, config, random.SystemRandom())  # drawn per grading
     stage(student, data, ("wiki.txt", "birth_places_train.tsv"), {"wiki.txt": corpus.encode("utf-8")})
@@ -142,8 +152,14 @@ def run_command(student: Student, data: Path, config: dict[str, Any], seed: int,
         buffer = io.BytesIO()
         torch.save(planted, buffer)
         student.write_file(cmd.reads, buffer.getvalue())
-    run = student.run_script("src/run.py", list(cmd.argv), intercept="trainer.Trainer.train", stop=False,
-                             stub_modules=STUBS, cpu_torch_load=True)  # fmt: skip
+    run = student.run_script(
+        "src/run.py",
+        list(cmd.argv),
+        intercept="trainer.Trainer.train",
+        stop=False,
+        stub_modules=STUBS,
+        cpu_torch_load=True,
+    )
     if run.failed:
         fail(f"`{cmd.shown}` failed before or after training: {run.describe_failure()}")
     if not run.calls:
@@ -160,7 +176,9 @@ def run_command(student: Student, data: Path, config: dict[str, Any], seed: int,
     finetune_docs = None
     if cmd.dataset == "NameDataset":
         finetune_docs = len((data / "birth_places_train.tsv").read_text(encoding="utf-8").split("\n"))
-    config_problems, harmless = _config_problems(cmd, trainer.config, 200 * documents(corpus) * BLOCK_SIZE, finetune_docs)
+    config_problems, harmless = _config_problems(
+        cmd, trainer.config, 200 * documents(corpus) * BLOCK_SIZE, finetune_docs
+    )
     problems += config_problems
     if harmless:
         feedback.note(f"`{cmd.shown}`: " + "; ".join(harmless) + ".")
@@ -196,13 +214,21 @@ finetune_scratch = _wiring_check(
 pretrain_vanilla = _wiring_check(
     "6.2", "pretrain vanilla", _pretrain("vanilla", "wiring.vanilla.pretrain.params", None), "f"
 )
-finetune_vanilla = _wiring_check("6.3", "finetune vanilla from the pretrained params",
-                                 _finetune("vanilla", "wiring.vanilla.finetune.params", "wiring.vanilla.pretrain.params", None), "f")  # fmt: skip
+finetune_vanilla = _wiring_check(
+    "6.3",
+    "finetune vanilla from the pretrained params",
+    _finetune("vanilla", "wiring.vanilla.finetune.params", "wiring.vanilla.pretrain.params", None),
+    "f",
+)
 pretrain_perceiver = _wiring_check(
     "6.4",
     "pretrain the perceiver (bottleneck_dim 64)",
     _pretrain("perceiver", "wiring.perceiver.pretrain.params", 64),
     "g",
 )
-finetune_perceiver = _wiring_check("6.5", "finetune the perceiver from the pretrained params",
-                                   _finetune("perceiver", "wiring.perceiver.finetune.params", "wiring.perceiver.pretrain.params", 64), "g")  # fmt: skip
+finetune_perceiver = _wiring_check(
+    "6.5",
+    "finetune the perceiver from the pretrained params",
+    _finetune("perceiver", "wiring.perceiver.finetune.params", "wiring.perceiver.pretrain.params", 64),
+    "g",
+)

@@ -81,9 +81,17 @@ def decode_all(pairs: list[tuple[object, object]], itos: list[str], block_size: 
     out: list[tuple[str, str] | None] = [None] * len(pairs)
     by_length: dict[int, list[int]] = {}
     for i, (x, y) in enumerate(pairs):
-        if (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.dtype == torch.long
-                and y.dtype == torch.long and x.dim() == 1 and y.dim() == 1 and len(x) == len(y)
-                and len(x) in (block_size - 1, block_size) and len(x) > 0):  # fmt: skip
+        if (
+            isinstance(x, torch.Tensor)
+            and isinstance(y, torch.Tensor)
+            and x.dtype == torch.long
+            and y.dtype == torch.long
+            and x.dim() == 1
+            and y.dim() == 1
+            and len(x) == len(y)
+            and len(x) in (block_size - 1, block_size)
+            and len(x) > 0
+        ):
             by_length.setdefault(len(x), []).append(i)
         else:
             out[i] = decode(x, y, itos, block_size)
@@ -92,11 +100,15 @@ def decode_all(pairs: list[tuple[object, object]], itos: list[str], block_size: 
         xs = torch.stack([pairs[i][0] for i in rows])  # type: ignore[misc]
         ys = torch.stack([pairs[i][1] for i in rows])  # type: ignore[misc]
         ids = torch.cat([xs, ys[:, -1:]], dim=1)
-        ok = ((xs[:, 1:] == ys[:, :-1]).all(dim=1) & (ids.min(dim=1).values >= 0) & (ids.max(dim=1).values < len(itos))).tolist()
+        ok = (
+            (xs[:, 1:] == ys[:, :-1]).all(dim=1) & (ids.min(dim=1).values >= 0) & (ids.max(dim=1).values < len(itos))
+        ).tolist()
         text = code_points[ids.clamp(0, len(itos) - 1)].to(torch.int32).numpy().tobytes().decode("utf-32-le")
         width = length + 1
         for j, i in enumerate(rows):
-            out[i] = (text[j * width : (j + 1) * width], "") if ok[j] else decode(pairs[i][0], pairs[i][1], itos, block_size)
+            out[i] = (
+                (text[j * width : (j + 1) * width], "") if ok[j] else decode(pairs[i][0], pairs[i][1], itos, block_size)
+            )
     return [r for r in out if r is not None]
 
 
@@ -109,7 +121,12 @@ def split_layout(masked_string: str) -> Item:
     if len(parts) == 4 and parts[3] == "":
         parts = parts[:3]
     if len(parts) != 3:
-        return Item("", "", "", f"expected 2 MASK characters (or a third right after the masked content), found {body.count(MASK)}")
+        return Item(
+            "",
+            "",
+            "",
+            f"expected 2 MASK characters (or a third right after the masked content), found {body.count(MASK)}",
+        )
     prefix, suffix, masked = parts
     return Item(prefix, masked, suffix)
 

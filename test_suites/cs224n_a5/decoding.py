@@ -29,8 +29,11 @@ CHUNK = 256  # questions decoded together: bounds the key/value caches to a few 
 State = dict[str, torch.Tensor]
 #: where a block adds its residuals, in formulations.py's words (its variants are named ``str(Formulation)``)
 BOTH, MLP_ONLY, QUERY_AFTER_MLP, NONE = (
-    "residuals after attention and MLP", "residual after MLP only", "residual of the query added after the MLP", "no residuals"
-)  # fmt: skip
+    "residuals after attention and MLP",
+    "residual after MLP only",
+    "residual of the query added after the MLP",
+    "no residuals",
+)
 
 
 class ParamsMismatch(ValueError):
@@ -56,7 +59,10 @@ class Formulation:
 
 
 ALL_FORMULATIONS = tuple(
-    Formulation(q, kv, r) for r in (BOTH, MLP_ONLY, QUERY_AFTER_MLP, NONE) for q in (True, False) for kv in (False, True)
+    Formulation(q, kv, r)
+    for r in (BOTH, MLP_ONLY, QUERY_AFTER_MLP, NONE)
+    for q in (True, False)
+    for kv in (False, True)
 )
 BY_NAME = {str(f): f for f in ALL_FORMULATIONS}
 
@@ -82,16 +88,27 @@ def _block_shapes(prefix: str, d: int) -> dict[str, tuple[int, ...]]:
         shapes[f"{prefix}{ln}.weight"] = shapes[f"{prefix}{ln}.bias"] = (d,)
     for proj in ("key", "query", "value", "proj"):
         shapes[f"{prefix}attn.{proj}.weight"], shapes[f"{prefix}attn.{proj}.bias"] = (d, d), (d,)
-    shapes.update({f"{prefix}mlp.0.weight": (4 * d, d), f"{prefix}mlp.0.bias": (4 * d,),
-                   f"{prefix}mlp.2.weight": (d, 4 * d), f"{prefix}mlp.2.bias": (d,)})  # fmt: skip
+    shapes.update(
+        {
+            f"{prefix}mlp.0.weight": (4 * d, d),
+            f"{prefix}mlp.0.bias": (4 * d,),
+            f"{prefix}mlp.2.weight": (d, 4 * d),
+            f"{prefix}mlp.2.bias": (d,),
+        }
+    )
     return shapes
 
 
 def expected_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
     """Every parameter the handout's GPT (and, for the Perceiver, its natural blocks) has, with its shape."""
     d = arch.n_embd
-    shapes = {"tok_emb.weight": (arch.vocab, d), "pos_emb": (1, arch.block_size, d), "ln_f.weight": (d,),
-              "ln_f.bias": (d,), "head.weight": (arch.vocab, d)}  # fmt: skip
+    shapes = {
+        "tok_emb.weight": (arch.vocab, d),
+        "pos_emb": (1, arch.block_size, d),
+        "ln_f.weight": (d,),
+        "ln_f.bias": (d,),
+        "head.weight": (arch.vocab, d),
+    }
     for i in range(arch.n_blocks):
         shapes.update(_block_shapes(f"blocks.{i}.", d))
     if arch.bottleneck is not None:
@@ -113,20 +130,29 @@ def architecture(state: State, vocab: int, perceiver: bool) -> Architecture:
     if perceiver:
         basis = state.get("down_block.C")
         if basis is None:
-            raise ParamsMismatch("it has no down_block.C: the Perceiver's basis C was not a registered nn.Parameter "
-                                 "when the model was trained (so it was neither trained nor saved).")  # fmt: skip
+            raise ParamsMismatch(
+                "it has no down_block.C: the Perceiver's basis C was not a registered nn.Parameter "
+                "when the model was trained (so it was neither trained nor saved)."
+            )
         if basis.dim() != 3:
             raise ParamsMismatch(f"down_block.C has shape {tuple(basis.shape)}, expected (1, bottleneck_dim, n_embd).")
         bottleneck = int(basis.shape[1])
     arch = Architecture(vocab, block_size, d, n_blocks, bottleneck)
-    misfits = tuple(name for name, shape in expected_shapes(arch).items()
-                    if name not in state or tuple(state[name].shape) != shape)  # fmt: skip
-    wrong = [f"{name} (expected {expected_shapes(arch)[name]}, found "
-             f"{'nothing' if name not in state else tuple(state[name].shape)})" for name in misfits]  # fmt: skip
+    misfits = tuple(
+        name for name, shape in expected_shapes(arch).items() if name not in state or tuple(state[name].shape) != shape
+    )
+    wrong = [
+        f"{name} (expected {expected_shapes(arch)[name]}, found "
+        f"{'nothing' if name not in state else tuple(state[name].shape)})"
+        for name in misfits
+    ]
     if wrong:
-        raise ParamsMismatch(f"it does not fit the handout's {'Perceiver' if perceiver else 'GPT'} with the "
-                             f"vocabulary of wiki.txt ({vocab} characters): {'; '.join(wrong[:4])}"
-                             + (f" and {len(wrong) - 4} more" if len(wrong) > 4 else ""), misfits)  # fmt: skip
+        raise ParamsMismatch(
+            f"it does not fit the handout's {'Perceiver' if perceiver else 'GPT'} with the "
+            f"vocabulary of wiki.txt ({vocab} characters): {'; '.join(wrong[:4])}"
+            + (f" and {len(wrong) - 4} more" if len(wrong) > 4 else ""),
+            misfits,
+        )
     if not all(torch.isfinite(state[name]).all() for name in expected_shapes(arch)):
         raise ParamsMismatch("some of its parameters are not finite (NaN or infinity).")
     return arch
@@ -195,7 +221,9 @@ class _Vanilla(_Blocks):
 
 
 class _Perceiver(_Blocks):
-    def __init__(self, w: State, arch: Architecture, batch: int, length: int, down: Formulation, up: Formulation) -> None:
+    def __init__(
+        self, w: State, arch: Architecture, batch: int, length: int, down: Formulation, up: Formulation
+    ) -> None:
         assert arch.bottleneck is not None
         super().__init__(w, arch, batch, arch.bottleneck)
         self.down, self.up = down, up
@@ -208,7 +236,9 @@ class _Perceiver(_Blocks):
         mlp = self.mlp(prefix, self.ln(f"{prefix}ln2", a))
         return {MLP_ONLY: a + mlp, QUERY_AFTER_MLP: query + mlp, NONE: mlp}[form.residual]
 
-    def _cross(self, form: Formulation, prefix: str, attention: _Attention, query: torch.Tensor, upto: int) -> torch.Tensor:
+    def _cross(
+        self, form: Formulation, prefix: str, attention: _Attention, query: torch.Tensor, upto: int
+    ) -> torch.Tensor:
         q = self.ln(f"{prefix}ln1", query) if form.ln_query else query
         return self._combine(form, prefix, query, attention.read(q, upto))
 
@@ -224,16 +254,18 @@ class _Perceiver(_Blocks):
         return self.logits(self._cross(self.up, "up_block.", self.slots, x, upto))
 
 
-def _model(state: State, arch: Architecture, batch: int, length: int,
-           formulations: tuple[Formulation, Formulation] | None) -> _Vanilla | _Perceiver:  # fmt: skip
+def _model(
+    state: State, arch: Architecture, batch: int, length: int, formulations: tuple[Formulation, Formulation] | None
+) -> _Vanilla | _Perceiver:
     if formulations is None:
         return _Vanilla(state, arch, batch, length)
     return _Perceiver(state, arch, batch, length, *formulations)
 
 
 @torch.no_grad()
-def logits(state: State, arch: Architecture, ids: torch.Tensor,
-           formulations: tuple[Formulation, Formulation] | None = None) -> torch.Tensor:  # fmt: skip
+def logits(
+    state: State, arch: Architecture, ids: torch.Tensor, formulations: tuple[Formulation, Formulation] | None = None
+) -> torch.Tensor:
     """Logits (B, T, vocab) of token ids (B, T), computed one position at a time as decoding does."""
     model = _model(state, arch, ids.shape[0], ids.shape[1], formulations)
     return torch.stack([model.step(ids[:, index], index) for index in range(ids.shape[1])], dim=1)
@@ -245,8 +277,13 @@ def encode(prompts: list[str], stoi: dict[str, int]) -> list[list[int]]:
 
 
 @torch.no_grad()
-def greedy(state: State, arch: Architecture, prompts: list[list[int]], mask_id: int,
-           formulations: tuple[Formulation, Formulation] | None = None) -> list[list[int]]:  # fmt: skip
+def greedy(
+    state: State,
+    arch: Architecture,
+    prompts: list[list[int]],
+    mask_id: int,
+    formulations: tuple[Formulation, Formulation] | None = None,
+) -> list[list[int]]:
     """The STEPS greedy continuations of every prompt, as ``utils.sample(..., sample=False)`` makes them."""
     longest = max(len(p) for p in prompts) + STEPS
     if longest > arch.block_size:
@@ -276,8 +313,14 @@ def prediction(generated: list[int], itos: list[str]) -> str:
     return "".join(itos[i] for i in generated).split(MASK)[0]
 
 
-def predict(state: State, arch: Architecture, prompts: list[str], stoi: dict[str, int], itos: list[str],
-            formulations: tuple[Formulation, Formulation] | None = None) -> list[str]:  # fmt: skip
+def predict(
+    state: State,
+    arch: Architecture,
+    prompts: list[str],
+    stoi: dict[str, int],
+    itos: list[str],
+    formulations: tuple[Formulation, Formulation] | None = None,
+) -> list[str]:
     """The predictions the given evaluate branch writes for ``prompts`` (question + MASK each)."""
     made = greedy(state, arch, encode(prompts, stoi), stoi[MASK], formulations)
     return [prediction(g, itos) for g in made]

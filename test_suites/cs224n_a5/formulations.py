@@ -16,8 +16,18 @@ import torch
 import torch.nn.functional as F
 
 State = dict[str, torch.Tensor]
-NEEDED = ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias", "attn.key.weight", "attn.query.weight",
-          "attn.value.weight", "attn.proj.weight", "mlp.0.weight", "mlp.2.weight")  # fmt: skip
+NEEDED = (
+    "ln1.weight",
+    "ln1.bias",
+    "ln2.weight",
+    "ln2.bias",
+    "attn.key.weight",
+    "attn.query.weight",
+    "attn.value.weight",
+    "attn.proj.weight",
+    "mlp.0.weight",
+    "mlp.2.weight",
+)
 
 
 def has_standard_layout(state: State) -> bool:
@@ -54,7 +64,10 @@ def cross_attention(state: State, x_kv: torch.Tensor, x_q: torch.Tensor, n_head:
 def _variants(state: State, query: torch.Tensor, kv: torch.Tensor, n_head: int) -> dict[str, torch.Tensor]:
     """Outputs of the accepted variants, keyed by a description a TA can read."""
     out: dict[str, torch.Tensor] = {}
-    q_options: dict[str, Callable[[], torch.Tensor]] = {"LN(query)": lambda: _ln(state, "ln1", query), "raw query": lambda: query}
+    q_options: dict[str, Callable[[], torch.Tensor]] = {
+        "LN(query)": lambda: _ln(state, "ln1", query),
+        "raw query": lambda: query,
+    }
     kv_options: dict[str, Callable[[], torch.Tensor]] = {"LN(kv)": lambda: _ln(state, "ln1", kv), "raw kv": lambda: kv}
     for (qn, qf), (kn, kf) in itertools.product(q_options.items(), kv_options.items()):
         a = cross_attention(state, kf(), qf(), n_head)

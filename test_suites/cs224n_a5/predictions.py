@@ -33,8 +33,11 @@ _EXTRA_SUFFIXES = (".txt", ".tsv", ".out", ".csv")
 _MODELS = ("vanilla", "perceiver")
 _SPLITS = ("dev", "test")
 #: The output files the handout names: each is graded under its own name, never as another's stand-in.
-HANDOUT_NAMES = frozenset(f"{run}.{split}.predictions" for run in ("vanilla.nopretrain", "vanilla.pretrain", "perceiver.pretrain")
-                          for split in _SPLITS) | {"vanilla.model.params", "vanilla.finetune.params", "perceiver.finetune.params"}  # fmt: skip
+HANDOUT_NAMES = frozenset(
+    f"{run}.{split}.predictions"
+    for run in ("vanilla.nopretrain", "vanilla.pretrain", "perceiver.pretrain")
+    for split in _SPLITS
+) | {"vanilla.model.params", "vanilla.finetune.params", "perceiver.finetune.params"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,11 @@ class Located:
 
 
 def _searched(files: Path) -> list[Path]:
-    return [p for p in sorted(files.rglob("*")) if p.is_file() and not any(
-        part.startswith(".") or part in _SKIP_PARTS for part in p.relative_to(files).parts)]  # fmt: skip
+    return [
+        p
+        for p in sorted(files.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") or part in _SKIP_PARTS for part in p.relative_to(files).parts)
+    ]
 
 
 def _bare(name: str) -> str:
@@ -71,8 +77,13 @@ def _similar(file_name: str, name: str) -> bool:
     other_models = [m for m in _MODELS if m != model]
     other_splits = [s for s in _SPLITS if s != split]
     word = "pred" if target.endswith(".predictions") else target.rsplit(".", 1)[-1]
-    return (model in lower and (not split or split in lower) and word in lower
-            and not any(m in lower for m in other_models) and not any(s in lower for s in other_splits))  # fmt: skip
+    return (
+        model in lower
+        and (not split or split in lower)
+        and word in lower
+        and not any(m in lower for m in other_models)
+        and not any(s in lower for s in other_splits)
+    )
 
 
 def locate(files: Path, name: str) -> Located:
@@ -83,8 +94,11 @@ def locate(files: Path, name: str) -> Located:
     searched = _searched(files)
     exact = [p.relative_to(files).as_posix() for p in searched if _bare(p.name) == name.lower()]
     if len(exact) == 1:
-        return Located(exact[0], f"{name} is not at the top level of the submission; the grader read {exact[0]} "
-                                 f"in its place. Put it at the top level under the name {name}.")  # fmt: skip
+        return Located(
+            exact[0],
+            f"{name} is not at the top level of the submission; the grader read {exact[0]} "
+            f"in its place. Put it at the top level under the name {name}.",
+        )
     similar = [p.relative_to(files).as_posix() for p in searched if _similar(p.name, name)]
     return Located(None, "", tuple(exact or similar))
 
@@ -115,8 +129,11 @@ def parse(raw: bytes, name: str, expected: int, split: str, other: tuple[int, st
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return Parsed(None, f"{name} is not valid UTF-8: byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded. "
-                            "Write predictions with open(..., 'w', encoding='utf-8').")  # fmt: skip
+        return Parsed(
+            None,
+            f"{name} is not valid UTF-8: byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded. "
+            "Write predictions with open(..., 'w', encoding='utf-8').",
+        )
     notes = []
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -173,8 +190,10 @@ def free_text_hint(lines: list[str]) -> str:
     """A hint when predictions look like generated text rather than extracted places ('' otherwise)."""
     for number, line in enumerate(lines, 1):
         if MASK in line or len(line.strip()) > 60 or "Where was" in line:
-            return (f" Line {number} is {line[:80]!r}: it looks like free-running generated text rather than the "
-                    "place extracted between the first and second MASK characters.")  # fmt: skip
+            return (
+                f" Line {number} is {line[:80]!r}: it looks like free-running generated text rather than the "
+                "place extracted between the first and second MASK characters."
+            )
     return ""
 
 

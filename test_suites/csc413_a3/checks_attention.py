@@ -57,8 +57,14 @@ def _reorder_advice(files: Path, name: str) -> str:
     return "weights[b, j, i] must be the weight of key j for query i (a softmax over j)"
 
 
-def _weights_match(got: torch.Tensor, expected: torch.Tensor, what: str, feedback: Feedback | None,
-                   files: Path, name: str = "ScaledDotAttention") -> None:  # fmt: skip
+def _weights_match(
+    got: torch.Tensor,
+    expected: torch.Tensor,
+    what: str,
+    feedback: Feedback | None,
+    files: Path,
+    name: str = "ScaledDotAttention",
+) -> None:
     """``got`` equals the (B, S, k) reference, or (with a note) its transpose."""
     if close(got, expected):
         return
@@ -70,11 +76,15 @@ def _weights_match(got: torch.Tensor, expected: torch.Tensor, what: str, feedbac
             )
         return
     if got.shape == expected.shape:
-        fail(f"{what}: the attention weights returned by {name}.forward{located(files, NB, name)} have the right shape "
-             f"{tuple(got.shape)} but wrong values, {worst(got, expected)}. Compare with the reference (batch, seq_len, k) "
-             f"layout: {_reorder_advice(files, name)}.")  # fmt: skip
-    fail(f"{what}: the attention weights returned by {name}.forward{located(files, NB, name)} should have shape "
-         f"{tuple(expected.shape)} (batch, seq_len, k), got {tuple(got.shape)}")  # fmt: skip
+        fail(
+            f"{what}: the attention weights returned by {name}.forward{located(files, NB, name)} have the right shape "
+            f"{tuple(got.shape)} but wrong values, {worst(got, expected)}. Compare with the reference (batch, seq_len, k) "
+            f"layout: {_reorder_advice(files, name)}."
+        )
+    fail(
+        f"{what}: the attention weights returned by {name}.forward{located(files, NB, name)} should have shape "
+        f"{tuple(expected.shape)} (batch, seq_len, k), got {tuple(got.shape)}"
+    )
 
 
 @check(name="ScaledDotAttention: context for 3-D queries", number="2.1.1.1", points=2, tags=TAGS, timeout=90)
@@ -92,13 +102,17 @@ def scaled_context(student: Student, seed: int, files: Path, feedback: Feedback)
         expected, _ = reference.attention(chosen, q, kv, kv)
         what = f"queries (3, {k}, {h}), keys/values (3, {s}, {h})"
         if tuple(context.shape) != tuple(expected.shape):
-            fail(f"With {what} the context returned by ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} "
-                 f"should have shape {tuple(expected.shape)} (batch, k, hidden), got {tuple(context.shape)}"
-                 + (" — summed over the query axis?" if tuple(context.shape) == (3, h) else ""))  # fmt: skip
+            fail(
+                f"With {what} the context returned by ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} "
+                f"should have shape {tuple(expected.shape)} (batch, k, hidden), got {tuple(context.shape)}"
+                + (" — summed over the query axis?" if tuple(context.shape) == (3, h) else "")
+            )
         if not close(context, expected):
-            fail(f"With {what} the context returned by ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} "
-                 f"differs from the reference: {worst(context, expected)}. "
-                 "Expected softmax(Q(q) K(k)^T / sqrt(hidden)) over the keys, applied to V(v).")  # fmt: skip
+            fail(
+                f"With {what} the context returned by ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} "
+                f"differs from the reference: {worst(context, expected)}. "
+                "Expected softmax(Q(q) K(k)^T / sqrt(hidden)) over the keys, applied to V(v)."
+            )
 
 
 @check(
@@ -148,8 +162,10 @@ def scaled_2d(student: Student, seed: int, feedback: Feedback, files: Path) -> N
     if tuple(weights.shape) == (3, 6):
         weights = weights.unsqueeze(2)
     if tuple(context.shape) != (3, 1, 16) or not close(context, expected_c):
-        fail(f"With 2-D queries the context of ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} should equal the k = 1 result, shape (3, 1, 16) or (3, 16); got shape "
-             f"{tuple(context.shape)}" + (f", {worst(context, expected_c)}" if context.shape == expected_c.shape else ""))  # fmt: skip
+        fail(
+            f"With 2-D queries the context of ScaledDotAttention.forward{located(files, NB, 'ScaledDotAttention')} should equal the k = 1 result, shape (3, 1, 16) or (3, 16); got shape "
+            f"{tuple(context.shape)}" + (f", {worst(context, expected_c)}" if context.shape == expected_c.shape else "")
+        )
     _weights_match(weights, expected_w, "2-D queries (3, 16)", feedback, files)
 
 
@@ -210,9 +226,11 @@ def causal_reference(student: Student, seed: int, feedback: Feedback, files: Pat
             )
             leak = float(oriented[:, future].abs().max())
             if leak > 1e-6:
-                fail(f"With inputs (3, {t}, 16), CausalScaledDotAttention.forward{located(files, NB, CAUSAL)} gives query "
-                     f"positions weight up to {leak:.3g} on later (future) keys; it must be at most 1e-6. "
-                     f"{_mask_advice(files)}")  # fmt: skip
+                fail(
+                    f"With inputs (3, {t}, 16), CausalScaledDotAttention.forward{located(files, NB, CAUSAL)} gives query "
+                    f"positions weight up to {leak:.3g} on later (future) keys; it must be at most 1e-6. "
+                    f"{_mask_advice(files)}"
+                )
         if not close(context, expected_c):
             fail(
                 f"With inputs (3, {t}, 16) the context of CausalScaledDotAttention.forward{located(files, NB, CAUSAL)} "
@@ -233,14 +251,21 @@ def causal_perturbation(student: Student, seed: int, files: Path) -> None:
         y[:, t + 1 :] = randn(seed + 61 + t, 2, 8 - t - 1, 16) * 3
         moved, _ = _self_attend(module, y)
         if moved.shape != base.shape or not close(moved[:, : t + 1], base[:, : t + 1]):
-            fail(f"Changing the inputs after position {t} changed the context at positions 0..{t}: the attention{located(files, NB, CAUSAL)} "
-                 "looks at future positions. Mask the scores of keys j > i for query i.")  # fmt: skip
+            fail(
+                f"Changing the inputs after position {t} changed the context at positions 0..{t}: the attention{located(files, NB, CAUSAL)} "
+                "looks at future positions. Mask the scores of keys j > i for query i."
+            )
     other = {**weights, **trusted_weights({k: v.shape for k, v in weights.items() if k[0] in "QK"})}
     load_weights(module, other, what="CausalScaledDotAttention(16)")
     again, _ = _self_attend(module, x)
-    assert_changed(base[:, 1:], again[:, 1:], "With other Q and K weights loaded (load_state_dict), the context at "
-                   "positions 1..7 did not change: the attention ignores the weights it holds. Its scores must come "
-                   "from Q(queries) and K(keys).", atol=CHANGED_ATOL)
+    assert_changed(
+        base[:, 1:],
+        again[:, 1:],
+        "With other Q and K weights loaded (load_state_dict), the context at "
+        "positions 1..7 did not change: the attention ignores the weights it holds. Its scores must come "
+        "from Q(queries) and K(keys).",
+        atol=CHANGED_ATOL,
+    )
 
 
 @check(
@@ -264,11 +289,19 @@ def causal_zero_scores(student: Student, seed: int, files: Path) -> None:
     context, _ = _self_attend(module, x)
     expected, _ = reference.attention(zeroed, x, x, x, causal=True)
     if context.shape != expected.shape or not close(context, expected):
-        fail("With every score exactly 0 (Q's weight and bias set to zero), query i should average the values of keys "
-             f"0..i uniformly, but the context of CausalScaledDotAttention.forward{located(files, NB, CAUSAL)} differs" + (f": {worst(context, expected)}" if context.shape == expected.shape else "")
-             + ". Is the mask derived from the scores (e.g. masking scores equal to 0) instead of the positions?")  # fmt: skip
+        fail(
+            "With every score exactly 0 (Q's weight and bias set to zero), query i should average the values of keys "
+            f"0..i uniformly, but the context of CausalScaledDotAttention.forward{located(files, NB, CAUSAL)} differs"
+            + (f": {worst(context, expected)}" if context.shape == expected.shape else "")
+            + ". Is the mask derived from the scores (e.g. masking scores equal to 0) instead of the positions?"
+        )
     load_weights(module, {**zeroed, "Q.bias": 4 * chosen["Q.bias"]}, what="CausalScaledDotAttention(16)")
     tilted, _ = _self_attend(module, x)
-    assert_changed(context[:, 1:], tilted[:, 1:], "With Q's weight zero but its bias nonzero the scores differ "
-                   "between keys, yet the context stayed the uniform average: the weights must be the softmax of "
-                   "Q(queries) K(keys)^T / sqrt(hidden), masked.", atol=CHANGED_ATOL)
+    assert_changed(
+        context[:, 1:],
+        tilted[:, 1:],
+        "With Q's weight zero but its bias nonzero the scores differ "
+        "between keys, yet the context stayed the uniform average: the weights must be the softmax of "
+        "Q(queries) K(keys)^T / sqrt(hidden), masked.",
+        atol=CHANGED_ATOL,
+    )

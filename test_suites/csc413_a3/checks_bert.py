@@ -36,8 +36,14 @@ from .editions import located
 
 NB = "bert_nb"
 TAGS = ["bert.ipynb", "part 3"]
-TINY = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "intermediate_size": 64, "max_position_embeddings": 16}  # fmt: skip
+TINY = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 16,
+}
 HEAD = {"classifier.weight", "classifier.bias"}
 
 
@@ -64,8 +70,9 @@ def _tiny(student: Student, seed: int, files: Path, num_labels: int, **extra: fl
     """The student's classifier on a tiny BERT, built in the sandbox, in eval mode."""
     student.seed(seed)
     cls = definition(student, NB, "BertForSentenceClassification", files)
-    config = run("transformers.BertConfig", student.module("transformers").BertConfig, num_labels=num_labels,
-                 **TINY, **extra)  # fmt: skip
+    config = run(
+        "transformers.BertConfig", student.module("transformers").BertConfig, num_labels=num_labels, **TINY, **extra
+    )
     model = run("BertForSentenceClassification(config)", cls, config)
     if not any(c.endswith("modeling_bert.BertModel") for c in model.describe()["mro"]):
         fail("BertForSentenceClassification should subclass transformers.BertModel (as given).")
@@ -88,8 +95,10 @@ def _head(model: Any) -> Any:
     except StudentCodeError:  # an AttributeError inside the sandbox: no attribute of that name
         head = None
     if not isinstance(head, RemoteObject):
-        fail("The model has no module named `classifier`. Name the head `self.classifier` (Q3 freezes every parameter "
-             "whose name lacks 'classifier', so the name matters).")  # fmt: skip
+        fail(
+            "The model has no module named `classifier`. Name the head `self.classifier` (Q3 freezes every parameter "
+            "whose name lacks 'classifier', so the name matters)."
+        )
     return head
 
 
@@ -109,11 +118,14 @@ def head_shape(student: Student, seed: int, files: Path) -> None:
             fail(f"`classifier` should be an nn.Linear, got {info['type']}")
         shape = (head.in_features, head.out_features)
         if shape != (TINY["hidden_size"], labels):
-            fail(f"With hidden_size {TINY['hidden_size']} and num_labels {labels}, `classifier` should be "
-                 f"nn.Linear({TINY['hidden_size']}, {labels}), got nn.Linear{shape}: use config.hidden_size and config.num_labels.")  # fmt: skip
+            fail(
+                f"With hidden_size {TINY['hidden_size']} and num_labels {labels}, `classifier` should be "
+                f"nn.Linear({TINY['hidden_size']}, {labels}), got nn.Linear{shape}: use config.hidden_size and config.num_labels."
+            )
         # The attributes above are what the module says of itself; torch's loader checks the parameters' shapes.
-        load_weights(head, trusted_weights({"weight": (labels, TINY["hidden_size"]), "bias": (labels,)}),
-                     what="`classifier`")  # fmt: skip
+        load_weights(
+            head, trusted_weights({"weight": (labels, TINY["hidden_size"]), "bias": (labels,)}), what="`classifier`"
+        )
 
 
 @check(
@@ -140,8 +152,10 @@ def head_returns(student: Student, seed: int, files: Path) -> None:
         fail(f"logits should be a float tensor (batch, num_labels) = (4, 3), got {logits.dtype} {tuple(logits.shape)}")
     expected = torch.nn.functional.cross_entropy(logits.double(), batch["labels"])
     if loss.numel() != 1 or abs(float(loss) - float(expected)) > 1e-5:
-        fail(f"The loss should be the cross-entropy of the returned logits against the labels (mean over the batch, "
-             f"as CrossEntropyLoss gives); got {loss.tolist()}, which is not.")  # fmt: skip
+        fail(
+            f"The loss should be the cross-entropy of the returned logits against the labels (mean over the batch, "
+            f"as CrossEntropyLoss gives); got {loss.tolist()}, which is not."
+        )
     out = run("model(input_ids, attention_mask)", model, **inputs)
     if not isinstance(out, tuple | list) or len(out) != 1:
         fail(f"Without labels the model should return the 1-tuple (logits,), got {type(out).__name__}")
@@ -151,8 +165,10 @@ def head_returns(student: Student, seed: int, files: Path) -> None:
     _load_body(model)
     again = tensor(run("model(input_ids, attention_mask)", model, **inputs)[0], "logits")
     if again.shape == logits.shape and close(again, logits):
-        fail("With other BERT weights loaded into the model (load_state_dict), the logits did not change: they must "
-             "come from the parent forward's output (outputs.pooler_output) through the classifier.")  # fmt: skip
+        fail(
+            "With other BERT weights loaded into the model (load_state_dict), the logits did not change: they must "
+            "come from the parent forward's output (outputs.pooler_output) through the classifier."
+        )
 
 
 def _trusted_bert(state: dict[str, torch.Tensor], labels: int) -> transformers.BertModel:
@@ -175,8 +191,11 @@ def head_logits(student: Student, seed: int, files: Path) -> None:
     model = _tiny(student, seed, files, 3)
     _head(model)
     state = _load_body(model)
-    state |= load_trusted_weights(model, {"classifier.weight": (3, TINY["hidden_size"]), "classifier.bias": (3,)},
-                                  what="BertForSentenceClassification")  # fmt: skip
+    state |= load_trusted_weights(
+        model,
+        {"classifier.weight": (3, TINY["hidden_size"]), "classifier.bias": (3,)},
+        what="BertForSentenceClassification",
+    )
     batch = _batch(seed + 1)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
     out = run("model(input_ids, attention_mask)", model, **inputs)
@@ -219,8 +238,10 @@ def head_freezing(student: Student, seed: int, files: Path) -> None:
     params = run("model.named_parameters()", _tiny(student, seed, files, 3).named_parameters)
     left = {p["name"] for p in params if "classifier" in p["name"] and p["requires_grad"]}
     if left != HEAD:
-        fail(f"After Q3's freezing loop the trainable parameters would be {sorted(left) or 'none'}; they must be exactly "
-             "classifier.weight and classifier.bias (name the head `classifier`, and nothing else).")  # fmt: skip
+        fail(
+            f"After Q3's freezing loop the trainable parameters would be {sorted(left) or 'none'}; they must be exactly "
+            "classifier.weight and classifier.bias (name the head `classifier`, and nothing else)."
+        )
 
 
 def verbal_arithmetic(data: Path) -> tuple[list[list[str]], list[int]]:
@@ -288,11 +309,15 @@ def head_learns(student: Student, seed: int, data: Path, feedback: Feedback, fil
         run("optimizer.step()", optimizer.call_method, "step")
     loss_after, accuracy = evaluate()
     if not loss_after < 0.8 * loss_before or accuracy < majority + 0.05:
-        fail(f"After 120 optimisation steps the model did not learn: on held-out sentences the loss went {loss_before:.3f} "
-             f"-> {loss_after:.3f} and the accuracy is {accuracy:.3f} (predicting the majority class gives {majority:.3f}). "
-             "Are the logits raw scores of the classifier on pooler_output?")  # fmt: skip
-    feedback.note(f"Tiny BERT fine-tune: held-out loss {loss_before:.3f} -> {loss_after:.3f}, accuracy {accuracy:.3f} "
-                  f"(majority class {majority:.3f}).")  # fmt: skip
+        fail(
+            f"After 120 optimisation steps the model did not learn: on held-out sentences the loss went {loss_before:.3f} "
+            f"-> {loss_after:.3f} and the accuracy is {accuracy:.3f} (predicting the majority class gives {majority:.3f}). "
+            "Are the logits raw scores of the classifier on pooler_output?"
+        )
+    feedback.note(
+        f"Tiny BERT fine-tune: held-out loss {loss_before:.3f} -> {loss_after:.3f}, accuracy {accuracy:.3f} "
+        f"(majority class {majority:.3f})."
+    )
 
 
 def _split(labels: list[int], seed: int = 42, validation: float = 0.3) -> tuple[list[int], list[int]]:
@@ -309,8 +334,14 @@ def _split(labels: list[int], seed: int = 42, validation: float = 0.3) -> tuple[
     return sorted(train), sorted(val)
 
 
-@check(name="MathBERT fine-tune (Q2) reaches the handout's validation accuracy", number="3.2", points=0,
-       tags=[*TAGS, "gpu", "model cache"], timeout=1200, models=["tbs17/MathBERT"])  # fmt: skip
+@check(
+    name="MathBERT fine-tune (Q2) reaches the handout's validation accuracy",
+    number="3.2",
+    points=0,
+    tags=[*TAGS, "gpu", "model cache"],
+    timeout=1200,
+    models=["tbs17/MathBERT"],
+)
 def mathbert_finetune(student: Student, data: Path, config: dict[str, float], feedback: Feedback, files: Path) -> None:
     """The handout's Q2 run on the cached tbs17/MathBERT: 3 epochs, AdamW 5e-5, 10% warm-up, clip 1.0, batch 32, MAX_LEN 7."""
     words, labels = verbal_arithmetic(data)
@@ -321,8 +352,15 @@ def mathbert_finetune(student: Student, data: Path, config: dict[str, float], fe
     )
 
     def encode(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = run("tokenizer(...)", tokenizer, [" ".join(words[i]) for i in rows], padding="max_length", truncation=True,
-                    max_length=7, return_tensors="pt")  # fmt: skip
+        batch = run(
+            "tokenizer(...)",
+            tokenizer,
+            [" ".join(words[i]) for i in rows],
+            padding="max_length",
+            truncation=True,
+            max_length=7,
+            return_tensors="pt",
+        )
         return tensor(batch["input_ids"], "input_ids"), tensor(batch["attention_mask"], "attention_mask")
 
     (ids, mask), (val_ids, val_mask) = encode(train), encode(val)
@@ -345,8 +383,15 @@ def mathbert_finetune(student: Student, data: Path, config: dict[str, float], fe
         rng.shuffle(order)
         for start in range(0, len(order), 32):
             pick = torch.tensor(order[start : start + 32])
-            run("loss.backward()", model.grad_probe, input_ids=ids[pick], attention_mask=mask[pick], labels=y[pick],
-                weights=torch.tensor(1.0), output_index=1)  # fmt: skip
+            run(
+                "loss.backward()",
+                model.grad_probe,
+                input_ids=ids[pick],
+                attention_mask=mask[pick],
+                labels=y[pick],
+                weights=torch.tensor(1.0),
+                output_index=1,
+            )
             run("clip_grad_norm_", torch_r.nn.utils.clip_grad_norm_, model.call_method("parameters"), 1.0)
             run("optimizer.step()", optimizer.call_method, "step")
             run("scheduler.step()", scheduler.call_method, "step")
@@ -359,5 +404,7 @@ def mathbert_finetune(student: Student, data: Path, config: dict[str, float], fe
         f"MathBERT validation accuracy per epoch: {', '.join(f'{a:.3f}' for a in accuracies)} (needs {wanted:.2f})."
     )
     if accuracies[-1] < wanted:
-        fail(f"After the handout's 3-epoch fine-tune the validation accuracy is {accuracies[-1]:.3f}; the handout's "
-             f"runs reach {wanted:.2f} or more. Check the head (classifier on pooler_output, raw logits).")  # fmt: skip
+        fail(
+            f"After the handout's 3-epoch fine-tune the validation accuracy is {accuracies[-1]:.3f}; the handout's "
+            f"runs reach {wanted:.2f} or more. Check the head (classifier on pooler_output, raw logits)."
+        )

@@ -50,8 +50,14 @@ def snapshot(model_cache: Path, model_id: str) -> Path:
     return found[-1]
 
 
-@check(name="CLIP: the caption makes CLIP rank the target image first", number="4.2.2", points=8, tags=[*TAGS, "model cache"],
-       timeout=300, models=[CLIP_MODEL])  # fmt: skip
+@check(
+    name="CLIP: the caption makes CLIP rank the target image first",
+    number="4.2.2",
+    points=8,
+    tags=[*TAGS, "model cache"],
+    timeout=300,
+    models=[CLIP_MODEL],
+)
 def caption_retrieves(student: Student, data: Path, model_cache: Path | None, feedback: Feedback) -> None:
     """Softmax over the class folder's images of CLIP's caption-image similarity: the arg-max is the target file."""
     caption = _caption(student)
@@ -61,8 +67,10 @@ def caption_retrieves(student: Student, data: Path, model_cache: Path | None, fe
     if model_cache is None:
         raise NotGradable(f"needs model cache ({CLIP_MODEL}). Caption for a TA: {caption[:300]!r}")
     if not images or not target_file.is_file():
-        raise NotGradable("needs the assignment's images (Tiny-ImageNet class n09256479 and the target's name under "
-                          f"the suite's data/clip/). Caption for a TA: {caption[:300]!r}")  # fmt: skip
+        raise NotGradable(
+            "needs the assignment's images (Tiny-ImageNet class n09256479 and the target's name under "
+            f"the suite's data/clip/). Caption for a TA: {caption[:300]!r}"
+        )
     target = target_file.read_text(encoding="utf-8").strip()
     from PIL import Image
     from transformers import CLIPModel, CLIPProcessor
@@ -87,5 +95,7 @@ def caption_retrieves(student: Student, data: Path, model_cache: Path | None, fe
     if best != target:
         rank = next((r + 1 for r, i in enumerate(order) if images[i].name == target), None)
         where = f"ranks it {rank} of {len(images)}" if rank else "did not find it among the images"
-        fail(f"CLIP ranks {best} first for your caption; the target image is {target} (CLIP {where}). "
-             "Describe what distinguishes the target image.")  # fmt: skip
+        fail(
+            f"CLIP ranks {best} first for your caption; the target image is {target} (CLIP {where}). "
+            "Describe what distinguishes the target image."
+        )

@@ -50,8 +50,10 @@ def training_tensors(student: Student, seed: int, files: Path) -> None:
     func = definition(student, NB, "generate_tensors_for_training_decoder_nmt", files)
     gen = torch.Generator().manual_seed(seed)
     batches = [(torch.tensor([[7, 8, 29], [1, 2, 29]]), torch.tensor([[8, 7, 0, 28], [2, 1, 5, 28]]), START)]
-    batches += [(torch.randint(0, 27, (b, ls), generator=gen), torch.randint(0, 27, (b, lt), generator=gen), s)
-                for b, ls, lt, s in [(5, 6, 2, START), (1, 1, 1, START), (3, 4, 7, 29)]]  # fmt: skip
+    batches += [
+        (torch.randint(0, 27, (b, ls), generator=gen), torch.randint(0, 27, (b, lt), generator=gen), s)
+        for b, ls, lt, s in [(5, 6, 2, START), (1, 1, 1, START), (3, 4, 7, 29)]
+    ]
     for src, tgt, start in batches:
         got = pair(
             run("generate_tensors_for_training_decoder_nmt", func, src, tgt, start, False),
@@ -60,8 +62,10 @@ def training_tensors(student: Student, seed: int, files: Path) -> None:
         expected = reference.training_tensors(src, tgt, start)
         for value, want, label in zip(got, expected, ("SOS_src_EOP_tgt", "src_EOP_tgt_EOS"), strict=True):
             value = tensor(value, label)
-            where = (f"returned by generate_tensors_for_training_decoder_nmt{located(files, NB, GEN)} for src_EOP of "
-                     f"shape {tuple(src.shape)}, tgt_EOS {tuple(tgt.shape)}, start_token {start}")  # fmt: skip
+            where = (
+                f"returned by generate_tensors_for_training_decoder_nmt{located(files, NB, GEN)} for src_EOP of "
+                f"shape {tuple(src.shape)}, tgt_EOS {tuple(tgt.shape)}, start_token {start}"
+            )
             if value.dtype != torch.int64:
                 fail(f"{label} {where} should be a LongTensor (int64) of token ids, got {value.dtype}")
             if tuple(value.shape) != tuple(want.shape):
@@ -85,8 +89,11 @@ def _model(
 
 def _shapes(hidden: int, layers: int) -> dict[str, tuple[int, ...]]:
     """The given constructor's parameters (spec 5.4), by name."""
-    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (VOCAB, hidden), "out.weight": (VOCAB, hidden),
-                                          "out.bias": (VOCAB,)}  # fmt: skip
+    shapes: dict[str, tuple[int, ...]] = {
+        "embedding.weight": (VOCAB, hidden),
+        "out.weight": (VOCAB, hidden),
+        "out.bias": (VOCAB,),
+    }
     for i in range(layers):
         shapes |= qkv_shapes(hidden, f"self_attentions.{i}.")
         shapes |= {f"attention_mlps.{i}.0.weight": (hidden, hidden), f"attention_mlps.{i}.0.bias": (hidden,)}
@@ -137,13 +144,20 @@ def decoder_shapes(student: Student, seed: int, files: Path) -> None:
         or not all(isinstance(w, torch.Tensor) and tuple(w.shape) == (2, 7, 7) for w in layers)
     ):
         shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
-        fail(f"The self-attention weights of a 2-layer model on inputs (2, 7) should be stacked as (2, 2, 7, 7) "
-             f"(layers, batch, seq, seq), got {shape}")  # fmt: skip
+        fail(
+            f"The self-attention weights of a 2-layer model on inputs (2, 7) should be stacked as (2, 2, 7, 7) "
+            f"(layers, batch, seq, seq), got {shape}"
+        )
     load_weights(model, trusted_weights({k: v.shape for k, v in chosen.items()}), what="the decoder-only model")
     again, _ = _forward(model, inputs)
-    assert_changed(output, again, "With other weights loaded into the model (load_state_dict), its output did not "
-                   "change: the forward must compute with the model's own layers (embedding, self_attentions, "
-                   "attention_mlps, out).", atol=CHANGED_ATOL)
+    assert_changed(
+        output,
+        again,
+        "With other weights loaded into the model (load_state_dict), its output did not "
+        "change: the forward must compute with the model's own layers (embedding, self_attentions, "
+        "attention_mlps, out).",
+        atol=CHANGED_ATOL,
+    )
 
 
 @check(
@@ -164,14 +178,21 @@ def decoder_causal(student: Student, seed: int, files: Path) -> None:
         changed[:, t + 1 :] = (changed[:, t + 1 :] + 1 + _ids(seed + t, 2, 8 - t) % (VOCAB - 1)) % VOCAB
         moved, _ = _forward(model, changed)
         if moved.shape != base.shape or not close(moved[:, : t + 1], base[:, : t + 1]):
-            fail(f"Changing the tokens after position {t} changed the output at positions 0..{t}: the model{located(files, NB, MODEL)} sees the future "
-                 "(check the causal attention and that nothing mixes positions outside it).")  # fmt: skip
+            fail(
+                f"Changing the tokens after position {t} changed the output at positions 0..{t}: the model{located(files, NB, MODEL)} sees the future "
+                "(check the causal attention and that nothing mixes positions outside it)."
+            )
     first = inputs.clone()
     first[:, 0] = (first[:, 0] + 1 + _ids(seed + 9, 2, 1)[:, 0] % (VOCAB - 1)) % VOCAB
     moved, _ = _forward(model, first)
-    assert_changed(base[:, 8], moved[:, 8], "Changing the token at position 0 left the output at position 8 "
-                   "unchanged: with the grader's weights loaded, each position must attend to the earlier ones "
-                   "(causal self-attention in every layer).", atol=CHANGED_ATOL)
+    assert_changed(
+        base[:, 8],
+        moved[:, 8],
+        "Changing the token at position 0 left the output at position 8 "
+        "unchanged: with the grader's weights loaded, each position must attend to the earlier ones "
+        "(causal self-attention in every layer).",
+        atol=CHANGED_ATOL,
+    )
 
 
 INJECTED = Path(__file__).with_name("injected_attention.py")
@@ -214,12 +235,16 @@ def decoder_reference(student: Student, seed: int, feedback: Feedback, files: Pa
     _with_grader_attention(student, model, chosen, 2)
     replaced, _ = _forward(model, inputs)
     if replaced.shape == expected.shape and close(replaced, expected, atol=1e-4):
-        feedback.note("With your CausalScaledDotAttention layers the output differs from the reference (see 2.1.2); with "
-                      "the grader's attention in their place your forward is right, so this check passes.")  # fmt: skip
+        feedback.note(
+            "With your CausalScaledDotAttention layers the output differs from the reference (see 2.1.2); with "
+            "the grader's attention in their place your forward is right, so this check passes."
+        )
         return
-    fail(f"The output of the decoder-only forward{located(files, NB, MODEL)} differs from embed + positional encodings, then per layer x = x + attention(x); x = x + mlp(x), "
-         f"then out(x), with the grader's weights loaded (also with the grader's attention layers in place of yours): "
-         f"{worst(output, expected)}. Missing a residual or the positional encodings?")  # fmt: skip
+    fail(
+        f"The output of the decoder-only forward{located(files, NB, MODEL)} differs from embed + positional encodings, then per layer x = x + attention(x); x = x + mlp(x), "
+        f"then out(x), with the grader's weights loaded (also with the grader's attention layers in place of yours): "
+        f"{worst(output, expected)}. Missing a residual or the positional encodings?"
+    )
 
 
 def _floats(value: Any, what: str) -> np.ndarray:
@@ -269,12 +294,16 @@ def isoflop_parabola(student: Student, files: Path) -> None:
             continue
         natural, _ = reference.parabola(x, y, np.log)
         if got.shape == natural.shape and np.allclose(got, natural, rtol=1e-6):
-            fail(f"p returned by find_optimal_params{located(files, NB, 'find_optimal_params')} is a fit against the "
-                 "natural log of the parameter counts; the handout fits against log10 "
-                 "(the given plot evaluates polyval(p, log10(params))). Use np.log10.")  # fmt: skip
-        fail(f"On {x.size} synthetic (parameters, loss) points p from find_optimal_params{located(files, NB, 'find_optimal_params')} should be the 3 coefficients of a degree-2 least-squares "
-             f"fit of the losses against log10(parameters), highest degree first; got {np.round(got, 6).tolist()}, "
-             "which is not that fit.")  # fmt: skip
+            fail(
+                f"p returned by find_optimal_params{located(files, NB, 'find_optimal_params')} is a fit against the "
+                "natural log of the parameter counts; the handout fits against log10 "
+                "(the given plot evaluates polyval(p, log10(params))). Use np.log10."
+            )
+        fail(
+            f"On {x.size} synthetic (parameters, loss) points p from find_optimal_params{located(files, NB, 'find_optimal_params')} should be the 3 coefficients of a degree-2 least-squares "
+            f"fit of the losses against log10(parameters), highest degree first; got {np.round(got, 6).tolist()}, "
+            "which is not that fit."
+        )
 
 
 @check(
@@ -293,10 +322,12 @@ def isoflop_vertex(student: Student, files: Path) -> None:
         if got.size != 1:
             fail(f"optimal_params should be a single number, got {got.size} values")
         if not abs(float(got[0]) - want) <= 0.005 * want:
-            fail(f"On {x.size} synthetic (parameters, loss) points optimal_params from find_optimal_params"
-                 f"{located(files, NB, 'find_optimal_params')} should be the vertex of the fitted "
-                 f"parabola, back in parameters (10 ** (-p[1] / (2 p[0]))), within 0.5%; got {float(got[0]):.4g}, "
-                 "which is not.")  # fmt: skip
+            fail(
+                f"On {x.size} synthetic (parameters, loss) points optimal_params from find_optimal_params"
+                f"{located(files, NB, 'find_optimal_params')} should be the vertex of the fitted "
+                f"parabola, back in parameters (10 ** (-p[1] / (2 p[0]))), within 0.5%; got {float(got[0]):.4g}, "
+                "which is not."
+            )
 
 
 @check(
@@ -314,7 +345,11 @@ def loglog_fit(student: Student, files: Path) -> None:
         if abs(got_m - m) <= 1e-6 and abs(got_c - c) <= 1e-6:
             continue
         if abs(got_m - m) <= 1e-6 and abs(got_c - c * np.log(10)) <= 1e-5:
-            fail(f"The intercept returned by fit_linear_log{located(files, NB, 'fit_linear_log')} is in natural-log units (c is ln(10) times the expected one): fit log10(y) against "
-                 "log10(x), so that the 1e15 estimate 10^(15 m + c) is right.")  # fmt: skip
-        fail(f"For points on an exact power law y = 10^c x^m, fit_linear_log{located(files, NB, 'fit_linear_log')} should recover m and c (log10(y) = m log10(x) + c); "
-             f"got m = {got_m:.6g}, c = {got_c:.6g}, which is not that line.")  # fmt: skip
+            fail(
+                f"The intercept returned by fit_linear_log{located(files, NB, 'fit_linear_log')} is in natural-log units (c is ln(10) times the expected one): fit log10(y) against "
+                "log10(x), so that the 1e15 estimate 10^(15 m + c) is right."
+            )
+        fail(
+            f"For points on an exact power law y = 10^c x^m, fit_linear_log{located(files, NB, 'fit_linear_log')} should recover m and c (log10(y) = m log10(x) + c); "
+            f"got m = {got_m:.6g}, c = {got_c:.6g}, which is not that line."
+        )

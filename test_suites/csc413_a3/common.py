@@ -12,8 +12,10 @@ from grader.authoring import RemoteObject, Student, StudentCodeError, fail, fail
 
 from .editions import NOTEBOOKS, candidates_advice, missing_message
 
-CUDA_HINT = (" This looks like a hard-coded .cuda() (or device='cuda'): the grader runs on a CPU-only machine, so "
-             "create tensors on the device of the inputs instead (e.g. device=queries.device).")  # fmt: skip
+CUDA_HINT = (
+    " This looks like a hard-coded .cuda() (or device='cuda'): the grader runs on a CPU-only machine, so "
+    "create tensors on the device of the inputs instead (e.g. device=queries.device)."
+)
 
 
 def cuda_hint(exc: StudentCodeError) -> str:
@@ -93,5 +95,8 @@ def randn(seed: int, *shape: int) -> torch.Tensor:
 
 def qkv_shapes(hidden: int, prefix: str = "") -> dict[str, tuple[int, ...]]:
     """The handout's Q, K, V = nn.Linear(hidden, hidden), by parameter name."""
-    return {f"{prefix}{layer}.{p}": (hidden, hidden) if p == "weight" else (hidden,) for layer in "QKV"
-            for p in ("weight", "bias")}  # fmt: skip
+    return {
+        f"{prefix}{layer}.{p}": (hidden, hidden) if p == "weight" else (hidden,)
+        for layer in "QKV"
+        for p in ("weight", "bias")
+    }

@@ -106,11 +106,13 @@ def edition_note(files: Path) -> str:
     edition = older_edition(files)
     if edition is None or not edition.missing:
         return ""
-    return (f"nmt.ipynb looks like the {edition.year} notebook (it defines {edition.marker}, cell {edition.marker_cell}, "
-            f"and none of the decoder-only or IsoFLOP code). Part{'s' if len(edition.missing) > 1 else ''} "
-            f"{_parts(edition.missing)} {'are' if len(edition.missing) > 1 else 'is'} from the 2023 notebook this "
-            f"assignment is graded on and not in your submission: {'their' if len(edition.missing) > 1 else 'its'} "
-            "checks give 0. Everything your notebooks do have is graded as usual.")  # fmt: skip
+    return (
+        f"nmt.ipynb looks like the {edition.year} notebook (it defines {edition.marker}, cell {edition.marker_cell}, "
+        f"and none of the decoder-only or IsoFLOP code). Part{'s' if len(edition.missing) > 1 else ''} "
+        f"{_parts(edition.missing)} {'are' if len(edition.missing) > 1 else 'is'} from the 2023 notebook this "
+        f"assignment is graded on and not in your submission: {'their' if len(edition.missing) > 1 else 'its'} "
+        "checks give 0. Everything your notebooks do have is graded as usual."
+    )
 
 
 def missing_message(files: Path, module: str, name: str) -> str:
@@ -119,8 +121,10 @@ def missing_message(files: Path, module: str, name: str) -> str:
     part = next((p for p in edition.missing if p.module == module and name in p.names), None) if edition else None
     if edition is None or part is None:
         return ""
-    return (f"{NOTEBOOKS[module]} does not define {name}: part {part.number} ({part.title}) is from the 2023 notebook "
-            f"and your notebooks look like the {edition.year} edition (see the note on check 2.1.1.1).")  # fmt: skip
+    return (
+        f"{NOTEBOOKS[module]} does not define {name}: part {part.number} ({part.title}) is from the 2023 notebook "
+        f"and your notebooks look like the {edition.year} edition (see the note on check 2.1.1.1)."
+    )
 
 
 def source_of(files: Path, module: str, name: str) -> str:

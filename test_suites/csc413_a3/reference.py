@@ -13,8 +13,14 @@ import numpy as np
 import torch
 
 
-def attention(state: dict[str, torch.Tensor], queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-              *, causal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def attention(
+    state: dict[str, torch.Tensor],
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    *,
+    causal: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(context (B, k, H), weights (B, S, k)) of scaled dot-product attention with the given Q/K/V weights."""
     if queries.dim() == 2:
         queries = queries.unsqueeze(1)

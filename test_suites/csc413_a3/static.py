@@ -53,5 +53,7 @@ def loop_note(files: Path, class_name: str) -> str:
     if not loops:
         return ""
     where = ", ".join(f"cell {c} line {line}" for c, line in loops[:3])
-    return (f"{class_name}.forward loops in Python ({where}); the handout asks for batched matrix products "
-            "(torch.bmm or @) over the whole batch. Not penalised here.")  # fmt: skip
+    return (
+        f"{class_name}.forward loops in Python ({where}); the handout asks for batched matrix products "
+        "(torch.bmm or @) over the whole batch. Not penalised here."
+    )

@@ -39,12 +39,31 @@ from grader.authoring import (
 PATCHES, PATCH_WIDTH, LABEL_LENGTH, BATCH, VOCAB = 16, 12, 20, 2, 40
 LR = 0.5
 CONFIG: dict[str, Any] = {
-    "text_config": {"vocab_size": VOCAB, "hidden_size": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_heads": 2,
-                    "dropout_rate": 0.0, "relative_attention_num_buckets": 8, "relative_attention_max_distance": 16},
-    "vision_config": {"hidden_size": 16, "patch_embed_hidden_size": PATCH_WIDTH, "d_ff": 32, "d_kv": 8,
-                      "num_hidden_layers": 1, "num_attention_heads": 2, "dropout_rate": 0.0, "attention_dropout": 0.0,
-                      "seq_len": PATCHES, "relative_attention_num_buckets": 8, "relative_attention_max_distance": 16},
-}  # fmt: skip
+    "text_config": {
+        "vocab_size": VOCAB,
+        "hidden_size": 16,
+        "d_kv": 8,
+        "d_ff": 32,
+        "num_layers": 1,
+        "num_heads": 2,
+        "dropout_rate": 0.0,
+        "relative_attention_num_buckets": 8,
+        "relative_attention_max_distance": 16,
+    },
+    "vision_config": {
+        "hidden_size": 16,
+        "patch_embed_hidden_size": PATCH_WIDTH,
+        "d_ff": 32,
+        "d_kv": 8,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "dropout_rate": 0.0,
+        "attention_dropout": 0.0,
+        "seq_len": PATCHES,
+        "relative_attention_num_buckets": 8,
+        "relative_attention_max_distance": 16,
+    },
+}
 
 
 def batches(count: int, seed: int | None = None) -> list[dict[str, torch.Tensor]]:

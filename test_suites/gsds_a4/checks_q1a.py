@@ -65,8 +65,10 @@ def init(student: Student, data: Path) -> None:
             "self.tokenizer should be the tokenizer loaded with AutoTokenizer.from_pretrained(model_path)."
         )
     if not isinstance(ids, torch.Tensor) or not torch.equal(ids, want["input_ids"]):
-        fail("self.tokenizer does not encode a question/context pair as the tokenizer saved at model_path does: "
-             "load it with AutoTokenizer.from_pretrained(model_path).")  # fmt: skip
+        fail(
+            "self.tokenizer does not encode a question/context pair as the tokenizer saved at model_path does: "
+            "load it with AutoTokenizer.from_pretrained(model_path)."
+        )
     try:
         out = model.model(**want)
         got = torch.stack([out["start_logits"][0], out["end_logits"][0]])
@@ -75,8 +77,10 @@ def init(student: Student, data: Path) -> None:
     if got.shape != (2, want["input_ids"].shape[1]) or not torch.allclose(
         got.float(), qa.logits(data, weights, want), atol=1e-4, rtol=1e-4
     ):
-        fail("self.model's start/end logits on an encoded pair differ from those of the model saved at model_path: "
-             "load it with AutoModelForQuestionAnswering.from_pretrained(model_path).")  # fmt: skip
+        fail(
+            "self.model's start/end logits on an encoded pair differ from those of the model saved at model_path: "
+            "load it with AutoModelForQuestionAnswering.from_pretrained(model_path)."
+        )
 
 
 @check(
@@ -233,8 +237,14 @@ def end_after_start(student: Student, data: Path) -> None:
         )
 
 
-@check(name="q1a with deepset/bert-base-cased-squad2 (operator's model cache)", number="1.5", points=0, timeout=300,
-       tags=["q1a"], models=["deepset/bert-base-cased-squad2"])  # fmt: skip
+@check(
+    name="q1a with deepset/bert-base-cased-squad2 (operator's model cache)",
+    number="1.5",
+    points=0,
+    timeout=300,
+    tags=["q1a"],
+    models=["deepset/bert-base-cased-squad2"],
+)
 def real_model(student: Student, data: Path) -> None:
     """The handout's model answers the two driver questions on stored contexts (the author; the host country), each
     with its own answer (an answer naming both cannot pass)."""

@@ -20,8 +20,13 @@ EPOCHS = 2
 LOSS_RTOL, WEIGHT_ATOL = 1e-4, 1e-4
 
 
-@check(name="q1b(a) load the dataset and split it 90/10 into train_set and valid_set", number="1.6", points=4,
-       timeout=120, tags=["q1b"])  # fmt: skip
+@check(
+    name="q1b(a) load the dataset and split it 90/10 into train_set and valid_set",
+    number="1.6",
+    points=4,
+    timeout=120,
+    tags=["q1b"],
+)
 def dataset_split(student: Student, files: Path) -> None:
     """The dataset cell run on a 100-row stand-in for load_dataset (captions drawn per grading): train_set 90 of its
     rows, valid_set the other 10."""
@@ -66,8 +71,13 @@ def _close(got: list[float], want: list[float]) -> bool:
     return all(math.isclose(g, w, rel_tol=LOSS_RTOL, abs_tol=1e-6) for g, w in zip(got, want, strict=True))
 
 
-@check(name="q1b(b) Trainer.train: forward, zero_grad, backward, step; loss per batch", number="1.7", points=10,
-       timeout=180, tags=["q1b"])  # fmt: skip
+@check(
+    name="q1b(b) Trainer.train: forward, zero_grad, backward, step; loss per batch",
+    number="1.7",
+    points=10,
+    timeout=180,
+    tags=["q1b"],
+)
 def training_part(student: Student) -> None:
     """train(2) on 2 batches (empty validation loader), from weights and batches the grader drew: the final weights
     equal our loop's from the same weights; epoch train losses are the means of each batch's loss before its update."""
@@ -78,10 +88,14 @@ def training_part(student: Student) -> None:
     want = cap.reference(weights, train, [], EPOCHS)
     if cap.max_difference(got.state, want.state) > WEIGHT_ATOL:
         if cap.max_difference(got.state, weights) == 0:
-            fail("The weights did not change during training: call self.optimizer.step() after loss.backward() for every batch.")  # fmt: skip
+            fail(
+                "The weights did not change during training: call self.optimizer.step() after loss.backward() for every batch."
+            )
         accumulated = cap.reference(weights, train, [], EPOCHS, zero_grad=False)
         if cap.max_difference(got.state, accumulated.state) <= WEIGHT_ATOL:
-            fail("The gradients accumulate across batches: call self.optimizer.zero_grad() (or model.zero_grad()) every step.")  # fmt: skip
+            fail(
+                "The gradients accumulate across batches: call self.optimizer.zero_grad() (or model.zero_grad()) every step."
+            )
         fail(
             f"After train({EPOCHS}) on two batches, starting from weights the grader loaded into the model, the weights "
             "differ from one optimizer step per batch on that batch's loss (outputs.loss of the model called with "
@@ -94,8 +108,13 @@ def training_part(student: Student) -> None:
         )
 
 
-@check(name="q1b(c) Trainer.train: validation loss per batch, no update, no gradients", number="1.8", points=6,
-       timeout=180, tags=["q1b"])  # fmt: skip
+@check(
+    name="q1b(c) Trainer.train: validation loss per batch, no update, no gradients",
+    number="1.8",
+    points=6,
+    timeout=180,
+    tags=["q1b"],
+)
 def validation_part(student: Student) -> Credit | None:
     """train(2) on 2 validation batches (empty training loader, so q1b(b) cannot interfere), from weights and batches
     the grader drew: epoch val losses are the means of the eval losses; validation changes no weight and leaves no
@@ -109,7 +128,9 @@ def validation_part(student: Student) -> Credit | None:
     if cap.max_difference(got.state, weights) > 0:
         fail("Validation changed the weights: no backward and no optimizer step on validation batches.")
     if any(isinstance(g, torch.Tensor) and bool(g.any()) for g in cap.grads(student, setup.model)):
-        fail("Validation left gradients on the weights (loss.backward() on a validation batch): validation only computes the loss.")  # fmt: skip
+        fail(
+            "Validation left gradients on the weights (loss.backward() on a validation batch): validation only computes the loss."
+        )
     if not _close(got.epoch_val_loss, want.epoch_val_loss):
         fail(
             f"The epoch validation losses recorded ({_shown(got.epoch_val_loss)}) are not the means of the model's "

@@ -56,14 +56,20 @@ def training_step(student: Student, data: Path) -> None:
     ran = f"{STEP_EPOCHS} epochs of one batch of {training.BATCH} sentences (weights and labels the grader chose)"
     if not training.same_head(got, want.heads[-1]):
         if training.same_head(got, want.heads[0]):
-            fail(f"After {ran}, the classifier head's weights are unchanged: call optimizer.step() once per batch, "
-                 "after loss.backward().")  # fmt: skip
+            fail(
+                f"After {ran}, the classifier head's weights are unchanged: call optimizer.step() once per batch, "
+                "after loss.backward()."
+            )
         accumulated = training.replay(run.head, run.pooled, run.labels, run.lr, STEP_EPOCHS, accumulate=True)
         if training.same_head(got, accumulated.heads[-1]):
-            fail(f"After {ran}, the head's weights show that the gradients accumulate across steps: zero them every "
-                 "step (optimizer.zero_grad()) before loss.backward().")  # fmt: skip
-        fail(f"After {ran}, the classifier head's weights are not those of AdamW steps on the gradient of the batch's "
-             "negative log-likelihood (F.nll_loss(logits, labels), sum / batch_size or mean; one step per batch).")  # fmt: skip
+            fail(
+                f"After {ran}, the head's weights show that the gradients accumulate across steps: zero them every "
+                "step (optimizer.zero_grad()) before loss.backward()."
+            )
+        fail(
+            f"After {ran}, the classifier head's weights are not those of AdamW steps on the gradient of the batch's "
+            "negative log-likelihood (F.nll_loss(logits, labels), sum / batch_size or mean; one step per batch)."
+        )
     printed = training.printed_losses(training.read(student, f"{run.tmp}/result.log"))
     if len(printed) != STEP_EPOCHS:
         fail(f"Expected {STEP_EPOCHS} 'Epoch ...: train loss :: ...' lines in this run, found {len(printed)}.")
@@ -74,8 +80,10 @@ def training_step(student: Student, data: Path) -> None:
             "The printed losses are the batch's summed NLL: divide by the batch size (use sum / batch_size, or the mean)."
         )
     if not all(abs(v - w) <= 6e-4 for v, w in zip(printed, want.losses, strict=False)):
-        fail(f"The printed epoch train losses {printed} are not the mean of each epoch's batch losses (the batch's NLL "
-             "before its step): add loss.item() for every batch.")  # fmt: skip
+        fail(
+            f"The printed epoch train losses {printed} are not the mean of each epoch's batch losses (the batch's NLL "
+            "before its step): add loss.item() for every batch."
+        )
 
 
 def _rerun(student: Student, sample: Path) -> list[str]:
@@ -84,8 +92,12 @@ def _rerun(student: Student, sample: Path) -> list[str]:
     # imported (and patched). Not a new sandbox: that would import torch and the suite's preload again (seconds),
     # and one whose q2(e) failed is already a new sandbox (the runner restarts after a failed check).
     builtins, operator = student.module("builtins"), student.module("operator")
-    builtins.list(builtins.map(operator.methodcaller("pop", "classifier", None),
-                               builtins.map(operator.attrgetter("modules"), [student.module("sys")])))  # fmt: skip
+    builtins.list(
+        builtins.map(
+            operator.methodcaller("pop", "classifier", None),
+            builtins.map(operator.attrgetter("modules"), [student.module("sys")]),
+        )
+    )
     run, want = training.prepare(student, sample, layers=0, steps=RERUN_EPOCHS)
     args = training.train(student, run, RERUN_EPOCHS)
     if not training.same_head(training.head_after(run), want.heads[-1]):
@@ -97,10 +109,13 @@ def _rerun(student: Student, sample: Path) -> list[str]:
     devs = [training.accuracy(run.dev, c) for c in want.classes]
     best = max(range(1, RERUN_EPOCHS + 1), key=lambda k: (devs[k], -k))
     expected = resultlog.ExpectedRun(
-        epochs=[(want.losses[k - 1], training.accuracy(run.labels, want.classes[k]), devs[k]) for k in range(1, RERUN_EPOCHS + 1)],
+        epochs=[
+            (want.losses[k - 1], training.accuracy(run.labels, want.classes[k]), devs[k])
+            for k in range(1, RERUN_EPOCHS + 1)
+        ],
         steps=want.losses[:RERUN_EPOCHS],
         final={"dev": devs[best], "test": training.accuracy(run.test, want.classes[best])},
-    )  # fmt: skip
+    )
     return resultlog.mismatches(training.read(student, f"{run.tmp}/result.log"), expected)
 
 
@@ -118,15 +133,21 @@ def result_log(student: Student, files: Path, data: Path, feedback: Feedback) ->
     differences = _rerun(student, data / "sst-sample.txt")
     if differences:
         feedback.flag("result.log: the controlled re-run of classifier.py does not reproduce the grader's run")
-        fail("Your SST run's figures cannot be reproduced here (no pretrained weights, no GPU), so q2(f) is credited "
-             f"when your classifier.py, run by the grader ({RERUN_EPOCHS} epochs of train then test on a few sentences "
-             "with weights the grader chose), writes the result.log of that run. It did not: "
-             + "; ".join(differences[:3]) + ".")  # fmt: skip
+        fail(
+            "Your SST run's figures cannot be reproduced here (no pretrained weights, no GPU), so q2(f) is credited "
+            f"when your classifier.py, run by the grader ({RERUN_EPOCHS} epochs of train then test on a few sentences "
+            "with weights the grader chose), writes the result.log of that run. It did not: "
+            + "; ".join(differences[:3])
+            + "."
+        )
     best = log.best_dev
     if best is not None:
-        feedback.note(f"Reported accuracy: best dev {best:.3f}" + (f", test {log.final['test']:.3f}" if "test" in log.final else "") +
-                      " (your run's figures: they cannot be reproduced here; no official threshold; the shared code base's "
-                      "reference is dev 0.515, test 0.526).")  # fmt: skip
+        feedback.note(
+            f"Reported accuracy: best dev {best:.3f}"
+            + (f", test {log.final['test']:.3f}" if "test" in log.final else "")
+            + " (your run's figures: they cannot be reproduced here; no official threshold; the shared code base's "
+            "reference is dev 0.515, test 0.526)."
+        )
         if best < REVIEW_DEV_ACC:
             feedback.warn_staff(f"result.log: dev acc {best:.3f} < {REVIEW_DEV_ACC}: review the run")
     if log.problems:

@@ -209,7 +209,7 @@ def captions(student: Student, part: Any, name: str) -> list[str]:
     try:
         texts = builtins.list(builtins.map(operator.itemgetter("text"), part))
     except StudentCodeError as exc:
-        fail(f"The rows of {name} should have a 'text' caption ({raised(exc)}); is it a split of the dataset?")  # fmt: skip
+        fail(f"The rows of {name} should have a 'text' caption ({raised(exc)}); is it a split of the dataset?")
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         fail(f"The rows of {name} should have a 'text' caption.")
     return list(texts)

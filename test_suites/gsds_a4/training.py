@@ -64,9 +64,14 @@ class Run:
 
 
 def replay(
-    head: tuple[torch.Tensor, torch.Tensor], pooled: torch.Tensor, labels: list[int], lr: float, steps: int,
-    *, accumulate: bool = False,
-) -> Trajectory:  # fmt: skip
+    head: tuple[torch.Tensor, torch.Tensor],
+    pooled: torch.Tensor,
+    labels: list[int],
+    lr: float,
+    steps: int,
+    *,
+    accumulate: bool = False,
+) -> Trajectory:
     """``steps`` AdamW steps on the batch's mean NLL (gradients zeroed each step unless ``accumulate``)."""
     w, b = (t.clone().requires_grad_(True) for t in head)
     optimizer = torch.optim.AdamW([w, b], lr=lr)
@@ -136,9 +141,16 @@ def prepare(student: Student, sample: Path, *, layers: int, steps: int, lr: floa
     """Build the controlled run in the sandbox (the given ``BertSentClassifier`` now returns our model)."""
     sentences = [line.split(" ||| ", 1)[1].strip() for line in sample.read_text(encoding="utf-8").splitlines()]
     vocab = vocabulary(sentences)
-    cfg = ref.TinyConfig(vocab_size=len(vocab), hidden_size=HIDDEN, num_hidden_layers=layers, num_attention_heads=4,
-                         intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                         attention_probs_dropout_prob=0.0)  # fmt: skip
+    cfg = ref.TinyConfig(
+        vocab_size=len(vocab),
+        hidden_size=HIDDEN,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     labels, dev, test = _labels(), _eval_labels(), _eval_labels()
     tmp = str(student.module("tempfile").mkdtemp())
     _write(student, f"{tmp}/vocab.txt", "\n".join(vocab) + "\n")
@@ -153,8 +165,9 @@ def prepare(student: Student, sample: Path, *, layers: int, steps: int, lr: floa
         tokenizer = student.module("tokenizer").BertTokenizer(f"{tmp}/vocab.txt")
         patch(student, student.module("tokenizer").BertTokenizer, "from_pretrained", tokenizer)
         classifier = student.module("classifier")
-        config = namespace(student, hidden_dropout_prob=0.0, num_labels=NUM_LABELS, hidden_size=HIDDEN, data_dir=".",
-                           option="pretrain")  # fmt: skip
+        config = namespace(
+            student, hidden_dropout_prob=0.0, num_labels=NUM_LABELS, hidden_size=HIDDEN, data_dir=".", option="pretrain"
+        )
         model = classifier.BertSentClassifier(config)
     except StudentCodeError as exc:
         fail_raised("Building the classifier (classifier.BertSentClassifier)", exc)
@@ -175,10 +188,29 @@ def prepare(student: Student, sample: Path, *, layers: int, steps: int, lr: floa
 def train(student: Student, run: Run, epochs: int) -> RemoteObject:
     """``classifier.train(args)`` with the handout's CLI (``get_args``) on the run's files; returns args."""
     tmp = run.tmp
-    argv = ["classifier.py", "--option", "pretrain", "--epochs", str(epochs), "--lr", repr(run.lr),
-            "--batch_size", str(BATCH), "--hidden_dropout_prob", "0", "--train", f"{tmp}/train.txt",
-            "--dev", f"{tmp}/dev.txt", "--test", f"{tmp}/test.txt", "--dev_out", f"{tmp}/dev-output.txt",
-            "--test_out", f"{tmp}/test-output.txt"]  # fmt: skip
+    argv = [
+        "classifier.py",
+        "--option",
+        "pretrain",
+        "--epochs",
+        str(epochs),
+        "--lr",
+        repr(run.lr),
+        "--batch_size",
+        str(BATCH),
+        "--hidden_dropout_prob",
+        "0",
+        "--train",
+        f"{tmp}/train.txt",
+        "--dev",
+        f"{tmp}/dev.txt",
+        "--test",
+        f"{tmp}/test.txt",
+        "--dev_out",
+        f"{tmp}/dev-output.txt",
+        "--test_out",
+        f"{tmp}/test-output.txt",
+    ]
     try:
         student.module("builtins").setattr(student.module("sys"), "argv", argv)
         args = run.classifier.get_args()

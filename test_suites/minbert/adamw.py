@@ -108,7 +108,9 @@ def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4, se
     return weight
 
 
-def reference_run(steps: int, weight_decay: float, seed: int = 0, *, decay: str = "after", hats: bool = False) -> torch.Tensor:
+def reference_run(
+    steps: int, weight_decay: float, seed: int = 0, *, decay: str = "after", hats: bool = False
+) -> torch.Tensor:
     """The official problem with our AdamW (the same draws of x and the same initial weight); ``decay`` and
     ``hats`` choose a student variant (to explain a difference, never to grade)."""
     rng = np.random.default_rng(seed)
@@ -156,14 +158,14 @@ def groups_run(student: Student | None, steps: int, seed: int = 1) -> list[torch
 VARIANTS = {
     ("before", False): "the weight decay is applied before the Adam update; the handout applies it after the update",
     ("factor", False): "the weight decay is written p *= (1 - lr * weight_decay): in float32 that factor rounds to "
-                       "another number (1 - 1e-7 is not representable), so the decay is off; write it as "
-                       "p -= lr * weight_decay * p (p.data.add_(p.data, alpha=-lr * weight_decay))",
+    "another number (1 - 1e-7 is not representable), so the decay is off; write it as "
+    "p -= lr * weight_decay * p (p.data.add_(p.data, alpha=-lr * weight_decay))",
     ("coupled", False): "the weight decay is added to the gradient (L2, coupled); AdamW decouples it: "
-                        "p -= lr * weight_decay * p after the update",
+    "p -= lr * weight_decay * p after the update",
     ("step_size", False): "the weight decay uses the bias-corrected step size; the handout folds in the learning "
-                          "rate itself: p -= lr * weight_decay * p",
+    "rate itself: p -= lr * weight_decay * p",
     ("after", True): "the bias correction divides m and v (m-hat, v-hat) instead of the handout's efficient form "
-                     "(alpha_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), eps outside)",
+    "(alpha_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), eps outside)",
 }
 VARIANT_ATOL = 3e-7
 

@@ -59,15 +59,21 @@ def head(student: Student, seed: int, files: Path, feedback: Feedback) -> None:
     want = F.log_softmax(pooled @ weight.T + bias, dim=-1)
     problems = []
     if raw:
-        problems.append("returns raw scores, not log-probabilities (its rows' log-sum-exp is not 0): the given "
-                        "training loop applies F.nll_loss, so forward must end with F.log_softmax(logits, dim=-1)")  # fmt: skip
+        problems.append(
+            "returns raw scores, not log-probabilities (its rows' log-sum-exp is not 0): the given "
+            "training loop applies F.nll_loss, so forward must end with F.log_softmax(logits, dim=-1)"
+        )
     if not close(normed, want):
         if _reads_cls(bert, ids, mask, normed, weight, bias):
-            problems.append("reads last_hidden_state[:, 0]: use BERT's 'pooler_output' (the [CLS] vector after the "
-                            "pooler's dense layer and tanh)")  # fmt: skip
+            problems.append(
+                "reads last_hidden_state[:, 0]: use BERT's 'pooler_output' (the [CLS] vector after the "
+                "pooler's dense layer and tanh)"
+            )
         else:
-            problems.append("is not log_softmax(Linear(dropout(pooler_output))) with the grader's weights loaded "
-                            f"(BERT and the head's Linear, eval mode): off by up to {max_abs_diff(normed, want):.3g}")  # fmt: skip
+            problems.append(
+                "is not log_softmax(Linear(dropout(pooler_output))) with the grader's weights loaded "
+                f"(BERT and the head's Linear, eval mode): off by up to {max_abs_diff(normed, want):.3g}"
+            )
     if problems:
         fail("In classifier.py, BertSentClassifier.forward " + "; and it ".join(problems) + ".")
     # Fall 2023's given __init__ takes the head's probability from self.bert.config; 2021/2022 leave it to the
@@ -82,8 +88,14 @@ def _log_probabilities(out: torch.Tensor) -> bool:
     return bool(torch.allclose(lse, torch.zeros_like(lse), atol=1e-5)) and not bool((out > 1e-6).any())
 
 
-def _reads_cls(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, out: torch.Tensor,
-               weight: torch.Tensor, bias: torch.Tensor) -> bool:  # fmt: skip
+def _reads_cls(
+    bert: RemoteObject,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    out: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+) -> bool:
     """A hint only (the verdict is already a failure): does the head read last_hidden_state[:, 0]?"""
     try:
         bert_out = bert(ids, mask)
@@ -95,8 +107,16 @@ def _reads_cls(bert: RemoteObject, ids: torch.Tensor, mask: torch.Tensor, out: t
     return False
 
 
-def _dropout_probability(student: Student, model: RemoteObject, pooled: torch.Tensor, seed: int, weight: torch.Tensor,
-                         bias: torch.Tensor, probabilities: tuple[float, ...], feedback: Feedback) -> None:  # fmt: skip
+def _dropout_probability(
+    student: Student,
+    model: RemoteObject,
+    pooled: torch.Tensor,
+    seed: int,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    probabilities: tuple[float, ...],
+    feedback: Feedback,
+) -> None:
     """In train mode under one seed, the head's dropout should be hidden_dropout_prob (a warning otherwise)."""
     ids, mask = batch(seed, WIDE)
     model.call_method("train")
@@ -107,8 +127,10 @@ def _dropout_probability(student: Student, model: RemoteObject, pooled: torch.Te
         torch.manual_seed(seed)
         wants.append(F.log_softmax(F.dropout(pooled, p, True) @ weight.T + bias, dim=-1))
     if not any(close(got, want) for want in wants):
-        feedback.note("Note: in train mode the head does not match dropout(p=config.hidden_dropout_prob) on the pooled "
-                      "output followed by the Linear layer; use the configured dropout probability.")  # fmt: skip
+        feedback.note(
+            "Note: in train mode the head does not match dropout(p=config.hidden_dropout_prob) on the pooled "
+            "output followed by the Linear layer; use the configured dropout probability."
+        )
         feedback.warn_staff("head dropout differs from hidden_dropout_prob (or sits elsewhere)")
 
 
@@ -125,10 +147,14 @@ def trainable(student: Student, files: Path, feedback: Feedback) -> None:
             fail(f"{built} has no parameters outside self.bert: the head's Linear layer is missing.")
         frozen_head = sorted(p["name"] for p in head if not p["requires_grad"])
         if frozen_head:
-            fail(f"{built}: the head's parameters must be trainable; {', '.join(frozen_head[:3])} have requires_grad False.")
+            fail(
+                f"{built}: the head's parameters must be trainable; {', '.join(frozen_head[:3])} have requires_grad False."
+            )
         bert = [p for p in params if p["name"].startswith("bert.")]
         wrong = [p["name"] for p in bert if p["requires_grad"] != (option == "finetune")]
         if wrong:
             want = "trainable (requires_grad True)" if option == "finetune" else "frozen (requires_grad False)"
-            fail(f"{built}: every BERT parameter must be {want}; {len(wrong)} of {len(bert)} are not "
-                 f"(e.g. {', '.join(wrong[:2])}).")  # fmt: skip
+            fail(
+                f"{built}: every BERT parameter must be {want}; {len(wrong)} of {len(bert)} are not "
+                f"(e.g. {', '.join(wrong[:2])})."
+            )

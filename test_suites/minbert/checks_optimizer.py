@@ -47,8 +47,10 @@ def official(student: Student, data: Path, files: Path, feedback: Feedback) -> C
     )
     assert isinstance(fresh, torch.Tensor)
     if max_abs_diff(fresh, adamw.reference_run(FRESH_STEPS, 1e-4, seed)) > FRESH_TOL:  # NaN counts as infinitely off
-        fail(f"The official problem (lr 1e-3, weight decay 1e-4), run from an initial weight and inputs the grader "
-             f"drew, is off AdamW's trajectory after {FRESH_STEPS} steps: the update is not AdamW's.")  # fmt: skip
+        fail(
+            f"The official problem (lr 1e-3, weight decay 1e-4), run from an initial weight and inputs the grader "
+            f"drew, is off AdamW's trajectory after {FRESH_STEPS} steps: the update is not AdamW's."
+        )
     got = _run("the official optimizer test", adamw.official, student)
     assert isinstance(got, torch.Tensor)
     if torch.allclose(got, expected):
@@ -60,13 +62,20 @@ def official(student: Student, data: Path, files: Path, feedback: Feedback) -> C
     if torch.allclose(got, expected, atol=1e-5):
         edition = editions.detect(files)
         if edition.name == editions.FALL_2023[0]:  # that handout's own optimizer_test.py uses atol=1e-5
-            feedback.note(f"{ran}: the final weight is within atol=1e-5 of optimizer_test.npy, the tolerance of the "
-                          f"{edition.name} test ({edition.signal}); max difference {diff:.2g}.{cause}")  # fmt: skip
+            feedback.note(
+                f"{ran}: the final weight is within atol=1e-5 of optimizer_test.npy, the tolerance of the "
+                f"{edition.name} test ({edition.signal}); max difference {diff:.2g}.{cause}"
+            )
             return None
-        return Credit(0.5, f"{ran}: the final weight is within atol=1e-5 of optimizer_test.npy (the Fall 2023 test's "
-                           f"tolerance) but not within torch.allclose's default (rtol 1e-5, atol 1e-8) that the 2021/2022 "
-                           f"test uses: max difference {diff:.2g}.{cause}")  # fmt: skip
-    fail(f"{ran}: the final weight differs from optimizer_test.npy by up to {diff:.3g} (allowed: atol 1e-5 at most).{cause}")
+        return Credit(
+            0.5,
+            f"{ran}: the final weight is within atol=1e-5 of optimizer_test.npy (the Fall 2023 test's "
+            f"tolerance) but not within torch.allclose's default (rtol 1e-5, atol 1e-8) that the 2021/2022 "
+            f"test uses: max difference {diff:.2g}.{cause}",
+        )
+    fail(
+        f"{ran}: the final weight differs from optimizer_test.npy by up to {diff:.3g} (allowed: atol 1e-5 at most).{cause}"
+    )
 
 
 @check(
@@ -84,8 +93,10 @@ def hidden_cases(student: Student) -> None:
     assert isinstance(got, torch.Tensor)
     diff = max_abs_diff(got, want)
     if diff > HIDDEN_DECAY_TOL:
-        fail(f"With weight_decay=0.1 the weight after 1000 steps is off by {diff:.3g}: the decay must be decoupled "
-             "(p -= lr * weight_decay * p), not added to the gradient.")  # fmt: skip
+        fail(
+            f"With weight_decay=0.1 the weight after 1000 steps is off by {diff:.3g}: the decay must be decoupled "
+            "(p -= lr * weight_decay * p), not added to the gradient."
+        )
     seed = _fresh_seed()
     got_ws = _run("two parameter groups without bias correction", adamw.groups_run, student, 200, seed)
     want_ws = adamw.groups_run(None, 200, seed)
@@ -100,5 +111,7 @@ def hidden_cases(student: Student) -> None:
             fail("A parameter whose .grad is None was changed: skip parameters without a gradient.")
         d = max_abs_diff(g, w)
         if d > GROUPS_TOL:
-            fail(f"With two parameter groups, {label} is off by {d:.3g} after 200 steps (per-group lr and correct_bias, "
-                 "per-parameter step counts and state, the denominator sqrt(v) + eps even without bias correction).")  # fmt: skip
+            fail(
+                f"With two parameter groups, {label} is off by {d:.3g} after 200 steps (per-group lr and correct_bias, "
+                "per-parameter step counts and state, the denominator sqrt(v) + eps even without bias correction)."
+            )

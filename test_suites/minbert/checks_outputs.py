@@ -22,8 +22,10 @@ def prediction_files(files: Path, data: Path, feedback: Feedback) -> Credit | No
     parsed = [_provenance(p, feedback) for p in read_outputs(files, data)]
     moved = [f"{p.source} as {p.name}" for p in parsed if p.source]
     if moved:
-        feedback.note("Note: read " + "; ".join(moved) + ". The handout's submission has these files at the top "
-                      "level under those names (prepare_submit.py checks it): move or rename them.")  # fmt: skip
+        feedback.note(
+            "Note: read " + "; ".join(moved) + ". The handout's submission has these files at the top "
+            "level under those names (prepare_submit.py checks it): move or rename them."
+        )
         feedback.warn_staff("prediction files read from other places or names: " + "; ".join(moved))
     good = [p for p in parsed if not p.problem]
     editions = {p.edition for p in good}
@@ -37,8 +39,10 @@ def prediction_files(files: Path, data: Path, feedback: Feedback) -> Credit | No
         pretrain, finetune = REFERENCE[key]
         scores.append(f"{key} {p.accuracy:.3f}")
         if p.accuracy < finetune - 0.05 and (pretrain is None or p.accuracy < pretrain - 0.05):
-            feedback.warn_staff(f"{key} accuracy {p.accuracy:.3f} is well below the handout's reference "
-                                f"(pretrain {pretrain}, finetune {finetune}); grade band A needs comparable accuracy")  # fmt: skip
+            feedback.warn_staff(
+                f"{key} accuracy {p.accuracy:.3f} is well below the handout's reference "
+                f"(pretrain {pretrain}, finetune {finetune}); grade band A needs comparable accuracy"
+            )
     if scores:
         feedback.note(
             "Accuracy against the gold labels: "
@@ -59,8 +63,11 @@ def _provenance(p: Parsed, feedback: Feedback) -> Parsed:
     key = p.name.removesuffix("-output.txt").removesuffix("-output.csv")
     if p.accuracy is not None and p.accuracy >= IMPLAUSIBLE.get(key, 2.0):
         feedback.flag(f"{p.name}: accuracy {p.accuracy:.3f} against the public gold labels (a copy of them?)")
-        return dataclasses.replace(p, problem=f"{p.name} agrees with the gold labels far beyond what a model "
-                                              "reaches on this data set: the predictions must be your model's")  # fmt: skip
+        return dataclasses.replace(
+            p,
+            problem=f"{p.name} agrees with the gold labels far beyond what a model "
+            "reaches on this data set: the predictions must be your model's",
+        )
     if not p.problem and len(p.labels) == 1:
         feedback.flag(f"{p.name}: every prediction is label {next(iter(p.labels))}")
     return p

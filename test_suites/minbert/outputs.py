@@ -138,8 +138,12 @@ def candidates(files: Path, ds: str, split: str) -> list[str]:
         if any(part.startswith(".") for part in rel.parts):
             continue
         name = path.name.lower()
-        if ds in name and split in name and other not in name and other_split not in name and any(
-            w in name for w in _OUTPUT_WORDS
+        if (
+            ds in name
+            and split in name
+            and other not in name
+            and other_split not in name
+            and any(w in name for w in _OUTPUT_WORDS)
         ):
             found.append(rel.as_posix())
     return found
@@ -178,12 +182,20 @@ def read_outputs(files: Path, data: Path) -> list[Parsed]:
             if chosen is not None:
                 parsed = _parse(files, chosen, gold)
                 name = f"{ds}-{split}-output{Path(chosen).suffix}"
-                found.append(dataclasses.replace(parsed, name=name, source=chosen + why,
-                                                 problem=parsed.problem.replace(parsed.name, chosen, 1)))  # fmt: skip
+                found.append(
+                    dataclasses.replace(
+                        parsed, name=name, source=chosen + why, problem=parsed.problem.replace(parsed.name, chosen, 1)
+                    )
+                )
             elif others:
-                found.append(Parsed(f"{ds}-{split}-output", problem=f"{txt} (or {csv_path}) is missing at the top level "
-                                    f"and several files could be it ({', '.join(others)}): put the one to grade there "
-                                    "under that name"))  # fmt: skip
+                found.append(
+                    Parsed(
+                        f"{ds}-{split}-output",
+                        problem=f"{txt} (or {csv_path}) is missing at the top level "
+                        f"and several files could be it ({', '.join(others)}): put the one to grade there "
+                        "under that name",
+                    )
+                )
             else:
                 found.append(Parsed(f"{ds}-{split}-output", problem=f"{txt} (or {csv_path}) is missing"))
         if (ds, split) not in SCORED:

@@ -29,8 +29,26 @@ def test_overhead_benchmark_runs_in_process_and_with_the_warm_pool(capsys: pytes
 @pytest.mark.slow
 def test_burst_benchmark_loses_and_duplicates_nothing() -> None:
     # on a schedule (--spread), the harder path: the closed loop is the same with every slot at once
-    result = burst.main(["--submissions", "4", "--clients", "2", "--workers", "2", "--pool", "1", "--warmup", "0",
-                         "--spread", "3", "--rounds", "2", "--round-gap", "0"])  # fmt: skip
+    result = burst.main(
+        [
+            "--submissions",
+            "4",
+            "--clients",
+            "2",
+            "--workers",
+            "2",
+            "--pool",
+            "1",
+            "--warmup",
+            "0",
+            "--spread",
+            "3",
+            "--rounds",
+            "2",
+            "--round-gap",
+            "0",
+        ]
+    )
     assert result["upload_window_s"] >= 2 * (3 * 3 / 4 - 0.1)  # in each round the last upload waited for its slot
     assert result["accepted"] == result["graded"] == result["full_marks"] == 8  # two rounds of 4
     assert 0 < result["round_p99_median_ms"] <= result["upload_max_ms"]

@@ -20,8 +20,9 @@ def test_ideal_drain_is_first_come_first_served_on_each_server() -> None:
 @pytest.mark.service
 @pytest.mark.slow
 def test_deadline_benchmark_loses_and_duplicates_nothing() -> None:
-    result = deadline.main(["--submissions", "2", "--workers", "1", "--minutes", "0.05", "--suites", "minbert",
-                            "--mutants", "1"])  # fmt: skip
+    result = deadline.main(
+        ["--submissions", "2", "--workers", "1", "--minutes", "0.05", "--suites", "minbert", "--mutants", "1"]
+    )
     assert result["accepted"] == result["graded"] == 2 and result["refused"] == 0
     assert result["lost"] == 0 and result["duplicated"] == 0 and result["graded_error"] == 0
     assert 0 < result["ideal_drain_s"] <= result["drain_s"] * 1.05 and 0 < result["efficiency"] <= 1.05

@@ -11,7 +11,9 @@ from bench import uploads
 @pytest.mark.service
 @pytest.mark.slow
 def test_upload_benchmark_runs_both_routes_without_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    result = uploads.main(["--rate", "5", "--seconds", "3", "--workers", "1", "--busy", "light", "--busy-outstanding", "2"])
+    result = uploads.main(
+        ["--rate", "5", "--seconds", "3", "--workers", "1", "--busy", "light", "--busy-outstanding", "2"]
+    )
     for route in ("grader", "bare"):
         assert result[f"errors_{route}"] == 0 and result[f"uploads_{route}"] == 15
         assert 0 < result[f"p50_ms_{route}"] <= result[f"p95_ms_{route}"] <= result[f"p99_ms_{route}"]

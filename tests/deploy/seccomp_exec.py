@@ -16,8 +16,12 @@ import sys
 
 import pyseccomp as seccomp
 
-ARCHES = {"SCMP_ARCH_X86_64": seccomp.Arch.X86_64, "SCMP_ARCH_AARCH64": seccomp.Arch.AARCH64,
-          "SCMP_ARCH_X86": seccomp.Arch.X86, "SCMP_ARCH_X32": seccomp.Arch.X32}  # fmt: skip
+ARCHES = {
+    "SCMP_ARCH_X86_64": seccomp.Arch.X86_64,
+    "SCMP_ARCH_AARCH64": seccomp.Arch.AARCH64,
+    "SCMP_ARCH_X86": seccomp.Arch.X86,
+    "SCMP_ARCH_X32": seccomp.Arch.X32,
+}
 SUPPORTED_KEYS = {"comment", "defaultAction", "architectures", "syscalls"}
 SUPPORTED_RULE_KEYS = {"comment", "names", "action", "errnoRet"}
 

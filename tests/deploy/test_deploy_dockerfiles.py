@@ -30,8 +30,13 @@ def final_stage(path: Path) -> str:
 
 
 def test_hadolint_finds_nothing() -> None:
-    out = subprocess.run([hadolint(), "--config", str(PROJECT_ROOT / ".hadolint.yaml"), str(API), str(WORKER)],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [hadolint(), "--config", str(PROJECT_ROOT / ".hadolint.yaml"), str(API), str(WORKER)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
 
 

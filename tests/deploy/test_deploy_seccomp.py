@@ -30,9 +30,28 @@ IMAGE_UID = 10001  # the worker image's user
 #: What bubblewrap calls to build the sandbox; Docker's default profile allows them only with CAP_SYS_ADMIN.
 NAMESPACE_CALLS = {"unshare", "clone", "clone3", "mount", "umount2", "pivot_root", "setns", "sethostname", "chroot"}
 #: Host-wide or high-risk calls the worker never needs.
-MUST_DENY = {"init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot", "bpf",
-             "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd", "io_uring_setup",
-             "open_by_handle_at", "settimeofday", "clock_settime", "swapon", "acct", "syslog", "fsconfig"}  # fmt: skip
+MUST_DENY = {
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "bpf",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "userfaultfd",
+    "io_uring_setup",
+    "open_by_handle_at",
+    "settimeofday",
+    "clock_settime",
+    "swapon",
+    "acct",
+    "syslog",
+    "fsconfig",
+}
 
 
 def profile() -> dict[str, Any]:
@@ -67,13 +86,23 @@ live = pytest.mark.skipif(
 )
 
 
-def run_under(profile_path: Path, *command: str, env: dict[str, str] | None = None, as_image_user: bool = False,
-              timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run_under(
+    profile_path: Path,
+    *command: str,
+    env: dict[str, str] | None = None,
+    as_image_user: bool = False,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     prefix = []
     if as_image_user and os.geteuid() == 0:
         prefix = ["setpriv", f"--reuid={IMAGE_UID}", f"--regid={IMAGE_UID}", "--clear-groups"]
-    return subprocess.run([*prefix, sys.executable, str(RUNNER), str(profile_path), "--", *command],
-                          env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [*prefix, sys.executable, str(RUNNER), str(profile_path), "--", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 PROBE = """
@@ -97,13 +126,14 @@ def test_denied_calls_fail_with_eperm_and_unshare_works() -> None:
     assert results["unshare"] == (0, 0)
 
 
-
-
 def grade_toy(root: Path, profile_path: Path) -> dict[str, Any]:
-    submission = make_submission(root / "sub", {
-        "good.py": "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n",
-        "evil.py": "def answer(x):\n    return x * x\n",
-    })  # fmt: skip
+    submission = make_submission(
+        root / "sub",
+        {
+            "good.py": "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n",
+            "evil.py": "def answer(x):\n    return x * x\n",
+        },
+    )
     data = root / "var"
     data.mkdir(mode=0o777)
     data.chmod(0o777)  # writable by the image's uid
@@ -113,8 +143,17 @@ def grade_toy(root: Path, profile_path: Path) -> dict[str, Any]:
         "GRADER_SUITES_DIR": str(TOY_SUITES),
         "GRADER_DATA_DIR": str(data),
     }
-    out = run_under(profile_path, str(GRADER), "grade", str(submission), "--assignment", "toy", "--json",
-                    env=env, as_image_user=True)  # fmt: skip
+    out = run_under(
+        profile_path,
+        str(GRADER),
+        "grade",
+        str(submission),
+        "--assignment",
+        "toy",
+        "--json",
+        env=env,
+        as_image_user=True,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert isinstance(report, dict)
@@ -138,8 +177,7 @@ def test_without_the_namespace_calls_the_sandbox_cannot_start(workspace: Path) -
     strict = profile()
     # Docker's default denies clone only with namespace flags (an argument rule this test's loader does not
     # read); plain clone stays allowed because the worker forks its confined parsers (grader/engine/confined.py).
-    strict["syscalls"].append({"names": ["unshare", "mount", "pivot_root"], "action": "SCMP_ACT_ERRNO",
-                               "errnoRet": 1})  # fmt: skip
+    strict["syscalls"].append({"names": ["unshare", "mount", "pivot_root"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1})
     path = workspace / "strict.json"
     path.write_text(json.dumps(strict))
     path.chmod(0o644)

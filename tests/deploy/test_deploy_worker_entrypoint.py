@@ -27,8 +27,12 @@ VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 def worker_env(root: Path, redis_url: str) -> dict[str, str]:
     """worker-cpu's environment from docker-compose.yml, with the container paths moved under ``root``."""
     env = {key: interpolate(value) for key, value in load()["services"]["worker-cpu"]["environment"].items()}
-    paths = {"GRADER_DATA_DIR": root / "var", "GRADER_BLOB_DIR": root / "blobs", "HF_HOME": root / "hf",
-             "GRADER_SUITES_DIR": PROJECT_ROOT / "test_suites"}  # fmt: skip
+    paths = {
+        "GRADER_DATA_DIR": root / "var",
+        "GRADER_BLOB_DIR": root / "blobs",
+        "HF_HOME": root / "hf",
+        "GRADER_SUITES_DIR": PROJECT_ROOT / "test_suites",
+    }
     assert set(paths) <= set(env), "the compose file's worker environment changed"
     for key, path in paths.items():
         Path(path).mkdir(parents=True, exist_ok=True)

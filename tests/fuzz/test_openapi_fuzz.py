@@ -15,6 +15,7 @@ Fuzzed uploads that happen to be valid zips and fuzzed regrades put jobs on the 
 fuzz tests never wait for them (a regrade supersedes the previous run, so repeats cost the worker
 nothing). Afterwards the service must still be healthy and still grade a normal upload.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -36,25 +37,48 @@ pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 ROLES = ["student", "ta", "ci", "anonymous"]
 MAX_EXAMPLES = 25
 EXPECTED_OPERATIONS = {
-    "GET /healthz", "GET /api/v1/healthz", "GET /api/v1/assignments",
-    "GET /api/v1/assignments/{assignment_id}/submissions", "POST /api/v1/assignments/{assignment_id}/submissions",
-    "POST /api/v1/assignments/{assignment_id}/regrade", "GET /api/v1/assignments/{assignment_id}/grades.csv",
-    "GET /api/v1/submissions/{submission_id}", "POST /api/v1/submissions/{submission_id}/regrade",
-}  # fmt: skip
+    "GET /healthz",
+    "GET /api/v1/healthz",
+    "GET /api/v1/assignments",
+    "GET /api/v1/assignments/{assignment_id}/submissions",
+    "POST /api/v1/assignments/{assignment_id}/submissions",
+    "POST /api/v1/assignments/{assignment_id}/regrade",
+    "GET /api/v1/assignments/{assignment_id}/grades.csv",
+    "GET /api/v1/submissions/{submission_id}",
+    "POST /api/v1/submissions/{submission_id}/regrade",
+}
 # File names are built from pieces that mean something to a path or a file system, and random bytes.
-NAME_PARTS = [b"..", b".", b"/", b"\\", b"\x00", b"a", b" ", "\u00fc".encode(), b"\xff", b"x" * 100, b".zip", b"%00", b"'"]
+NAME_PARTS = [
+    b"..",
+    b".",
+    b"/",
+    b"\\",
+    b"\x00",
+    b"a",
+    b" ",
+    "\u00fc".encode(),
+    b"\xff",
+    b"x" * 100,
+    b".zip",
+    b"%00",
+    b"'",
+]
 GOOD = "import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep(0)\n"
 
 
 def upload(c: httpx.Client, assignment: str, data: bytes) -> httpx.Response:
-    return c.post(f"/api/v1/assignments/{assignment}/submissions", files={"file": ("submission.zip", data, "application/zip")})
+    return c.post(
+        f"/api/v1/assignments/{assignment}/submissions", files={"file": ("submission.zip", data, "application/zip")}
+    )
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[Service]:
     # The fuzzer uploads far more than a student could: a rate limit it can reach would turn
     # every later upload into a 429 and hide whatever the upload path does wrong.
-    with running_service("grader-test-fuzz-", GRADER_RATE_LIMIT_COUNT="1000000", GRADER_UPLOAD_MAX_BYTES=str(5 * 1024**2)) as svc:
+    with running_service(
+        "grader-test-fuzz-", GRADER_RATE_LIMIT_COUNT="1000000", GRADER_UPLOAD_MAX_BYTES=str(5 * 1024**2)
+    ) as svc:
         yield svc
 
 
@@ -62,8 +86,12 @@ def service() -> Iterator[Service]:
 def tokens(service: Service) -> dict[str, str]:
     students = service.students("visibility", "alice", "bob")
     students.update(service.students("cs224n-a5", "alice"))
-    return {"student": students["alice"], "bob": students["bob"], "ta": service.token("ta", "ta-fuzz"),
-            "ci": service.token("ci", "ci-fuzz")}  # fmt: skip
+    return {
+        "student": students["alice"],
+        "bob": students["bob"],
+        "ta": service.token("ta", "ta-fuzz"),
+        "ci": service.token("ci", "ci-fuzz"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +111,18 @@ def submissions(service: Service, tokens: dict[str, str]) -> list[str]:
 
 def fuzz_config(submissions: list[str]) -> schemathesis.Config:
     """Existing ids for the path parameters, half of the time (the rest is generated)."""
-    return schemathesis.Config.from_dict({
-        "dictionaries": {"assignments": {"values": ["visibility", "cs224n-a5"]}, "submissions": {"values": submissions}},
-        "parameters": {"path.assignment_id": {"dictionary": "assignments", "probability": 0.5},
-                       "path.submission_id": {"dictionary": "submissions", "probability": 0.5}},
-    })  # fmt: skip
+    return schemathesis.Config.from_dict(
+        {
+            "dictionaries": {
+                "assignments": {"values": ["visibility", "cs224n-a5"]},
+                "submissions": {"values": submissions},
+            },
+            "parameters": {
+                "path.assignment_id": {"dictionary": "assignments", "probability": 0.5},
+                "path.submission_id": {"dictionary": "submissions", "probability": 0.5},
+            },
+        }
+    )
 
 
 def fuzz_operation(operation: APIOperation, headers: dict[str, str], sent: Counter[str]) -> None:
@@ -95,8 +130,14 @@ def fuzz_operation(operation: APIOperation, headers: dict[str, str], sent: Count
     itself mixes them, reproducibly; fails on the first 5xx or crash (then shrinks it)."""
     modes = [operation.as_strategy(generation_mode=mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
 
-    @hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                         phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink], print_blob=False)  # fmt: skip
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink],
+        print_blob=False,
+    )
     @hypothesis.given(case=st.one_of(modes))
     def one(case: schemathesis.Case) -> None:
         response = case.call(headers=headers, timeout=60)  # a crash is a connection error, raised here
@@ -107,8 +148,9 @@ def fuzz_operation(operation: APIOperation, headers: dict[str, str], sent: Count
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_server_errors(service: Service, tokens: dict[str, str], submissions: list[str], role: str,
-                          subtests: pytest.Subtests) -> None:  # fmt: skip
+def test_no_server_errors(
+    service: Service, tokens: dict[str, str], submissions: list[str], role: str, subtests: pytest.Subtests
+) -> None:
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json", config=fuzz_config(submissions))
     headers = {} if role == "anonymous" else {"Authorization": f"Bearer {tokens[role]}"}
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -123,8 +165,13 @@ def test_no_server_errors(service: Service, tokens: dict[str, str], submissions:
 def multipart(filename: bytes, data: bytes) -> tuple[bytes, str]:
     """A one-file multipart body with the file name's bytes exactly as given (httpx would escape them)."""
     boundary = "grader-fuzz-7d9c1e0b"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'.encode() + filename
-            + b'"\r\nContent-Type: application/zip\r\n\r\n' + data + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'.encode()
+        + filename
+        + b'"\r\nContent-Type: application/zip\r\n\r\n'
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -138,8 +185,12 @@ def test_upload_file_names(service: Service, tokens: dict[str, str], filename: b
     """The spec cannot describe the upload's file name, so schemathesis never varies it: fuzz it here.
     The body is not a zip, so nothing is queued: every answer must be a 4xx naming the file."""
     body, content_type = multipart(filename, b"not a zip")
-    r = httpx.post(f"{service.url}/api/v1/assignments/visibility/submissions", content=body, timeout=60,
-                   headers={"Authorization": f"Bearer {tokens['student']}", "Content-Type": content_type})  # fmt: skip
+    r = httpx.post(
+        f"{service.url}/api/v1/assignments/visibility/submissions",
+        content=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {tokens['student']}", "Content-Type": content_type},
+    )
     assert 400 <= r.status_code < 500, f"{r.status_code} for file name {filename!r}: {r.text[:500]}"
 
 

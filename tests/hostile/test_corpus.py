@@ -39,8 +39,13 @@ SECRET_PATH = SUITE / "data" / "secret.txt"
 SECRET = SECRET_PATH.read_text().strip()
 CASES = CODE_CASES + ARCHIVE_CASES
 # On a host at load ~10 on 2 cores these once ended in a timeout instead of their verdict (issue 26).
-UNDER_LOAD = ("read-hidden-labels-by-path", "signal-everything", "daemon-outlives",
-              "infinite-loop-at-import", "infinite-loop-in-constructor")  # fmt: skip
+UNDER_LOAD = (
+    "read-hidden-labels-by-path",
+    "signal-everything",
+    "daemon-outlives",
+    "infinite-loop-at-import",
+    "infinite-loop-in-constructor",
+)
 HOG = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
@@ -58,8 +63,13 @@ def service() -> Iterator[Service]:
     suites = root / "hostile-suites"
     suites.mkdir()
     (suites / "hostile").symlink_to(SUITE)
-    env = service_env(root, GRADER_SUITES_DIR=str(suites), GRADER_WORKER_CONCURRENCY="2", GRADER_WORKER_NICE="0",
-                      GRADER_TIMEOUTS__STARTUP="300")  # a sandbox's start (import torch) on a busy host  # fmt: skip
+    env = service_env(
+        root,
+        GRADER_SUITES_DIR=str(suites),
+        GRADER_WORKER_CONCURRENCY="2",
+        GRADER_WORKER_NICE="0",
+        GRADER_TIMEOUTS__STARTUP="300",
+    )  # a sandbox's start (import torch) on a busy host
     svc = Service(root, env).start()
     try:
         yield svc
@@ -70,21 +80,37 @@ def service() -> Iterator[Service]:
 
 
 def context(service: Service, marker: str) -> Context:
-    return Context(api_port=service.port, redis_socket=redis_socket_of(service.root / "var"), secret_path=SECRET_PATH,
-                   suites_dir=PROJECT_ROOT / "test_suites", marker=marker)  # fmt: skip
+    return Context(
+        api_port=service.port,
+        redis_socket=redis_socket_of(service.root / "var"),
+        secret_path=SECRET_PATH,
+        suites_dir=PROJECT_ROOT / "test_suites",
+        marker=marker,
+    )
 
 
-def grade_all(service: Service, ctx: Context, cases: list[Case], honest_every: int) -> tuple[dict[str, Outcome], list[dict]]:  # type: ignore[type-arg]
+def grade_all(
+    service: Service, ctx: Context, cases: list[Case], honest_every: int
+) -> tuple[dict[str, Outcome], list[dict]]:  # type: ignore[type-arg]
     """Upload every case (and an honest submission every ``honest_every`` cases, from the first), then wait for all."""
     outcomes: dict[str, Outcome] = {}
     honest_ids = []
-    with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {service.token('ta')}"}, timeout=120) as c:
+    with httpx.Client(
+        base_url=service.url, headers={"Authorization": f"Bearer {service.token('ta')}"}, timeout=120
+    ) as c:
         for i, case in enumerate(cases):
-            r = c.post("/api/v1/assignments/hostile/submissions", files={"file": (f"{case.name}.zip", case.build(ctx), "application/zip")})
+            r = c.post(
+                "/api/v1/assignments/hostile/submissions",
+                files={"file": (f"{case.name}.zip", case.build(ctx), "application/zip")},
+            )
             outcomes[case.name] = Outcome(case, r, None)
             if i % honest_every == 0:  # honest students submitting at the same time as the attackers
-                honest_ids.append(c.post("/api/v1/assignments/hostile/submissions",
-                                         files={"file": ("honest.zip", HONEST.build(ctx), "application/zip")}).json()["id"])  # fmt: skip
+                honest_ids.append(
+                    c.post(
+                        "/api/v1/assignments/hostile/submissions",
+                        files={"file": ("honest.zip", HONEST.build(ctx), "application/zip")},
+                    ).json()["id"]
+                )
         for outcome in outcomes.values():
             if outcome.upload.status_code == 202:
                 outcome.body = wait_state(c, outcome.upload.json()["id"], timeout=600)
@@ -135,8 +161,10 @@ def carrying(marker: bytes, timeout: float = 60) -> list[str]:
 def cpu_hog(seconds: float) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Two busy loops per core, each in a session (a scheduling group, under autogroup) of its own as other
     users' jobs are; each ends by itself after ``seconds`` and is killed on the way out in any case."""
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG, str(seconds)], start_new_session=True)
-            for _ in range(2 * len(os.sched_getaffinity(0)))]  # fmt: skip
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", HOG, str(seconds)], start_new_session=True)
+        for _ in range(2 * len(os.sched_getaffinity(0)))
+    ]
     try:
         yield hogs
     finally:

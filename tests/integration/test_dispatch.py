@@ -26,18 +26,25 @@ def test_a_sent_task_reaches_a_worker_and_sending_it_again_grades_nothing_twice(
     try:
         with service_parts(workspace, redis.url, GRADER_WORKER_CONCURRENCY="2") as parts, parts.client() as c:
             store = Store(connect(redis.url))
-            r = c.post("/api/v1/assignments/visibility/submissions",
-                       files={"file": ("s.zip", visibility_zip(pause_seconds=4), "application/zip")})  # fmt: skip
+            r = c.post(
+                "/api/v1/assignments/visibility/submissions",
+                files={"file": ("s.zip", visibility_zip(pause_seconds=4), "application/zip")},
+            )
             assert r.status_code == 202 and r.json()["state"] == "queued", r.text
             sub_id = r.json()["id"]
             sub = store.get(sub_id)
             assert sub is not None and sub.queue == "cpu"
             # The same run sent again while the first delivery is graded (or waits): its task id is the run's.
-            send_grading(make_celery(Settings(env="test"), redis.url), store, sub_id, sub.run_id, "cpu", 60, datetime.now(UTC))
+            send_grading(
+                make_celery(Settings(env="test"), redis.url), store, sub_id, sub.run_id, "cpu", 60, datetime.now(UTC)
+            )
             body = wait_state(c, sub_id, timeout=180)
             assert body["state"] == "done" and body["report"]["score"] == 4
             assert body["attempts"] == 1
-            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [f"grader:report:{sub_id}", f"grader:report:{sub_id}:versions"]
+            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [
+                f"grader:report:{sub_id}",
+                f"grader:report:{sub_id}:versions",
+            ]
             assert store.r.llen(f"grader:report:{sub_id}:versions") == 1
             log = workspace / "worker.log"
             received = f"Task grader.grade_submission[{task_id(sub.run_id)}] received"

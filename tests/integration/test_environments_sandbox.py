@@ -126,9 +126,20 @@ def test_a_worker_without_the_environment_runs_no_check_and_says_why(workspace: 
 
 
 def _env_check(envs: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "GRADER_ENVS_DIR": str(envs), "COLUMNS": "300"}
-    return subprocess.run([GRADER, "env", "check", "--assignment", "environment"], capture_output=True, text=True,
-                          timeout=120, env={**env, "HOME": os.environ.get("HOME", "/root")}, check=False)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GRADER_SUITES_DIR": str(TOY_SUITES),
+        "GRADER_ENVS_DIR": str(envs),
+        "COLUMNS": "300",
+    }
+    return subprocess.run(
+        [GRADER, "env", "check", "--assignment", "environment"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "HOME": os.environ.get("HOME", "/root")},
+        check=False,
+    )
 
 
 def test_env_check_names_what_this_worker_lacks(workspace: Path) -> None:
@@ -145,16 +156,33 @@ def test_env_check_names_what_this_worker_lacks(workspace: Path) -> None:
 
 
 def test_env_check_refuses_an_unknown_assignment(workspace: Path) -> None:
-    out = subprocess.run([GRADER, "env", "check", "--assignment", "nope"], capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES)}, check=False)  # fmt: skip
+    out = subprocess.run(
+        [GRADER, "env", "check", "--assignment", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES)},
+        check=False,
+    )
     assert out.returncode == 2 and "unknown assignment 'nope'" in out.stderr
 
 
 def test_env_build_without_network_says_so_and_fails(workspace: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "GRADER_ENVS_DIR": str(workspace / "envs"),
-           "UV_OFFLINE": "1", "COLUMNS": "300"}  # fmt: skip
-    out = subprocess.run([GRADER, "env", "build", "--assignment", "environment"], capture_output=True, text=True,
-                         timeout=120, env=env, check=False)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GRADER_SUITES_DIR": str(TOY_SUITES),
+        "GRADER_ENVS_DIR": str(workspace / "envs"),
+        "UV_OFFLINE": "1",
+        "COLUMNS": "300",
+    }
+    out = subprocess.run(
+        [GRADER, "env", "build", "--assignment", "environment"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "environment: cannot build its environment: uv could not install importlib_metadata>=3.7" in out.stdout
     assert [p.name for p in (workspace / "envs").iterdir() if p.name != ".cache"] == []

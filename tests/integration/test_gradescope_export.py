@@ -29,12 +29,36 @@ pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 SUITE = PROJECT_ROOT / "test_suites" / "cs224n_a5"
 N_CHECKS = len(load_assignment(PROJECT_ROOT / "test_suites", "cs224n-a5").checks)
 #: a graded report also lists, before the release, one visible 0-point entry per hidden-label check
-N_ENTRIES = N_CHECKS + len(load_assignment(PROJECT_ROOT / "test_suites", "cs224n-a5").manifest.policy.hidden_label_checks)
+N_ENTRIES = N_CHECKS + len(
+    load_assignment(PROJECT_ROOT / "test_suites", "cs224n-a5").manifest.policy.hidden_label_checks
+)
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
-RESULT_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-               "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}  # fmt: skip
-TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
-             "visibility", "extra_data"}  # fmt: skip
+RESULT_KEYS = {
+    "score",
+    "execution_time",
+    "output",
+    "output_format",
+    "test_output_format",
+    "test_name_format",
+    "visibility",
+    "stdout_visibility",
+    "extra_data",
+    "tests",
+    "leaderboard",
+}
+TEST_KEYS = {
+    "score",
+    "max_score",
+    "status",
+    "name",
+    "name_format",
+    "number",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+}
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
 
@@ -50,8 +74,12 @@ def exported() -> Iterator[Path]:
     out = work / "autograder.zip"
     done = subprocess.run(
         [sys.executable, "-m", "grader", "export-gradescope", "--assignment", "cs224n-a5", "--out", str(out)],
-        cwd=PROJECT_ROOT, env=clean_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     yield out
     shutil.rmtree(work, ignore_errors=True)
@@ -80,9 +108,13 @@ def run_autograder(root: Path, **env: str) -> tuple[dict[str, Any], str]:
     """Run the bundled run_autograder as Gradescope would; return results.json and the (staff) stdout."""
     settings = {"AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": str(VENV_PYTHON)} | env
     done = subprocess.run(
-        ["bash", str(root / "source" / "run_autograder")], cwd=root, env=clean_env(**settings),
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        ["bash", str(root / "source" / "run_autograder")],
+        cwd=root,
+        env=clean_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     results = root / "results" / "results.json"
     assert results.is_file(), done.stdout + done.stderr
@@ -149,7 +181,9 @@ def test_reference_gets_full_marks_in_gradescope_layout(gradescope_root: Path) -
     assert_gradescope_format(data)
     failed = {t["number"] for t in data["tests"] if t["status"] != "passed"}
     assert failed == CS224N_MISSING_ARTIFACTS, stdout
-    assert data["score"] == sum(t["max_score"] for t in data["tests"] if t["number"] not in CS224N_MISSING_ARTIFACTS), stdout
+    assert data["score"] == sum(t["max_score"] for t in data["tests"] if t["number"] not in CS224N_MISSING_ARTIFACTS), (
+        stdout
+    )
     assert data["execution_time"] > 0 and data["extra_data"]["status"] == "graded"
     assert '"sandbox_secure": true' in stdout  # the staff report, on stdout only
     wiki_line = next(line for line in (SUITE / "data" / "wiki.txt").read_text().splitlines() if len(line) > 60)
@@ -176,7 +210,8 @@ def test_unusable_sandbox_fails_closed_and_says_so(gradescope_root: Path) -> Non
     assert data["score"] == 0 and data["extra_data"]["status"] == "sandbox_unavailable"
     assert "could not start its security sandbox" in data["output"] and "none of your code was run" in data["output"]
     assert (
-        all(t["score"] == 0 and t["output"].startswith("Not run") for t in data["tests"]) and len(data["tests"]) == N_CHECKS
+        all(t["score"] == 0 and t["output"].startswith("Not run") for t in data["tests"])
+        and len(data["tests"]) == N_CHECKS
     )
     assert "Creating new namespace failed" in stdout and "Creating new namespace" not in json.dumps(data)
 

@@ -22,8 +22,6 @@ GOOD = "def add(a, b):\n    return a + b\n\ndef mul(a, b):\n    return a * b\n"
 SECRET = (TOY_SUITES / "toy" / "data" / "secret.txt").read_text().strip()
 
 
-
-
 def grade_evil(workspace: Path, evil: str) -> GradeReport:
     submission = make_submission(workspace / "submission", {"good.py": GOOD, "evil.py": evil})
     settings = settings_for(workspace / "var", suites_dir=TOY_SUITES)
@@ -117,7 +115,9 @@ def test_exit_tricks_end_in_a_clear_message(workspace: Path, evil: str, phrase: 
 
 
 def test_infinite_loop_in_a_constructor_times_out(workspace: Path) -> None:
-    evil = "class Model:\n    def __init__(self):\n        while True:\n            pass\n\ndef answer(x):\n    Model()\n"
+    evil = (
+        "class Model:\n    def __init__(self):\n        while True:\n            pass\n\ndef answer(x):\n    Model()\n"
+    )
     report = grade_evil(workspace, evil)
     assert_contained(report, "did not finish in time", "time limit is 5 s")
     assert report.tests[1].result == "timeout"
@@ -158,7 +158,9 @@ def test_missing_required_file_is_named_and_the_rest_is_graded(workspace: Path) 
 
 
 def test_global_timeout_keeps_every_finished_check(workspace: Path) -> None:
-    submission = make_submission(workspace / "submission", {"good.py": GOOD, "evil.py": "import time\ndef answer(x):\n    time.sleep(30)\n"})
+    submission = make_submission(
+        workspace / "submission", {"good.py": GOOD, "evil.py": "import time\ndef answer(x):\n    time.sleep(30)\n"}
+    )
     settings = settings_for(workspace / "var", suites_dir=TOY_SUITES, timeouts={"total": 4})
     report = grade(load_suite(TOY_SUITES / "toy"), submission, settings)
     results = [t.result for t in report.tests]

@@ -35,9 +35,20 @@ def redis_url(workspace: Path) -> Iterator[str]:
 
 def _running(store: Store, sub_id: str, assignment: str) -> Submission:
     """A submission whose worker started grading it ten minutes ago and then died (no run lock)."""
-    sub = Submission(id=sub_id, assignment=assignment, student="s1", role=Role.student, blob_sha256="0" * 64,
-                     filename="s.zip", size_bytes=1, received_at=NOW - timedelta(minutes=11), run_id=uuid.uuid4().hex,
-                     queue="cpu", state=SubmissionState.queued, queued_at=NOW - timedelta(minutes=11))  # fmt: skip
+    sub = Submission(
+        id=sub_id,
+        assignment=assignment,
+        student="s1",
+        role=Role.student,
+        blob_sha256="0" * 64,
+        filename="s.zip",
+        size_bytes=1,
+        received_at=NOW - timedelta(minutes=11),
+        run_id=uuid.uuid4().hex,
+        queue="cpu",
+        state=SubmissionState.queued,
+        queued_at=NOW - timedelta(minutes=11),
+    )
     store.add_submission(sub)
     store.start_attempt(sub_id, NOW - timedelta(minutes=10))
     return sub
@@ -121,9 +132,21 @@ def test_a_run_recorded_by_an_api_killed_before_sending_it_is_sent(redis_url: st
     settings = settings_for(workspace, suites_dir=SUITES, run_lock_seconds=60)
     store, celery = Store(connect(redis_url)), make_celery(settings, redis_url)
     run_id = uuid.uuid4().hex
-    store.add_submission(Submission(id="unsent", assignment="cs224n-a5", student="s1", role=Role.student, blob_sha256="0" * 64,
-                                    filename="s.zip", size_bytes=1, received_at=NOW, run_id=run_id, queue="cpu",
-                                    state=SubmissionState.received))  # fmt: skip
+    store.add_submission(
+        Submission(
+            id="unsent",
+            assignment="cs224n-a5",
+            student="s1",
+            role=Role.student,
+            blob_sha256="0" * 64,
+            filename="s.zip",
+            size_bytes=1,
+            received_at=NOW,
+            run_id=run_id,
+            queue="cpu",
+            state=SubmissionState.received,
+        )
+    )
     now = datetime.now(UTC)
     assert sweep(store, celery, settings, now) == []  # within the grace: the API may be sending it right now
     assert store.r.llen("cpu") == 0

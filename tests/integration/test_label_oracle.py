@@ -31,7 +31,11 @@ NOW = datetime(2026, 12, 4, tzinfo=UTC)  # before the toy suite's due date (2099
 
 
 def graded(workspace: Path, name: str, solution: str, test_predictions: list[str]) -> GradeReport:
-    files = {"solution.py": solution, "dev.predictions": "a\na\na\na\n", "test.predictions": "\n".join(test_predictions) + "\n"}
+    files = {
+        "solution.py": solution,
+        "dev.predictions": "a\na\na\na\n",
+        "test.predictions": "\n".join(test_predictions) + "\n",
+    }
     submission = make_submission(workspace / name, files)
     return grade(SUITE, submission, settings_for(workspace / f"var-{name}", suites_dir=TOY_SUITES))
 
@@ -92,7 +96,9 @@ def test_a_crash_shows_no_host_path(workspace: Path) -> None:
     )
     report = graded(workspace, "paths", solution, GOLD)
     public = report.tests[4]
-    assert public.output.startswith("Your code raised ValueError: solution.py | <python> | . | <python>/bin/"), public.output
+    assert public.output.startswith("Your code raised ValueError: solution.py | <python> | . | <python>/bin/"), (
+        public.output
+    )
     for host in (str(PROJECT_ROOT), sys.prefix, str(workspace), "/home/student", "/mnt/submission", "/opt/grader"):
         assert host not in student_json(report), host
     assert "/home/student/submission/" in public.staff_output  # staff read the raw text

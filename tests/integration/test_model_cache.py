@@ -15,7 +15,7 @@ from tests.utils.service import GRADER
 
 pytestmark = pytest.mark.bwrap
 
-GOOD = '''
+GOOD = """
 import glob, json, os
 
 def add(a, b):
@@ -29,9 +29,7 @@ def load_config(model_id):
         return "the cache is writable"
     except OSError:
         return json.load(open(path))
-'''
-
-
+"""
 
 
 def model_cache(root: Path) -> Path:
@@ -59,8 +57,15 @@ def test_with_the_model_cached_the_check_reads_it_read_only(workspace: Path) -> 
 
 def test_models_check_lists_what_can_run(workspace: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "COLUMNS": "200"}
-    missing = subprocess.run([GRADER, "models", "check", "--strict"], env=env, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [GRADER, "models", "check", "--strict"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 1 and "acme/tiny-model" in missing.stdout and "missing" in missing.stdout
-    cached = subprocess.run([GRADER, "models", "check", "--strict", "--assignment", "models"],
-                            env={**env, "HF_HOME": str(model_cache(workspace))}, capture_output=True, text=True, timeout=120)  # fmt: skip
+    cached = subprocess.run(
+        [GRADER, "models", "check", "--strict", "--assignment", "models"],
+        env={**env, "HF_HOME": str(model_cache(workspace))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cached.returncode == 0 and "cached" in cached.stdout

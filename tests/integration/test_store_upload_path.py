@@ -27,9 +27,20 @@ def store(workspace: Path) -> Iterator[Store]:
 
 
 def _submission(sub_id: str, **fields: object) -> Submission:
-    return Submission.model_validate({"id": sub_id, "assignment": "a", "student": "s1", "role": Role.student,
-                                      "blob_sha256": "0" * 64, "filename": "s.zip", "size_bytes": 1,
-                                      "received_at": NOW, "run_id": "r1", **fields})  # fmt: skip
+    return Submission.model_validate(
+        {
+            "id": sub_id,
+            "assignment": "a",
+            "student": "s1",
+            "role": Role.student,
+            "blob_sha256": "0" * 64,
+            "filename": "s.zip",
+            "size_bytes": 1,
+            "received_at": NOW,
+            "run_id": "r1",
+            **fields,
+        }
+    )
 
 
 def _admitting(store: Store, *calls: tuple[str, str, int, float, str]) -> list[Admission]:

@@ -12,7 +12,7 @@ from tests.utils.service import RedisServer, service_parts, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
-CHECKS = '''
+CHECKS = """
 from pathlib import Path
 
 from grader.authoring import check
@@ -25,14 +25,16 @@ with open(Path(__file__).resolve().parent.parent / "imports.log", "a") as log:
 @check(name="{NAME}", number="1", points=1, timeout=30)
 def one(student):
     assert student.module("answer").VALUE == 42
-'''
+"""
 
 
 def write_suite(suites: Path, name: str) -> None:
     folder = suites / "reloading"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "suite.toml").write_text('id = "reloading"\ntitle = "Reloading"\ntotal_points = 1\npython_path = ["."]\n'
-                                       '[files]\nrequired = ["answer.py"]\n')  # fmt: skip
+    (folder / "suite.toml").write_text(
+        'id = "reloading"\ntitle = "Reloading"\ntotal_points = 1\npython_path = ["."]\n'
+        '[files]\nrequired = ["answer.py"]\n'
+    )
     (folder / "checks_one.py").write_text(CHECKS.replace("{NAME}", name))
 
 
@@ -49,7 +51,9 @@ def test_a_changed_check_file_is_picked_up_by_the_next_job(workspace: Path) -> N
         with service_parts(root, redis.url, **env) as parts, parts.client() as c:
 
             def grade() -> dict:  # type: ignore[type-arg]
-                sent = c.post("/api/v1/assignments/reloading/submissions", files={"file": ("s.zip", archive, "application/zip")})
+                sent = c.post(
+                    "/api/v1/assignments/reloading/submissions", files={"file": ("s.zip", archive, "application/zip")}
+                )
                 assert sent.status_code in (200, 201, 202), sent.text
                 done = wait_state(c, sent.json()["id"], timeout=180)
                 assert done["state"] == "done", done

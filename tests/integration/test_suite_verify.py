@@ -29,10 +29,20 @@ def workspace() -> Iterator[Path]:
 
 
 def run_verify(workspace: Path, reference: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "GRADER_DATA_DIR": str(workspace / "var"),
-           "COLUMNS": "200"}  # fmt: skip
-    return subprocess.run([GRADER, "suite", "verify", "verify", "--reference", str(reference)], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GRADER_SUITES_DIR": str(TOY_SUITES),
+        "GRADER_DATA_DIR": str(workspace / "var"),
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [GRADER, "suite", "verify", "verify", "--reference", str(reference)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_the_toy_suite_verifies_and_the_matrix_names_what_is_not_covered(workspace: Path) -> None:
@@ -43,7 +53,7 @@ def test_the_toy_suite_verifies_and_the_matrix_names_what_is_not_covered(workspa
     assert "ok   mutant    add_subtracts" in lines and "ok   forgery   mul_constant" in lines
     header = next(line for line in lines if line.startswith("check"))
     assert header.split("  ")[1:] == ["forgery: constant output", "wrong operator"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index(header) + 1:][:3]}
+    rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index(header) + 1 :][:3]}
     assert rows == {"1": [".", "1"], "2": ["1", "."], "3": [".", "."]}
     assert "not covered by any mutant: 2, 3" in lines and "not covered by any forgery: 1, 3" in lines
 
@@ -81,8 +91,12 @@ def test_an_edit_that_does_not_match_exactly_once_is_a_suite_error(tmp_path: Pat
 def test_notebook_edits_change_the_one_code_cell_that_holds_the_text(tmp_path: Path) -> None:
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("return a + b"),
-                                         nbformat.v4.new_code_cell("def add(a, b):\n    return a + b")])  # fmt: skip
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("return a + b"),
+            nbformat.v4.new_code_cell("def add(a, b):\n    return a + b"),
+        ]
+    )
     nbformat.write(nb, tmp_path / "calc.ipynb")
     apply_edits({"file": "calc.ipynb", "replace": [{"old": "return a + b", "new": "return a - b"}]}, tmp_path, "m")
     cells = nbformat.read(tmp_path / "calc.ipynb", as_version=4).cells
@@ -104,7 +118,8 @@ def _two_mutants(reference: Path, mul_checks: str, mul_extra: str = "") -> None:
     (mutants / "add_subtracts.toml").write_text(original.replace('checks = ["1"]', 'checks = ["1"]\nreaches = ["1"]'))
     (mutants / "mul_doubles.toml").write_text(
         f'description = "mul doubles"\nbug_class = "wrong operator"\nchecks = {mul_checks}\nreaches = ["2"]\n'
-        f'file = "calc.py"\n{mul_extra}\n[[replace]]\nold = "return a * b"\nnew = "return a * b * 2"\n')  # fmt: skip
+        f'file = "calc.py"\n{mul_extra}\n[[replace]]\nold = "return a * b"\nnew = "return a * b * 2"\n'
+    )
 
 
 def test_mutants_reaching_disjoint_checks_share_a_grading_that_names_its_culprit_when_it_fails(workspace: Path) -> None:
@@ -113,34 +128,74 @@ def test_mutants_reaching_disjoint_checks_share_a_grading_that_names_its_culprit
     suite, settings = load_suite(TOY_SUITES / "verify"), settings_for(workspace / "var")
     shared = verify_suite(suite, reference, settings, kinds=("mutant",))
     assert {(o.name, o.graded_with, o.ok) for o in shared.outcomes} == {
-        ("add_subtracts", ("mul_doubles",), True), ("mul_doubles", ("add_subtracts",), True)}  # fmt: skip
+        ("add_subtracts", ("mul_doubles",), True),
+        ("mul_doubles", ("add_subtracts",), True),
+    }
     _two_mutants(reference, '["1"]')  # wrong: the shared grading fails, each is graded alone
     alone = {o.name: o for o in verify_suite(suite, reference, settings, kinds=("mutant",), warm=False).outcomes}
     assert alone["add_subtracts"].ok and alone["add_subtracts"].graded_with == ()
     assert alone["mul_doubles"].wrong["1"].startswith("passes")
-    assert alone["mul_doubles"].wrong["2"].startswith("fails (failed: mul(") and "should be" in alone["mul_doubles"].wrong["2"]
+    assert (
+        alone["mul_doubles"].wrong["2"].startswith("fails (failed: mul(")
+        and "should be" in alone["mul_doubles"].wrong["2"]
+    )
 
 
 def test_declared_messages_scores_and_results_are_checked(workspace: Path) -> None:
     reference = shutil.copytree(REFERENCE, workspace / "reference")
     forgery = reference / "forgeries" / "mul_constant.toml"
-    forgery.write_text(forgery.read_text().replace('targets = ["2"]', 'targets = ["2"]\nmessage_contains = { "2" = "nope" }\n'
-                                                   'message_lacks = ["should be"]\nresult = "error"'))  # fmt: skip
+    forgery.write_text(
+        forgery.read_text().replace(
+            'targets = ["2"]',
+            'targets = ["2"]\nmessage_contains = { "2" = "nope" }\nmessage_lacks = ["should be"]\nresult = "error"',
+        )
+    )
     _two_mutants(reference, "[]", 'partial = { "1" = 0.5 }\n')  # an accepted variant of mul: loses nothing
-    result = verify_suite(load_suite(TOY_SUITES / "verify"), reference, settings_for(workspace / "var"),
-                          kinds=("mutant", "forgery"), names=("mul_doubles", "mul_constant"))  # fmt: skip
+    result = verify_suite(
+        load_suite(TOY_SUITES / "verify"),
+        reference,
+        settings_for(workspace / "var"),
+        kinds=("mutant", "forgery"),
+        names=("mul_doubles", "mul_constant"),
+    )
     wrong = {o.name: o.wrong for o in result.outcomes}
     assert set(wrong) == {"mul_doubles", "mul_constant"}
-    assert wrong["mul_doubles"]["2"].startswith("fails") and wrong["mul_doubles"]["1"] == "scores 1.0 of 1.0, not 0.500 of it (passed)"
-    assert wrong["mul_constant"]["2"].startswith("output lacks 'nope'; output has 'should be'; result failed, not error (failed: mul(")
+    assert (
+        wrong["mul_doubles"]["2"].startswith("fails")
+        and wrong["mul_doubles"]["1"] == "scores 1.0 of 1.0, not 0.500 of it (passed)"
+    )
+    assert wrong["mul_constant"]["2"].startswith(
+        "output lacks 'nope'; output has 'should be'; result failed, not error (failed: mul("
+    )
 
 
 def test_only_and_mutant_select_what_is_graded(workspace: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "GRADER_SUITES_DIR": str(TOY_SUITES), "GRADER_DATA_DIR": str(workspace / "var"),
-           "COLUMNS": "200"}  # fmt: skip
-    out = subprocess.run([GRADER, "suite", "verify", "verify", "--reference", str(REFERENCE), "--only", "mutants",
-                          "--mutant", "add_subtracts", "--no-warm"], env=env, capture_output=True, text=True,
-                         timeout=300, check=False)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GRADER_SUITES_DIR": str(TOY_SUITES),
+        "GRADER_DATA_DIR": str(workspace / "var"),
+        "COLUMNS": "200",
+    }
+    out = subprocess.run(
+        [
+            GRADER,
+            "suite",
+            "verify",
+            "verify",
+            "--reference",
+            str(REFERENCE),
+            "--only",
+            "mutants",
+            "--mutant",
+            "add_subtracts",
+            "--no-warm",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     graded = [line for line in out.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
     assert graded == ["ok   mutant    add_subtracts"]

@@ -31,9 +31,17 @@ class World(PageApp):
 
 
 def _check(number: str, name: str, visibility: str, passed: bool = True, **extra: object) -> CheckReport:
-    return CheckReport(name=name, number=number, score=1 if passed else 0, max_score=1, visibility=visibility,
-                      status="passed" if passed else "failed", result=CheckResult.passed if passed else CheckResult.failed,
-                      staff_output=SECRET, **extra)  # type: ignore[arg-type]  # fmt: skip
+    return CheckReport(
+        name=name,
+        number=number,
+        score=1 if passed else 0,
+        max_score=1,
+        visibility=visibility,
+        status="passed" if passed else "failed",
+        result=CheckResult.passed if passed else CheckResult.failed,
+        staff_output=SECRET,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def _report() -> GradeReport:
@@ -41,24 +49,57 @@ def _report() -> GradeReport:
         _check("1", "visible check", "visible", output="**well done**", output_format=OutputFormat.md),
         _check("2", "probe beta", "hidden", passed=False),
         _check("3", "probe gamma", "after_due_date"),
-        _check("4", "slow visible check", "visible", output="\x1b[31mred\x1b[0m <script>x</script>",
-               output_format=OutputFormat.ansi),
-    ]  # fmt: skip
-    return GradeReport(score=3, max_score=4, execution_time=2.5, tests=tests, assignment="visibility", grader_version="t",
-                       created_at=NOW, timings=PhaseTimings(unpack=0.1, sandbox_start=0.4, checks=2.0, total=2.5),
-                       limits={"memory_bytes": 2147483648, "wall_seconds": 60}, staff_output="captured sandbox stdout",
-                       sandboxes=[SandboxRecord(generation=0, exit_reason="finished")], sandbox_exit_reason="finished")  # fmt: skip
+        _check(
+            "4",
+            "slow visible check",
+            "visible",
+            output="\x1b[31mred\x1b[0m <script>x</script>",
+            output_format=OutputFormat.ansi,
+        ),
+    ]
+    return GradeReport(
+        score=3,
+        max_score=4,
+        execution_time=2.5,
+        tests=tests,
+        assignment="visibility",
+        grader_version="t",
+        created_at=NOW,
+        timings=PhaseTimings(unpack=0.1, sandbox_start=0.4, checks=2.0, total=2.5),
+        limits={"memory_bytes": 2147483648, "wall_seconds": 60},
+        staff_output="captured sandbox stdout",
+        sandboxes=[SandboxRecord(generation=0, exit_reason="finished")],
+        sandbox_exit_reason="finished",
+    )
 
 
-def _graded(services: Services, student: str, filename: str, role: Role = Role.student, received: datetime = NOW) -> str:
+def _graded(
+    services: Services, student: str, filename: str, role: Role = Role.student, received: datetime = NOW
+) -> str:
     store = services.store
-    sub = Submission(id=store.new_id(), assignment="visibility", student=student, role=role, blob_sha256="0" * 64,
-                     filename=filename, size_bytes=10, received_at=received, run_id="")  # fmt: skip
+    sub = Submission(
+        id=store.new_id(),
+        assignment="visibility",
+        student=student,
+        role=role,
+        blob_sha256="0" * 64,
+        filename=filename,
+        size_bytes=10,
+        received_at=received,
+        run_id="",
+    )
     store.add_submission(sub)
     store.mark_queued(sub.id, "run-1", "cpu", NOW)
     report = _report()
-    store.finish(sub.id, "run-1", SubmissionState.done, NOW, report_json=report.model_dump_json(),
-                 score=report.score, max_score=report.max_score)  # fmt: skip
+    store.finish(
+        sub.id,
+        "run-1",
+        SubmissionState.done,
+        NOW,
+        report_json=report.model_dump_json(),
+        score=report.score,
+        max_score=report.max_score,
+    )
     return sub.id
 
 
@@ -107,7 +148,11 @@ def test_sign_in_from_another_site_is_refused(world: World) -> None:
 
 def test_a_sign_in_link_page_asks_for_one_click_and_sets_no_cookie_by_itself(world: World) -> None:
     response = world.client().get("/signin/link")
-    assert response.status_code == 200 and 'action="/signin/link"' in response.text and "set-cookie" not in response.headers
+    assert (
+        response.status_code == 200
+        and 'action="/signin/link"' in response.text
+        and "set-cookie" not in response.headers
+    )
     assert '<script src="/static/signin.js"></script>' in response.text  # reads the secret from the fragment
     # An old-style link with the API token in its query signs nobody in.
     old = world.client().get("/signin/link", params={"token": world.tokens["bob"]})
@@ -125,8 +170,11 @@ def test_a_sign_in_link_is_exchanged_once_for_a_session(world: World) -> None:
     again = world.client().post("/signin/link", data={"link": secret})
     assert again.status_code == 401 and "already used" in again.text and "set-cookie" not in again.headers
     assert world.client().post("/signin/link", data={"link": "link_nope"}).status_code == 401
-    cross = world.client().post("/signin/link", data={"link": issue_link(world.services.store, digest(world.tokens["bob"]), 600)},
-                                headers={"Origin": "http://evil.example"})  # fmt: skip
+    cross = world.client().post(
+        "/signin/link",
+        data={"link": issue_link(world.services.store, digest(world.tokens["bob"]), 600)},
+        headers={"Origin": "http://evil.example"},
+    )
     assert cross.status_code == 403 and "set-cookie" not in cross.headers
 
 
@@ -189,8 +237,16 @@ def test_a_student_cannot_open_another_students_submission(world: World) -> None
 def test_ta_sees_every_check_staff_output_timings_and_limits(world: World) -> None:
     page = world.client("ta").get(f"/submissions/{world.subs['alice']}")
     assert page.status_code == 200
-    for text in ("probe beta", "probe gamma", SECRET, "captured sandbox stdout", "memory_bytes", "sandbox start",
-                 'id="score">3</strong>', "Regrade this submission"):  # fmt: skip
+    for text in (
+        "probe beta",
+        "probe gamma",
+        SECRET,
+        "captured sandbox stdout",
+        "memory_bytes",
+        "sandbox start",
+        'id="score">3</strong>',
+        "Regrade this submission",
+    ):
         assert text in page.text, text
 
 
@@ -336,30 +392,74 @@ FIGURE = "Test accuracy: 5/8"  # derived from the hidden labels: staff only unti
 def _labels_graded(services: Services, student: str, flags: list[str]) -> str:
     store = services.store
     tests = [
-        CheckReport(name="Dev predictions: accuracy", number="1", score=1, max_score=1, status="passed",
-                    result=CheckResult.passed, output="Dev accuracy: 4/4", staff_flags=flags),
-        CheckReport(name="Test predictions: accuracy on the hidden labels", number="2", score=1.25, max_score=2,
-                    status="failed", result=CheckResult.partial, output=FIGURE, hidden_labels=True,
-                    pre_release_output="test.predictions: 8 lines, well formed."),
-    ]  # fmt: skip
-    report = GradeReport(score=2.25, max_score=3, execution_time=1, tests=tests, assignment="labels", grader_version="t",
-                         created_at=NOW, staff_flags=[f"1 Dev predictions: accuracy: {f}" for f in flags])  # fmt: skip
-    sub = Submission(id=store.new_id(), assignment="labels", student=student, role=Role.student, blob_sha256="0" * 64,
-                     filename=f"{student}-labels.zip", size_bytes=10, received_at=NOW, run_id="")  # fmt: skip
+        CheckReport(
+            name="Dev predictions: accuracy",
+            number="1",
+            score=1,
+            max_score=1,
+            status="passed",
+            result=CheckResult.passed,
+            output="Dev accuracy: 4/4",
+            staff_flags=flags,
+        ),
+        CheckReport(
+            name="Test predictions: accuracy on the hidden labels",
+            number="2",
+            score=1.25,
+            max_score=2,
+            status="failed",
+            result=CheckResult.partial,
+            output=FIGURE,
+            hidden_labels=True,
+            pre_release_output="test.predictions: 8 lines, well formed.",
+        ),
+    ]
+    report = GradeReport(
+        score=2.25,
+        max_score=3,
+        execution_time=1,
+        tests=tests,
+        assignment="labels",
+        grader_version="t",
+        created_at=NOW,
+        staff_flags=[f"1 Dev predictions: accuracy: {f}" for f in flags],
+    )
+    sub = Submission(
+        id=store.new_id(),
+        assignment="labels",
+        student=student,
+        role=Role.student,
+        blob_sha256="0" * 64,
+        filename=f"{student}-labels.zip",
+        size_bytes=10,
+        received_at=NOW,
+        run_id="",
+    )
     store.add_submission(sub)
     store.mark_queued(sub.id, "run-1", "cpu", NOW)
-    store.finish(sub.id, "run-1", SubmissionState.done, NOW, report_json=report.model_dump_json(),
-                 score=report.score, max_score=report.max_score)  # fmt: skip
+    store.finish(
+        sub.id,
+        "run-1",
+        SubmissionState.done,
+        NOW,
+        report_json=report.model_dump_json(),
+        score=report.score,
+        max_score=report.max_score,
+    )
     return sub.id
 
 
 @pytest.fixture(scope="module")
 def labelled(world: World) -> dict[str, str]:
-    return {"alice": _labels_graded(world.services, "alice", ["constant dev predictions"]),
-            "bob": _labels_graded(world.services, "bob", [])}  # fmt: skip
+    return {
+        "alice": _labels_graded(world.services, "alice", ["constant dev predictions"]),
+        "bob": _labels_graded(world.services, "bob", []),
+    }
 
 
-def test_student_page_withholds_the_hidden_label_figure_and_says_what_the_check_marked_well_formed(world: World, labelled: dict[str, str]) -> None:
+def test_student_page_withholds_the_hidden_label_figure_and_says_what_the_check_marked_well_formed(
+    world: World, labelled: dict[str, str]
+) -> None:
     page = world.client("alice").get(f"/submissions/{labelled['alice']}")
     assert page.status_code == 200
     assert FIGURE not in page.text and "1.25" not in page.text and "2.25" not in page.text
@@ -383,7 +483,10 @@ def test_ta_overview_marks_flagged_submissions_and_filters_them(world: World, la
     ta = world.client("ta")
     page = ta.get("/staff/assignments/labels")
     assert page.status_code == 200 and labelled["alice"] in page.text and labelled["bob"] in page.text
-    assert page.text.count('data-flagged="1"') == 1 and 'title="1 Dev predictions: accuracy: constant dev predictions"' in page.text
+    assert (
+        page.text.count('data-flagged="1"') == 1
+        and 'title="1 Dev predictions: accuracy: constant dev predictions"' in page.text
+    )
     assert "(1 flagged for review)" in page.text
     only = ta.get("/staff/assignments/labels?flagged=1")
     assert only.status_code == 200 and labelled["alice"] in only.text and labelled["bob"] not in only.text

@@ -25,8 +25,16 @@ from tests.utils.service import Service, running_service
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 MAX_UPLOAD = 2 * 1024**2
@@ -248,7 +256,9 @@ def test_ta_reads_the_plots_downloads_the_csv_and_regrades(
     ctx.close()
 
 
-def test_a_used_link_and_a_signed_out_session_sign_nobody_in(browser: Browser, service: Service, people: dict[str, str]) -> None:
+def test_a_used_link_and_a_signed_out_session_sign_nobody_in(
+    browser: Browser, service: Service, people: dict[str, str]
+) -> None:
     ctx = context(browser, service)
     page = ctx.new_page()
     link = new_link(service, "bob")

@@ -32,23 +32,49 @@ class World(PageApp):
 
 
 def _check(number: str, name: str, visibility: str, passed: bool) -> CheckReport:
-    return CheckReport(name=name, number=number, score=1 if passed else 0, max_score=1, visibility=visibility,
-                       status="passed" if passed else "failed",
-                       result=CheckResult.passed if passed else CheckResult.failed)  # fmt: skip
+    return CheckReport(
+        name=name,
+        number=number,
+        score=1 if passed else 0,
+        max_score=1,
+        visibility=visibility,
+        status="passed" if passed else "failed",
+        result=CheckResult.passed if passed else CheckResult.failed,
+    )
 
 
 def _submission(services: Services, student: str, graded: bool = True) -> str:
-    sub = Submission(id=services.store.new_id(), assignment=A, student=student, role=Role.student, blob_sha256="0" * 64,
-                     filename=f"{student}.zip", size_bytes=10, received_at=NOW, run_id="")  # fmt: skip
+    sub = Submission(
+        id=services.store.new_id(),
+        assignment=A,
+        student=student,
+        role=Role.student,
+        blob_sha256="0" * 64,
+        filename=f"{student}.zip",
+        size_bytes=10,
+        received_at=NOW,
+        run_id="",
+    )
     services.store.add_submission(sub)
     services.store.mark_queued(sub.id, "run-1", "cpu", NOW)
     if graded:
-        tests = [_check("1", "visible check", "visible", False), _check("2", "probe beta", "hidden", False),
-                 _check("4", "slow visible check", "visible", True)]  # fmt: skip
-        report = GradeReport(score=1, max_score=3, execution_time=1, tests=tests, assignment=A, grader_version="t",
-                             created_at=NOW)  # fmt: skip
-        services.store.finish(sub.id, "run-1", SubmissionState.done, NOW, report_json=report.model_dump_json(),
-                              score=report.score, max_score=report.max_score)  # fmt: skip
+        tests = [
+            _check("1", "visible check", "visible", False),
+            _check("2", "probe beta", "hidden", False),
+            _check("4", "slow visible check", "visible", True),
+        ]
+        report = GradeReport(
+            score=1, max_score=3, execution_time=1, tests=tests, assignment=A, grader_version="t", created_at=NOW
+        )
+        services.store.finish(
+            sub.id,
+            "run-1",
+            SubmissionState.done,
+            NOW,
+            report_json=report.model_dump_json(),
+            score=report.score,
+            max_score=report.max_score,
+        )
     return sub.id
 
 
@@ -107,8 +133,10 @@ def test_refusals_are_shown_in_the_form_with_what_the_student_wrote(world: World
     too_long = alice.post(_ask_url(world), data={"csrf": csrf, "message": "x" * 5001})
     assert too_long.status_code == 422 and "at most 5000 characters" in too_long.text
     bob = world.client("bob")
-    not_graded = bob.post(f"/submissions/{world.subs['queued']}/regrade-request",
-                          data={"csrf": csrf_of(bob.get("/").text), "message": "where is my grade?"})  # fmt: skip
+    not_graded = bob.post(
+        f"/submissions/{world.subs['queued']}/regrade-request",
+        data={"csrf": csrf_of(bob.get("/").text), "message": "where is my grade?"},
+    )
     assert not_graded.status_code == 409 and "has no report yet" in not_graded.text
 
 
@@ -141,8 +169,10 @@ def test_the_student_asks_and_reads_the_tas_answer_on_the_page(world: World) -> 
     course = ta.get(f"/staff/assignments/{A}/course").text
     request_id = re.search(r'data-request="([0-9a-f]+)"', course)
     assert request_id
-    declined = ta.post(f"/staff/regrade-requests/{request_id.group(1)}/resolve",
-                       data={"csrf": csrf_of(course), "action": "decline", "answer": "Your output differs in row 3."})  # fmt: skip
+    declined = ta.post(
+        f"/staff/regrade-requests/{request_id.group(1)}/resolve",
+        data={"csrf": csrf_of(course), "action": "decline", "answer": "Your output differs in row 3."},
+    )
     assert declined.status_code == 303
     page = alice.get(url).text
     assert '<li data-state="declined">' in page and '<strong class="request-state">declined</strong>' in page

@@ -42,8 +42,15 @@ class World(PageApp):
 
 
 def _check(number: str, name: str, visibility: str) -> CheckReport:
-    return CheckReport(name=name, number=number, score=1, max_score=1, visibility=visibility, status="passed",
-                       result=CheckResult.passed)  # fmt: skip
+    return CheckReport(
+        name=name,
+        number=number,
+        score=1,
+        max_score=1,
+        visibility=visibility,
+        status="passed",
+        result=CheckResult.passed,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +60,36 @@ def world() -> Iterator[World]:
         services.store.add_to_roster(A, ["alice", "bob"])
         tokens = {who: issue_token(services.store, Role.student, who) for who in ("alice", "bob")}
         tokens["ta"] = issue_token(services.store, Role.ta, "tina")
-        sub = Submission(id=services.store.new_id(), assignment=A, student="alice", role=Role.student, blob_sha256="0" * 64,
-                         filename="alice.zip", size_bytes=10, received_at=RECEIVED, run_id="")  # fmt: skip
+        sub = Submission(
+            id=services.store.new_id(),
+            assignment=A,
+            student="alice",
+            role=Role.student,
+            blob_sha256="0" * 64,
+            filename="alice.zip",
+            size_bytes=10,
+            received_at=RECEIVED,
+            run_id="",
+        )
         services.store.add_submission(sub)
         services.store.mark_queued(sub.id, "run-1", "cpu", RECEIVED)
-        tests = [_check("1", "visible check", "visible"), _check("2", "probe beta", "hidden"),
-                 _check("4", "slow visible check", "visible")]  # fmt: skip
-        report = GradeReport(score=3, max_score=3, execution_time=1, tests=tests, assignment=A, grader_version="t",
-                             created_at=RECEIVED)  # fmt: skip
-        services.store.finish(sub.id, "run-1", SubmissionState.done, RECEIVED, report_json=report.model_dump_json(),
-                              score=report.score, max_score=report.max_score)  # fmt: skip
+        tests = [
+            _check("1", "visible check", "visible"),
+            _check("2", "probe beta", "hidden"),
+            _check("4", "slow visible check", "visible"),
+        ]
+        report = GradeReport(
+            score=3, max_score=3, execution_time=1, tests=tests, assignment=A, grader_version="t", created_at=RECEIVED
+        )
+        services.store.finish(
+            sub.id,
+            "run-1",
+            SubmissionState.done,
+            RECEIVED,
+            report_json=report.model_dump_json(),
+            score=report.score,
+            max_score=report.max_score,
+        )
         course = CourseStore(services.store)
         course.add_adjustment(A, sub.id, "2", 0.5, HIDDEN_REASON, "ta:tina")
         course.add_adjustment(A, sub.id, "", -1, "copied the <b>config</b>", "ta:tina")
@@ -85,8 +112,10 @@ def test_released_the_section_shows_every_part_of_the_grade(world: World) -> Non
     # raw 3, adjustments +0.5 - 1, two started days late at 10 %: 2.5 - 0.5 = 2.
     assert '<dd id="grade-raw">3 / 3</dd>' in grade
     assert '<dd id="grade-adjustments">-0.5</dd>' in grade
-    assert (f'<dd id="grade-penalty">−0.5 (20 %): late by 1 day 2 hours 30 minutes after your due date '
-            f'{DUE.strftime("%Y-%m-%d %H:%M")} UTC</dd>') in grade  # fmt: skip
+    assert (
+        f'<dd id="grade-penalty">−0.5 (20 %): late by 1 day 2 hours 30 minutes after your due date '
+        f"{DUE.strftime('%Y-%m-%d %H:%M')} UTC</dd>"
+    ) in grade
     assert '<dd id="grade-final"><strong>2</strong> / 3</dd>' in grade
     assert f"<li>+0.5 on check 2: {HIDDEN_REASON}</li>" in grade
     assert "<li>-1 on the total: copied the &lt;b&gt;config&lt;/b&gt;</li>" in grade
@@ -105,8 +134,16 @@ def test_withheld_only_the_tas_comments_are_shown(world: World) -> None:
     for html in (world.client("alice").get(url).text, world.client("alice").get(f"{url}/status").json()["html"]):
         grade = _section(html)
         assert 'id="grade-withheld"' in grade and "Nice work on q3 &lt;script&gt;" in grade
-        for leak in ('id="grade-parts"', "grade-final", "grade-penalty", "on check 2", HIDDEN_REASON, "config",
-                     "late by", 'id="grade-not-counted"'):  # fmt: skip
+        for leak in (
+            'id="grade-parts"',
+            "grade-final",
+            "grade-penalty",
+            "on check 2",
+            HIDDEN_REASON,
+            "config",
+            "late by",
+            'id="grade-not-counted"',
+        ):
             assert leak not in grade, leak
         assert HIDDEN_REASON not in html and "probe beta" not in html
     api = world.client("alice", bearer=True).get(f"/api/v1/submissions/{world.sub}/grade").json()
@@ -131,8 +168,12 @@ def test_another_student_gets_404_and_staff_read_the_grade_on_their_page(world: 
 
 @pytest.mark.parametrize(
     ("delta", "text"),
-    [(timedelta(seconds=1), "1 minute"), (timedelta(hours=1), "1 hour"), (timedelta(days=2, minutes=1), "2 days 1 minute"),
-     (timedelta(days=1, hours=3, seconds=30), "1 day 3 hours 1 minute")],
-)  # fmt: skip
+    [
+        (timedelta(seconds=1), "1 minute"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(days=2, minutes=1), "2 days 1 minute"),
+        (timedelta(days=1, hours=3, seconds=30), "1 day 3 hours 1 minute"),
+    ],
+)
 def test_late_by_counts_started_minutes(delta: timedelta, text: str) -> None:
     assert late_by(delta) == text

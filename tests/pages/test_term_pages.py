@@ -34,20 +34,49 @@ class World(PageApp):
 
 
 def _report(first_passes: bool) -> GradeReport:
-    tests = [CheckReport(name="visible check", number="1", score=1 if first_passes else 0, max_score=1, visibility="visible",
-                         status="passed" if first_passes else "failed",
-                         result=CheckResult.passed if first_passes else CheckResult.failed),
-             CheckReport(name="second visible", number="4", score=1, max_score=1, visibility="visible", status="passed",
-                         result=CheckResult.passed)]  # fmt: skip
-    return GradeReport(score=sum(t.score for t in tests), max_score=2, execution_time=1, tests=tests, assignment=A,
-                       grader_version="t", created_at=NOW)  # fmt: skip
+    tests = [
+        CheckReport(
+            name="visible check",
+            number="1",
+            score=1 if first_passes else 0,
+            max_score=1,
+            visibility="visible",
+            status="passed" if first_passes else "failed",
+            result=CheckResult.passed if first_passes else CheckResult.failed,
+        ),
+        CheckReport(
+            name="second visible",
+            number="4",
+            score=1,
+            max_score=1,
+            visibility="visible",
+            status="passed",
+            result=CheckResult.passed,
+        ),
+    ]
+    return GradeReport(
+        score=sum(t.score for t in tests),
+        max_score=2,
+        execution_time=1,
+        tests=tests,
+        assignment=A,
+        grader_version="t",
+        created_at=NOW,
+    )
 
 
 def _grade(services: Services, sub_id: str, run: str, first_passes: bool) -> None:
     services.store.mark_queued(sub_id, run, "cpu", NOW)
     report = _report(first_passes)
-    services.store.finish(sub_id, run, SubmissionState.done, NOW, report_json=report.model_dump_json(),
-                          score=report.score, max_score=report.max_score)  # fmt: skip
+    services.store.finish(
+        sub_id,
+        run,
+        SubmissionState.done,
+        NOW,
+        report_json=report.model_dump_json(),
+        score=report.score,
+        max_score=report.max_score,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +84,21 @@ def world() -> Iterator[World]:
     with page_app("grader-test-term-pages-", World) as world:
         services = world.services
         services.store.add_to_roster(A, ["alice"])
-        tokens = {"alice": issue_token(services.store, Role.student, "alice"), "ta": issue_token(services.store, Role.ta, "tina")}
-        sub = Submission(id=services.store.new_id(), assignment=A, student="alice", role=Role.student, blob_sha256="0" * 64,
-                         filename="alice.zip", size_bytes=10, received_at=NOW, run_id="")  # fmt: skip
+        tokens = {
+            "alice": issue_token(services.store, Role.student, "alice"),
+            "ta": issue_token(services.store, Role.ta, "tina"),
+        }
+        sub = Submission(
+            id=services.store.new_id(),
+            assignment=A,
+            student="alice",
+            role=Role.student,
+            blob_sha256="0" * 64,
+            filename="alice.zip",
+            size_bytes=10,
+            received_at=NOW,
+            run_id="",
+        )
         services.store.add_submission(sub)
         _grade(services, sub.id, "run-1", first_passes=False)
         _grade(services, sub.id, "run-2", first_passes=True)
@@ -71,8 +112,13 @@ def _actions(world: World) -> list[str]:
 
 def test_term_pages_are_for_tas_only(world: World) -> None:
     alice = world.client("alice")
-    for url in (f"/staff/assignments/{A}/course", "/staff/audit", f"/staff/submissions/{world.sub}",
-                f"/staff/submissions/{world.sub}/compare?before=1", "/staff/audit.csv"):  # fmt: skip
+    for url in (
+        f"/staff/assignments/{A}/course",
+        "/staff/audit",
+        f"/staff/submissions/{world.sub}",
+        f"/staff/submissions/{world.sub}/compare?before=1",
+        "/staff/audit.csv",
+    ):
         assert alice.get(url).status_code == 403, url
     assert world.client().get(f"/staff/assignments/{A}/course").status_code == 303  # to the sign-in page
     ta = world.client("ta")
@@ -83,8 +129,15 @@ def test_settings_form_saves_only_what_changed_with_history_and_audit(world: Wor
     ta = world.client("ta")
     page = ta.get(f"/staff/assignments/{A}/course")
     assert page.status_code == 200 and 'id="settings-form"' in page.text
-    form = {"csrf": csrf_of(page.text), "due": "2026-12-01T23:59", "late_due": "2026-12-04T23:59", "late_policy": "per_day",
-            "late_percent": "10", "counting": "best", "max_submissions": ""}  # fmt: skip
+    form = {
+        "csrf": csrf_of(page.text),
+        "due": "2026-12-01T23:59",
+        "late_due": "2026-12-04T23:59",
+        "late_policy": "per_day",
+        "late_percent": "10",
+        "counting": "best",
+        "max_submissions": "",
+    }
     saved = ta.post(f"/staff/assignments/{A}/settings", data=form)
     assert saved.status_code == 303 and saved.headers["location"] == f"/staff/assignments/{A}/course?done=settings"
     settings = ta.get(f"/staff/assignments/{A}/course").text
@@ -99,12 +152,20 @@ def test_settings_form_saves_only_what_changed_with_history_and_audit(world: Wor
 def test_extensions_are_granted_and_withdrawn(world: World) -> None:
     ta = world.client("ta")
     csrf = csrf_of(ta.get(f"/staff/assignments/{A}/course").text)
-    r = ta.post(f"/staff/assignments/{A}/extensions", data={"csrf": csrf, "student": "alice", "due": "2026-12-03T12:00", "note": "illness"})
+    r = ta.post(
+        f"/staff/assignments/{A}/extensions",
+        data={"csrf": csrf, "student": "alice", "due": "2026-12-03T12:00", "note": "illness"},
+    )
     assert r.status_code == 303
     assert world.services.store.r.hget(f"grader:course:{A}:exceptions", "alice") is not None
     page = ta.get(f"/staff/assignments/{A}/course").text
     assert "<td>alice</td>" in page and "illness" in page
-    assert ta.post(f"/staff/assignments/{A}/extensions", data={"csrf": csrf, "student": "alice", "withdraw": "1"}).status_code == 303
+    assert (
+        ta.post(
+            f"/staff/assignments/{A}/extensions", data={"csrf": csrf, "student": "alice", "withdraw": "1"}
+        ).status_code
+        == 303
+    )
     assert "No extensions." in ta.get(f"/staff/assignments/{A}/course").text
     missing = ta.post(f"/staff/assignments/{A}/extensions", data={"csrf": csrf, "student": "alice", "withdraw": "1"})
     assert missing.status_code == 404 and "has no extension" in missing.text
@@ -113,17 +174,27 @@ def test_extensions_are_granted_and_withdrawn(world: World) -> None:
 
 def test_a_regrade_request_is_answered_from_the_page(world: World) -> None:
     student, ta = world.client("alice", bearer=True), world.client("ta")
-    asked = student.post(f"/api/v1/submissions/{world.sub}/regrade-requests", json={"message": "Check 4 is right", "check": "4"})
+    asked = student.post(
+        f"/api/v1/submissions/{world.sub}/regrade-requests", json={"message": "Check 4 is right", "check": "4"}
+    )
     assert asked.status_code == 201, asked.text
     page = ta.get(f"/staff/assignments/{A}/course").text
-    assert "Regrade requests (1 open)" in page and "Check 4 is right" in page and f'data-request="{asked.json()["id"]}"' in page
+    assert (
+        "Regrade requests (1 open)" in page
+        and "Check 4 is right" in page
+        and f'data-request="{asked.json()["id"]}"' in page
+    )
     url = f"/staff/regrade-requests/{asked.json()['id']}/resolve"
     no_answer = ta.post(url, data={"csrf": csrf_of(page), "action": "decline"})
     assert no_answer.status_code == 422 and "Declining needs an answer for the student" in no_answer.text
     done = ta.post(url, data={"csrf": csrf_of(page), "action": "decline", "answer": "It already has full marks."})
     assert done.status_code == 303 and done.headers["location"] == f"/staff/assignments/{A}/course?done=request"
     mine = student.get(f"/api/v1/submissions/{world.sub}/regrade-requests").json()
-    assert (mine[0]["state"], mine[0]["answer"], mine[0]["resolved_by"]) == ("declined", "It already has full marks.", "ta:tina")
+    assert (mine[0]["state"], mine[0]["answer"], mine[0]["resolved_by"]) == (
+        "declined",
+        "It already has full marks.",
+        "ta:tina",
+    )
     assert "Regrade requests (0 open)" in ta.get(f"/staff/assignments/{A}/course").text
     again = ta.post(url, data={"csrf": csrf_of(page), "action": "decline", "answer": "x"})
     assert again.status_code == 409 and "already answered (declined)" in again.text
@@ -134,7 +205,10 @@ def test_one_submissions_grade_versions_adjustments_and_comments(world: World) -
     page = ta.get(f"/staff/submissions/{world.sub}")
     assert page.status_code == 200
     assert f'href="/staff/submissions/{world.sub}/versions/1">version 1</a>: done' in page.text
-    assert f'href="/staff/submissions/{world.sub}/compare?before=1"' in page.text and "<strong>current</strong>" in page.text
+    assert (
+        f'href="/staff/submissions/{world.sub}/compare?before=1"' in page.text
+        and "<strong>current</strong>" in page.text
+    )
     diff = ta.get(f"/staff/submissions/{world.sub}/compare", params={"before": 1}).text
     assert "Total 1 → 2" in diff and "1 check(s) changed." in diff
     assert re.search(r'<tr data-changed="1"><td>1 visible check</td>\s*<td>failed 0</td>\s*<td>passed 1</td>', diff)
@@ -142,15 +216,33 @@ def test_one_submissions_grade_versions_adjustments_and_comments(world: World) -
     assert "Report version 1" in old and '<td class="result-failed">failed</td>' in old
     assert ta.get(f"/staff/submissions/{world.sub}/versions/9").status_code == 404
     csrf = csrf_of(page.text)
-    added = ta.post(f"/staff/submissions/{world.sub}/adjustments", data={"csrf": csrf, "check": "4", "points": "-0.5", "reason": "hard-coded"})
+    added = ta.post(
+        f"/staff/submissions/{world.sub}/adjustments",
+        data={"csrf": csrf, "check": "4", "points": "-0.5", "reason": "hard-coded"},
+    )
     assert added.status_code == 303
-    assert ta.post(f"/staff/submissions/{world.sub}/adjustments", data={"csrf": csrf, "points": "1", "reason": ""}).status_code == 422
-    assert ta.post(f"/staff/submissions/{world.sub}/comments", data={"csrf": csrf, "text": "See the handout, 2.1."}).status_code == 303
+    assert (
+        ta.post(
+            f"/staff/submissions/{world.sub}/adjustments", data={"csrf": csrf, "points": "1", "reason": ""}
+        ).status_code
+        == 422
+    )
+    assert (
+        ta.post(
+            f"/staff/submissions/{world.sub}/comments", data={"csrf": csrf, "text": "See the handout, 2.1."}
+        ).status_code
+        == 303
+    )
     page = ta.get(f"/staff/submissions/{world.sub}").text
-    assert "-0.5 on check 4: hard-coded" in page and "See the handout, 2.1." in page and '<dd id="final">1.5</dd>' in page
+    assert (
+        "-0.5 on check 4: hard-coded" in page and "See the handout, 2.1." in page and '<dd id="final">1.5</dd>' in page
+    )
     adj_id = re.search(rf"/staff/submissions/{world.sub}/adjustments/([0-9a-f]+)/delete", page)
     assert adj_id
-    assert ta.post(f"/staff/submissions/{world.sub}/adjustments/{adj_id.group(1)}/delete", data={"csrf": csrf}).status_code == 303
+    assert (
+        ta.post(f"/staff/submissions/{world.sub}/adjustments/{adj_id.group(1)}/delete", data={"csrf": csrf}).status_code
+        == 303
+    )
     assert '<dd id="final">2</dd>' in ta.get(f"/staff/submissions/{world.sub}").text
     assert _actions(world)[:3] == ["adjustment.delete", "comment.add", "adjustment.add"]
 

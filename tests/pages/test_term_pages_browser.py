@@ -21,8 +21,16 @@ from tests.utils.service import Service, running_service, wait_state
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 FILES = {"solution.py": "def double(s):\n    return s + s\n", "dev.predictions": "a\nb\na\nb\n"}
 
 
@@ -53,7 +61,9 @@ def test_a_ta_runs_the_term_from_the_pages(browser: Browser, service: Service, s
     alice_token = service.students("labels", "alice")["alice"].split(",")[0]
     ta_token = service.token("ta", "tina")
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {alice_token}"}, timeout=60) as alice:
-        sub = alice.post("/api/v1/assignments/labels/submissions", files={"file": ("s.zip", zip_of(FILES), "application/zip")}).json()["id"]
+        sub = alice.post(
+            "/api/v1/assignments/labels/submissions", files={"file": ("s.zip", zip_of(FILES), "application/zip")}
+        ).json()["id"]
         assert wait_state(alice, sub)["state"] == "done"
 
     # The student asks from her submission page, about one check of her report.
@@ -133,6 +143,12 @@ def test_a_ta_runs_the_term_from_the_pages(browser: Browser, service: Service, s
     # The audit log shows every act, newest first.
     page.goto("/staff/audit?assignment=labels")
     actions = page.locator("#audit tbody tr td:nth-child(3)").all_inner_texts()
-    assert actions[:5] == ["regrade.all", "comment.add", "regrade_request.declined", "settings.update", "regrade_request.create"]
+    assert actions[:5] == [
+        "regrade.all",
+        "comment.add",
+        "regrade_request.declined",
+        "settings.update",
+        "regrade_request.create",
+    ]
     page.screenshot(path=shots / "audit.png", full_page=True)
     ctx.close()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.bwrap
 
 Sandbox = Callable[..., Student]
 
-PROBE = '''
+PROBE = """
 import os, socket
 
 def read(path):
@@ -61,7 +61,7 @@ def ids():
 
 def pids():
     return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-'''
+"""
 
 
 def test_hidden_suites_and_data_are_not_visible(sandbox: Sandbox) -> None:
@@ -70,7 +70,9 @@ def test_hidden_suites_and_data_are_not_visible(sandbox: Sandbox) -> None:
     assert hidden.exists()
     assert probe.read(str(hidden)).startswith("ERR:FileNotFoundError")
     assert probe.listdir(str(PROJECT_ROOT / "test_suites")).startswith("ERR:")
-    assert probe.read(str(PROJECT_ROOT / "tests" / "files" / "suites" / "toy" / "data" / "secret.txt")).startswith("ERR:")
+    assert probe.read(str(PROJECT_ROOT / "tests" / "files" / "suites" / "toy" / "data" / "secret.txt")).startswith(
+        "ERR:"
+    )
     assert probe.read("/proc/1/root" + str(hidden)).startswith("ERR:")
     # The project folder exists inside only as the parent of the read-only Python environment.
     assert probe.listdir(str(PROJECT_ROOT)) in ([".venv"], "ERR:FileNotFoundError")
@@ -89,8 +91,20 @@ def test_grader_environment_is_not_inherited(sandbox: Sandbox, monkeypatch: pyte
     assert "GRADER_SECRET_TOKEN" not in env
     assert "do-not-leak-7731" not in probe.read("/proc/self/environ")
     assert "do-not-leak-7731" not in probe.read("/proc/1/environ")
-    assert set(env) <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED", "OMP_NUM_THREADS",
-                        "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM", "HF_HUB_OFFLINE", "MPLBACKEND", "PWD"}
+    assert set(env) <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "TOKENIZERS_PARALLELISM",
+        "HF_HUB_OFFLINE",
+        "MPLBACKEND",
+        "PWD",
+    }
 
 
 def test_runs_as_non_root_and_sees_only_its_own_processes(sandbox: Sandbox) -> None:
@@ -127,7 +141,9 @@ def test_host_unix_sockets_are_out_of_reach(sandbox: Sandbox, tmp_path: Path) ->
     server.listen()
     try:
         probe = sandbox({"probe.py": PROBE}).module("probe")
-        assert probe.connect(int(socket.AF_UNIX), int(socket.SOCK_STREAM), str(path)).startswith("ERR:FileNotFoundError")
+        assert probe.connect(int(socket.AF_UNIX), int(socket.SOCK_STREAM), str(path)).startswith(
+            "ERR:FileNotFoundError"
+        )
     finally:
         server.close()
         path.unlink()
@@ -145,7 +161,12 @@ def test_system_is_read_only_and_submission_copy_is_private(sandbox: Sandbox) ->
 
 
 def test_huge_output_is_truncated_with_a_note(sandbox: Sandbox) -> None:
-    student = sandbox({"loud.py": "import sys\ndef shout():\n    for _ in range(20000):\n        sys.stdout.write('x' * 1000)\n    return 1\n"}, output_bytes=4096)
+    student = sandbox(
+        {
+            "loud.py": "import sys\ndef shout():\n    for _ in range(20000):\n        sys.stdout.write('x' * 1000)\n    return 1\n"
+        },
+        output_bytes=4096,
+    )
     assert student.module("loud").shout() == 1
     session = student._session
     session.close()

@@ -53,8 +53,13 @@ def test_run_script_records_the_intercepted_call_and_stops(sandbox: Sandbox) -> 
     raw = io.BytesIO()
     torch.save({"w": torch.arange(4.0)}, raw)
     student.write_file("params.pt", raw.getvalue())
-    run = student.run_script("src/run.py", ["7"], intercept="trainer.Trainer.train",
-                             stub_modules=["torch.utils.tensorboard"], cpu_torch_load=True)  # fmt: skip
+    run = student.run_script(
+        "src/run.py",
+        ["7"],
+        intercept="trainer.Trainer.train",
+        stub_modules=["torch.utils.tensorboard"],
+        cpu_torch_load=True,
+    )
     assert run.stopped and not run.failed, run
     assert run.output == "building ['7']\n"
     assert len(run.calls) == 1
@@ -70,8 +75,13 @@ def test_run_script_can_let_the_script_go_on_and_reports_its_exit(sandbox: Sandb
     raw = io.BytesIO()
     torch.save({"w": torch.zeros(1)}, raw)
     student.write_file("params.pt", raw.getvalue())
-    run = student.run_script("src/run.py", ["3", "4"], intercept="trainer.Trainer.train", stop=False,
-                             stub_modules=["torch.utils.tensorboard"])  # fmt: skip
+    run = student.run_script(
+        "src/run.py",
+        ["3", "4"],
+        intercept="trainer.Trainer.train",
+        stop=False,
+        stub_modules=["torch.utils.tensorboard"],
+    )
     assert not run.stopped and run.exit_code == 4 and run.failed
     assert "after train" in run.output
     assert student.read_file("out.txt") == b"done"

@@ -56,11 +56,21 @@ def workspace() -> Iterator[Path]:
 
 def test_reference_through_the_cli_lacks_exactly_the_trained_artifacts(workspace: Path) -> None:
     out = subprocess.run(
-        [str(PROJECT_ROOT / ".venv" / "bin" / "grader"), "grade", str(REFERENCE), "--assignment", "cs224n-a5", "--json",
-         "--out", str(workspace / "report.json")],
-        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var"),
-             "GRADER_ENVS_DIR": str(SHARED_ENVS)},
-    )  # fmt: skip
+        [
+            str(PROJECT_ROOT / ".venv" / "bin" / "grader"),
+            "grade",
+            str(REFERENCE),
+            "--assignment",
+            "cs224n-a5",
+            "--json",
+            "--out",
+            str(workspace / "report.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var"), "GRADER_ENVS_DIR": str(SHARED_ENVS)},
+    )
     assert out.returncode == 0, out.stderr
     report = GradeReport.model_validate_json(out.stdout)
     assert (report.score, report.max_score) == (REFERENCE_SCORE, 33)
@@ -69,7 +79,10 @@ def test_reference_through_the_cli_lacks_exactly_the_trained_artifacts(workspace
     lacking = {t.number: t.output for t in report.tests if t.result != "passed"}
     assert set(lacking) == MISSING_ARTIFACTS
     for number, output in lacking.items():
-        assert output.startswith("Not graded: needs the file ") and "which your submission lacks" in output, (number, output)
+        assert output.startswith("Not graded: needs the file ") and "which your submission lacks" in output, (
+            number,
+            output,
+        )
     assert report.sandbox_secure and report.status == "graded"
     assert json.loads((workspace / "report.json").read_text())["score"] == REFERENCE_SCORE
 

@@ -39,10 +39,20 @@ def _pairs(corpora: ModuleType, rng: random.Random) -> tuple[list[str], list[tup
     negative = y.clone()
     negative[-1] = -1
     pairs += [
-        ([1, 2], y), (x, "y"), (x.int(), y), (x, y.float()), (x[None], y[None]), (x[:-1], y),
-        (x[:10], y[:10]), (x[:0], y[:0]), (x, bad_shift), (too_big, y), (x, negative),
-        (x.long().t(), y), (torch.stack([x, x], 1)[:, 0], y),  # non-contiguous but well formed
-    ]  # fmt: skip
+        ([1, 2], y),
+        (x, "y"),
+        (x.int(), y),
+        (x, y.float()),
+        (x[None], y[None]),
+        (x[:-1], y),
+        (x[:10], y[:10]),
+        (x[:0], y[:0]),
+        (x, bad_shift),
+        (too_big, y),
+        (x, negative),
+        (x.long().t(), y),
+        (torch.stack([x, x], 1)[:, 0], y),  # non-contiguous but well formed
+    ]
     rng.shuffle(pairs)
     return itos, pairs
 

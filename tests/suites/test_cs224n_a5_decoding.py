@@ -50,7 +50,9 @@ def handout() -> Iterator[dict[str, ModuleType]]:
 
 
 def _gpt(handout: dict[str, ModuleType], vocab: int, perceiver: bool, seed: int) -> torch.nn.Module:
-    config = handout["model"].GPTConfig(vocab, 128, n_layer=4, n_head=8, n_embd=64, perceiver=perceiver, bottleneck_dim=16)
+    config = handout["model"].GPTConfig(
+        vocab, 128, n_layer=4, n_head=8, n_embd=64, perceiver=perceiver, bottleneck_dim=16
+    )
     gpt = handout["model"].GPT(config)
     shapes = {k: tuple(v.shape) for k, v in gpt.state_dict().items() if not k.endswith("attn.mask")}
     gains = [k for k in shapes if k.endswith("weight") and (".ln" in k or k.startswith("ln_f"))]
@@ -65,7 +67,9 @@ def _prompts() -> list[str]:
     return [f"Where was {name} born?\n\u2047" for name in NAMES]
 
 
-def _handout_predictions(handout: dict[str, ModuleType], gpt: torch.nn.Module, prompts: list[str], stoi: dict[str, int], itos: list[str]) -> list[str]:  # fmt: skip
+def _handout_predictions(
+    handout: dict[str, ModuleType], gpt: torch.nn.Module, prompts: list[str], stoi: dict[str, int], itos: list[str]
+) -> list[str]:
     out = []
     for prompt in prompts:
         x = torch.tensor([stoi[c] for c in prompt])[None]
@@ -75,7 +79,9 @@ def _handout_predictions(handout: dict[str, ModuleType], gpt: torch.nn.Module, p
 
 
 @pytest.mark.parametrize("perceiver", [False, True], ids=["vanilla", "perceiver"])
-def test_greedy_decoding_equals_the_handouts_evaluate(suite: Suite, handout: dict[str, ModuleType], perceiver: bool) -> None:
+def test_greedy_decoding_equals_the_handouts_evaluate(
+    suite: Suite, handout: dict[str, ModuleType], perceiver: bool
+) -> None:
     decoding, reexec = _suite_module(suite, "decoding"), _suite_module(suite, "checks_reexec")
     stoi, itos = decoding.vocabulary(CORPUS)
     gpt = _gpt(handout, len(itos), perceiver, seed=14 if perceiver else 11)
@@ -87,7 +93,9 @@ def test_greedy_decoding_equals_the_handouts_evaluate(suite: Suite, handout: dic
     assert decoding.predict(state, arch, _prompts(), stoi, itos, forms) == expected
 
 
-def test_every_perceiver_formulation_steps_as_formulations_py_computes_it(suite: Suite, handout: dict[str, ModuleType]) -> None:
+def test_every_perceiver_formulation_steps_as_formulations_py_computes_it(
+    suite: Suite, handout: dict[str, ModuleType]
+) -> None:
     decoding, formulations, reexec = (_suite_module(suite, n) for n in ("decoding", "formulations", "checks_reexec"))
     stoi, itos = decoding.vocabulary(CORPUS)
     gpt = _gpt(handout, len(itos), True, seed=12)
@@ -99,7 +107,9 @@ def test_every_perceiver_formulation_steps_as_formulations_py_computes_it(suite:
         return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
 
     down_default, up_default = reexec.DEFAULT_FORMULATIONS
-    pairs = [(f, up_default) for f in decoding.ALL_FORMULATIONS] + [(down_default, f) for f in decoding.ALL_FORMULATIONS]
+    pairs = [(f, up_default) for f in decoding.ALL_FORMULATIONS] + [
+        (down_default, f) for f in decoding.ALL_FORMULATIONS
+    ]
     with torch.no_grad():
         x = gpt.tok_emb(ids) + gpt.pos_emb[:, : ids.shape[1]]
         for down, up in pairs:
@@ -114,7 +124,10 @@ def test_the_formulation_search_finds_a_non_default_pair(suite: Suite, handout: 
     stoi, itos = decoding.vocabulary(CORPUS)
     state = {k: v for k, v in _gpt(handout, len(itos), True, seed=14).state_dict().items()}
     arch = decoding.architecture(state, len(itos), True)
-    pair = (decoding.Formulation(False, True, decoding.MLP_ONLY), decoding.Formulation(True, False, decoding.QUERY_AFTER_MLP))
+    pair = (
+        decoding.Formulation(False, True, decoding.MLP_ONLY),
+        decoding.Formulation(True, False, decoding.QUERY_AFTER_MLP),
+    )
     submitted = decoding.predict(state, arch, _prompts(), stoi, itos, pair)
     assert submitted != decoding.predict(state, arch, _prompts(), stoi, itos, reexec.DEFAULT_FORMULATIONS)
     found = reexec.choose_formulations(state, arch, _prompts(), submitted, (stoi, itos), candidates=[pair])

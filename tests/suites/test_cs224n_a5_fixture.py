@@ -47,8 +47,12 @@ class Tiny:
 def tiny() -> Iterator[Tiny]:
     """Generate the fixture once per session: data, trained reference, and the suite variant."""
     root = traversable_dir("grader-cs224n-tiny-")
-    subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "make_cs224n_fixture.py"), str(root), "--no-pretraining"],
-                   check=True, timeout=1200, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "make_cs224n_fixture.py"), str(root), "--no-pretraining"],
+        check=True,
+        timeout=1200,
+        capture_output=True,
+    )
     suite_dir = root / "suite"
     suite_dir.mkdir()
     for module in REAL_SUITE.glob("*.py"):
@@ -77,9 +81,7 @@ def test_the_reference_gets_full_marks_on_the_fixture(tiny: Tiny) -> None:
     by_number = {t.number: t.output for t in report.tests}
     questions = len((tiny.data / "birth_test_inputs.tsv").read_text().splitlines())
     for number in ("7.1", "7.2"):
-        assert (
-            f"on all {questions} test questions reproduced {questions}/{questions}" in by_number[number]
-        )
+        assert f"on all {questions} test questions reproduced {questions}/{questions}" in by_number[number]
     assert "Test accuracy of perceiver.pretrain.test.predictions" in by_number["4.6"]
 
 
@@ -128,10 +130,12 @@ def _evaluate_copies_the_predictions(sub: Path, data: Path) -> None:
     """run.py's evaluate copies the submitted predictions (the forgery the issue names), with junk params."""
     _junk_params(sub, data)
     run = sub / "src" / "run.py"
-    run.write_text(run.read_text().replace(
-        'elif args.function == "evaluate":',
-        'elif args.function == "evaluate":\n    import shutil\n    shutil.copy("vanilla.pretrain.test.predictions", args.outputs_path)\n    raise SystemExit(0)\nelif False:',
-    ))  # fmt: skip
+    run.write_text(
+        run.read_text().replace(
+            'elif args.function == "evaluate":',
+            'elif args.function == "evaluate":\n    import shutil\n    shutil.copy("vanilla.pretrain.test.predictions", args.outputs_path)\n    raise SystemExit(0)\nelif False:',
+        )
+    )
 
 
 PREDICTIONS = {"4.1", "4.2", "4.3", "4.4", "4.5", "4.6"}
@@ -144,7 +148,12 @@ ARTIFACT_MUTANTS: dict[str, tuple[Callable[[Path, Path], None], set[str], str, s
     "predictions_not_from_params": (_not_from_params, {"7.1"}, "do not come from the submitted params", OUTPUTS),
     "junk_params": (_junk_params, {"7.1"}, "do not come from the submitted params", {"7.1"}),
     "params_of_another_model": (_params_of_another_model, {"7.2"}, "does not fit the handout's Perceiver", {"7.2"}),
-    "evaluate_copies_the_predictions": (_evaluate_copies_the_predictions, {"7.1"}, "do not come from the submitted params", {"7.1"}),
+    "evaluate_copies_the_predictions": (
+        _evaluate_copies_the_predictions,
+        {"7.1"},
+        "do not come from the submitted params",
+        {"7.1"},
+    ),
 }
 #: the artifact mutants that forge the re-execution: each is flagged for the TAs
 FLAGGED = {"predictions_not_from_params", "junk_params", "params_of_another_model", "evaluate_copies_the_predictions"}

@@ -150,5 +150,7 @@ def test_a_script_that_always_fails_is_told_what_ran_and_what_it_printed(workspa
     (result,) = report.tests
     assert result.result != "passed"
     for command in INVOCATIONS:
-        assert f"{command}: it raised AssertionError (at src/london_baseline.py line 2: `assert False`)" in result.output
+        assert (
+            f"{command}: it raised AssertionError (at src/london_baseline.py line 2: `assert False`)" in result.output
+        )
     assert str(REFERENCE) not in result.output

@@ -65,12 +65,15 @@ def test_the_suite_totals_33_points_split_as_the_handout(suite: Suite) -> None:
     assert all(points[n] == 0 for n in points if n.startswith(("6.", "7.")))
 
 
-@pytest.mark.parametrize(("number", "name", "gold", "needed"), [
-    ("4.3", "vanilla.pretrain.dev.predictions", "birth_dev.tsv", 50),     # 10 % of 500
-    ("4.4", "vanilla.pretrain.test.predictions", "birth_test.tsv", 40),   # 9 % of 437 = 39.33
-    ("4.5", "perceiver.pretrain.dev.predictions", "birth_dev.tsv", 30),   # 6 % of 500
-    ("4.6", "perceiver.pretrain.test.predictions", "birth_test.tsv", 22),  # 5 % of 437 = 21.85
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("number", "name", "gold", "needed"),
+    [
+        ("4.3", "vanilla.pretrain.dev.predictions", "birth_dev.tsv", 50),  # 10 % of 500
+        ("4.4", "vanilla.pretrain.test.predictions", "birth_test.tsv", 40),  # 9 % of 437 = 39.33
+        ("4.5", "perceiver.pretrain.dev.predictions", "birth_dev.tsv", 30),  # 6 % of 500
+        ("4.6", "perceiver.pretrain.test.predictions", "birth_test.tsv", 22),  # 5 % of 437 = 21.85
+    ],
+)
 def test_threshold_boundary_in_exact_integers(
     suite: Suite, tmp_path: Path, number: str, name: str, gold: str, needed: int
 ) -> None:
@@ -136,7 +139,9 @@ def test_a_file_elsewhere_is_graded_when_it_is_the_only_copy(suite: Suite, tmp_p
     (tmp_path / "outputs" / "vanilla.pretrain.dev.predictions").write_bytes(_lines(places, 60))
     passed, feedback = _run(suite, "4.3", tmp_path, "vanilla.pretrain.dev.predictions", None)
     assert passed == ""
-    assert any("not at the top level" in n and "read outputs/vanilla.pretrain.dev.predictions" in n for n in feedback.notes)
+    assert any(
+        "not at the top level" in n and "read outputs/vanilla.pretrain.dev.predictions" in n for n in feedback.notes
+    )
     assert any("60/500 = 12.0 %" in n for n in feedback.notes)
     (tmp_path / "vanilla.nopretrain.dev.predictions.txt").write_bytes(_lines(places, 3))
     passed, feedback = _run(suite, "4.1", tmp_path, "vanilla.nopretrain.dev.predictions", None)
@@ -150,7 +155,10 @@ def test_several_copies_or_only_similar_names_are_named_not_graded(suite: Suite,
         (tmp_path / folder / "vanilla.pretrain.dev.predictions").write_bytes(_lines(places, 60))
     failed, _ = _run(suite, "4.3", tmp_path, "vanilla.pretrain.dev.predictions", None)
     assert failed.startswith("Not graded: needs the file vanilla.pretrain.dev.predictions")
-    assert "Several copies were found (a5/vanilla.pretrain.dev.predictions, results/vanilla.pretrain.dev.predictions)" in failed
+    assert (
+        "Several copies were found (a5/vanilla.pretrain.dev.predictions, results/vanilla.pretrain.dev.predictions)"
+        in failed
+    )
     # A name of its own is named, never graded in place of the handout's file (which run wrote it is unknown);
     # another handout file (the test split, the other run) is never offered as a candidate.
     (tmp_path / "src").mkdir()
@@ -188,9 +196,20 @@ def test_test_messages_never_show_a_gold_place(suite: Suite, tmp_path: Path) -> 
 def test_london_output_forms(suite: Suite) -> None:
     """One figure per output: every honest form is read as 5 %, a line of several values as none."""
     london = _module(suite, "london")
-    honest = ("Correct: 25 out of 500: 5.0%", "5%", "accuracy 0.05", "5.0", "25/500", "London: 4.999999 %",
-              "Accuracy with London Baseline:  0.05", "(500, 25)", "data has 418352 characters, 256 unique.\n5.0 %",
-              "Accuracy on 500 examples: 0.05", "Accuracy: 5.000000000000001%\nDone.", "tensor(0.0500)")  # fmt: skip
+    honest = (
+        "Correct: 25 out of 500: 5.0%",
+        "5%",
+        "accuracy 0.05",
+        "5.0",
+        "25/500",
+        "London: 4.999999 %",
+        "Accuracy with London Baseline:  0.05",
+        "(500, 25)",
+        "data has 418352 characters, 256 unique.\n5.0 %",
+        "Accuracy on 500 examples: 0.05",
+        "Accuracy: 5.000000000000001%\nDone.",
+        "tensor(0.0500)",
+    )
     for output in honest:
         figure, why = london.reported_figure(output)
         assert figure is not None and figure.matches(25, 500), (output, why)
@@ -249,7 +268,7 @@ def test_an_exception_without_message_is_described_with_its_place(suite: Suite) 
     except AssertionError:
         formatted = traceback.format_exc()
     # The sandbox's tracebacks carry the source line under each frame; format_exc cannot read this one's.
-    formatted = formatted.replace('line 2, in item\n', 'line 2, in item\n    assert len(doc) >= 4\n')
+    formatted = formatted.replace("line 2, in item\n", "line 2, in item\n    assert len(doc) >= 4\n")
     text = raised(StudentCodeError("AssertionError", "", formatted))
     assert text == "raised AssertionError (with no message) at src/dataset.py line 2: `assert len(doc) >= 4`"
     text = raised(StudentCodeError("ValueError", "empty range for randrange() (1, 0, -1)", ""))

@@ -70,11 +70,21 @@ def suite() -> Suite:
 
 def test_reference_gets_full_marks_through_the_cli(workspace: Path) -> None:
     out = subprocess.run(
-        [str(PROJECT_ROOT / ".venv" / "bin" / "grader"), "grade", str(REFERENCE), "--assignment", "csc413-a3", "--json",
-         "--out", str(workspace / "report.json")],
-        capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var"),
-             "GRADER_ENVS_DIR": str(SHARED_ENVS)},
-    )  # fmt: skip
+        [
+            str(PROJECT_ROOT / ".venv" / "bin" / "grader"),
+            "grade",
+            str(REFERENCE),
+            "--assignment",
+            "csc413-a3",
+            "--json",
+            "--out",
+            str(workspace / "report.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "GRADER_DATA_DIR": str(workspace / "var"), "GRADER_ENVS_DIR": str(SHARED_ENVS)},
+    )
     assert out.returncode == 0, out.stderr
     report = GradeReport.model_validate_json(out.stdout)
     by_number = {t.number: t for t in report.tests}

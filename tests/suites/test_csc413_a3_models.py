@@ -30,8 +30,10 @@ pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
 
 REFERENCE = PROJECT_ROOT / "reference_solutions" / "csc413_a3"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-         "seventeen eighteen nineteen twenty plus minus").split()  # fmt: skip
+WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty plus minus"
+).split()
 CANDIDATES = ["a photo of a dog", "zzz", "green", "blue sky", "a b c", "orange", "fish", "a lake"]
 
 
@@ -59,8 +61,16 @@ def build_cache(hf_home: Path) -> None:
     bert = _snapshot(hf_home, "tbs17/MathBERT")
     vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS])}
     tr.BertTokenizer(vocab=vocab).save_pretrained(bert)
-    tr.BertModel(tr.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                               intermediate_size=64, max_position_embeddings=16)).save_pretrained(bert)  # fmt: skip
+    tr.BertModel(
+        tr.BertConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=16,
+        )
+    ).save_pretrained(bert)
     clip = _snapshot(hf_home, "openai/clip-vit-base-patch32")
     chars = _byte_chars()
     bpe = {c: i for i, c in enumerate(chars)} | {c + "</w>": len(chars) + i for i, c in enumerate(chars)}
@@ -70,13 +80,27 @@ def build_cache(hf_home: Path) -> None:
     tr.CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(clip)
     end = bpe["<|endoftext|>"]
     config = tr.CLIPConfig(
-        text_config={"vocab_size": len(bpe), "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                     "intermediate_size": 64, "max_position_embeddings": 77, "bos_token_id": bpe["<|startoftext|>"],
-                     "eos_token_id": end, "pad_token_id": end},
-        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "num_hidden_layers": 2,
-                       "num_attention_heads": 2, "intermediate_size": 64},
+        text_config={
+            "vocab_size": len(bpe),
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 77,
+            "bos_token_id": bpe["<|startoftext|>"],
+            "eos_token_id": end,
+            "pad_token_id": end,
+        },
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        },
         projection_dim=16,
-    )  # fmt: skip
+    )
     tr.CLIPModel(config).save_pretrained(clip)
     for path in [hf_home, *hf_home.rglob("*")]:  # the sandbox's own uid reads it (read-only)
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -150,8 +174,9 @@ def suite_with_images(workspace: Path, cache: Path) -> tuple[Suite, list[Path]]:
     return load_suite(folder), paths
 
 
-def test_gated_checks_run_and_grade_with_the_cache(workspace: Path, cache: Path, suite_with_images: tuple[Suite, list[Path]],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_gated_checks_run_and_grade_with_the_cache(
+    workspace: Path, cache: Path, suite_with_images: tuple[Suite, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     suite, images = suite_with_images
     settings = settings_for(workspace / "var", hf_home=cache)
@@ -172,8 +197,9 @@ def test_gated_checks_run_and_grade_with_the_cache(workspace: Path, cache: Path,
     assert f"the target image is {target}" in report.tests[0].output
 
 
-def test_with_the_model_but_without_the_images_the_check_is_pending(workspace: Path, cache: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_with_the_model_but_without_the_images_the_check_is_pending(
+    workspace: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     suite = load_suite(PROJECT_ROOT / "test_suites" / "csc413_a3")
     report = grade(only(suite, {"4.2.1", "4.2.2"}), REFERENCE, settings_for(workspace / "var", hf_home=cache))

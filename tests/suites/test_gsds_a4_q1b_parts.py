@@ -77,13 +77,16 @@ def _notebook(tmp_path: Path, cells: list[str]) -> Path:
 
 def test_dataset_cells_are_found_and_cleaned(splitcell: ModuleType, tmp_path: Path) -> None:
     assert [n for n, _ in splitcell.dataset_cells(REFERENCE)] == [5]  # not the imports cell that names load_dataset
-    root = _notebook(tmp_path, [
-        "from datasets import load_dataset\nimport torch",
-        "!pip install datasets\nimport datasets\nds = datasets.load_dataset('p')['train']",
-        "x = 5 % 2\n",
-        "train_set, valid_set = torch.utils.data.random_split(ds, [0.9, 0.1])",
-        "class Trainer: pass",
-    ])  # fmt: skip
+    root = _notebook(
+        tmp_path,
+        [
+            "from datasets import load_dataset\nimport torch",
+            "!pip install datasets\nimport datasets\nds = datasets.load_dataset('p')['train']",
+            "x = 5 % 2\n",
+            "train_set, valid_set = torch.utils.data.random_split(ds, [0.9, 0.1])",
+            "class Trainer: pass",
+        ],
+    )
     cells = splitcell.dataset_cells(root)
     assert [n for n, _ in cells] == [2, 3, 4]
     assert cells[0][1].splitlines() == ["pass", "pass", "ds = datasets.load_dataset('p')['train']"]

@@ -59,7 +59,11 @@ def zip_of(files: dict[str, str | bytes]) -> bytes:
 
 def visibility_zip(pause_seconds: float = 0) -> bytes:
     """An honest submission for the 'visibility' test suite (4/4); ``pause()`` sleeps as long as asked."""
-    return zip_of({"good.py": f"import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep({pause_seconds})\n"})
+    return zip_of(
+        {
+            "good.py": f"import time\n\ndef add(a, b):\n    return a + b\n\ndef pause():\n    time.sleep({pause_seconds})\n"
+        }
+    )
 
 
 def make_zip(folder: Path, dest: Path, wrapper: str = "") -> Path:

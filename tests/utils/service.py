@@ -52,8 +52,13 @@ class Service:
 
     def start(self) -> Service:
         with (self.root / "serve.log").open("ab") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen([GRADER, "serve", "--port", str(self.port)], env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            self.process = subprocess.Popen(
+                [GRADER, "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_healthy(self.url, self.process)
         return self
 
@@ -83,8 +88,14 @@ class Service:
 
 
 def service_env(root: Path, **extra: str) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "GRADER_ENV": "test", "GRADER_DATA_DIR": str(root / "var"),
-            "GRADER_SUITES_DIR": str(suites_dir(root)), "GRADER_ENVS_DIR": str(SHARED_ENVS), **extra}  # fmt: skip
+    return {
+        "PATH": "/usr/bin:/bin",
+        "GRADER_ENV": "test",
+        "GRADER_DATA_DIR": str(root / "var"),
+        "GRADER_SUITES_DIR": str(suites_dir(root)),
+        "GRADER_ENVS_DIR": str(SHARED_ENVS),
+        **extra,
+    }
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
@@ -116,7 +127,9 @@ def leftovers(root: Path) -> list[str]:
     return found
 
 
-def wait_state(client: httpx.Client, sub_id: str, states: tuple[str, ...] = ("done", "error"), timeout: float = 300) -> dict:  # type: ignore[type-arg]
+def wait_state(
+    client: httpx.Client, sub_id: str, states: tuple[str, ...] = ("done", "error"), timeout: float = 300
+) -> dict:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/v1/submissions/{sub_id}").json()
@@ -143,9 +156,24 @@ class RedisServer:
         return f"redis+socket://{self.socket}"
 
     def start(self) -> RedisServer:
-        args = [self.binary, "--port", "0", "--unixsocket", self.socket, "--dir", str(self.dir),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", ""]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        args = [
+            self.binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            self.socket,
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ]
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + 20
         while not Path(self.socket).exists():
             assert time.monotonic() < deadline, "redis-server did not start"

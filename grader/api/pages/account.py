@@ -17,10 +17,14 @@ from grader.store.tokens import digest, resolve_token
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-_BAD_LINK = ("This sign-in link is not valid: it was already used, has expired, or its account was revoked. "
-             "Sign in with your token, or ask your course staff for a new link.")  # fmt: skip
-_OLD_LINK = ("Sign-in links no longer carry your token in the address. Sign in with your token, or ask your "
-             "course staff for a new link.")  # fmt: skip
+_BAD_LINK = (
+    "This sign-in link is not valid: it was already used, has expired, or its account was revoked. "
+    "Sign in with your token, or ask your course staff for a new link."
+)
+_OLD_LINK = (
+    "Sign-in links no longer carry your token in the address. Sign in with your token, or ask your "
+    "course staff for a new link."
+)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -27,8 +27,16 @@ class _Style:
 
     def classes(self) -> str:
         names = [f"ansi-fg-{self.fg}" if self.fg else "", f"ansi-bg-{self.bg}" if self.bg else ""]
-        names += [n for n, on in (("ansi-bold", self.bold), ("ansi-dim", self.dim), ("ansi-italic", self.italic),
-                                  ("ansi-underline", self.underline)) if on]  # fmt: skip
+        names += [
+            n
+            for n, on in (
+                ("ansi-bold", self.bold),
+                ("ansi-dim", self.dim),
+                ("ansi-italic", self.italic),
+                ("ansi-underline", self.underline),
+            )
+            if on
+        ]
         return " ".join(n for n in names if n)
 
 

@@ -54,8 +54,7 @@ def _invalid(exc: ValidationError) -> HTTPException:
 def _changes(change: SettingsChange) -> dict[str, Any]:
     """One history entry as the page lists it: when, who, and each field that changed (before, after)."""
     before, after = change.before.model_dump(mode="json"), change.after.model_dump(mode="json")
-    return {"at": change.at, "by": change.by,
-            "fields": [(k, before[k], v) for k, v in after.items() if v != before[k]]}  # fmt: skip
+    return {"at": change.at, "by": change.by, "fields": [(k, before[k], v) for k, v in after.items() if v != before[k]]}
 
 
 def _back(assignment_id: str, note: str) -> RedirectResponse:
@@ -70,36 +69,60 @@ def course_page(assignment_id: str, request: Request, services: ServicesDep, don
     manifest = find_manifest(assignment_id, services)
     course = CourseStore(services.store)
     requests = RegradeRequests(services.store).of_assignment(manifest.id)
-    return render(request, "course.html", user, assignment=assignment_public(manifest), settings=course.settings(manifest),
-                  history=[_changes(h) for h in reversed(course.settings_history(manifest))], extensions=course.exceptions(manifest.id),
-                  open_requests=[q for q in requests if q.state == RequestState.open],
-                  answered=[q for q in reversed(requests) if q.state != RequestState.open][:20],
-                  local=local_input, done=done)  # fmt: skip
+    return render(
+        request,
+        "course.html",
+        user,
+        assignment=assignment_public(manifest),
+        settings=course.settings(manifest),
+        history=[_changes(h) for h in reversed(course.settings_history(manifest))],
+        extensions=course.exceptions(manifest.id),
+        open_requests=[q for q in requests if q.state == RequestState.open],
+        answered=[q for q in reversed(requests) if q.state != RequestState.open][:20],
+        local=local_input,
+        done=done,
+    )
 
 
 @router.post("/assignments/{assignment_id}/settings")
 @html_errors
 def settings_form(
-    assignment_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-    release_at: Annotated[str, Form()] = "", due: Annotated[str, Form()] = "", late_due: Annotated[str, Form()] = "",
-    late_policy: Annotated[str, Form()] = "none", late_percent: Annotated[str, Form()] = "0",
-    counting: Annotated[str, Form()] = "latest", max_submissions: Annotated[str, Form()] = "",
+    assignment_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    release_at: Annotated[str, Form()] = "",
+    due: Annotated[str, Form()] = "",
+    late_due: Annotated[str, Form()] = "",
+    late_policy: Annotated[str, Form()] = "none",
+    late_percent: Annotated[str, Form()] = "0",
+    counting: Annotated[str, Form()] = "latest",
+    max_submissions: Annotated[str, Form()] = "",
     published: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     """Save the settings form: only the fields that changed are applied (one history entry, one audit entry)."""
     user = staff_only(request, services)
     check_csrf(request, csrf)
     manifest = find_manifest(assignment_id, services)
     course = CourseStore(services.store)
-    form: dict[str, Any] = {"release_at": _date(release_at), "due": _date(due), "late_due": _date(late_due),
-                            "late_policy": late_policy, "late_percent": late_percent or "0", "counting": counting,
-                            "max_submissions": max_submissions.strip() or None, "published": published == "on"}  # fmt: skip
+    form: dict[str, Any] = {
+        "release_at": _date(release_at),
+        "due": _date(due),
+        "late_due": _date(late_due),
+        "late_policy": late_policy,
+        "late_percent": late_percent or "0",
+        "counting": counting,
+        "max_submissions": max_submissions.strip() or None,
+        "published": published == "on",
+    }
     try:
         wanted = SettingsPatch.model_validate(form).model_dump()
     except ValidationError as exc:
         raise _invalid(exc) from None
     current = course.settings(manifest).model_dump()
-    changes = {k: v for k, v in wanted.items() if v != current[k] and (v is not None or k in _DATES or k == "max_submissions")}
+    changes = {
+        k: v for k, v in wanted.items() if v != current[k] and (v is not None or k in _DATES or k == "max_submissions")
+    }
     if changes:
         try:
             course.update_settings(manifest, changes, actor_of(user))
@@ -113,11 +136,18 @@ def settings_form(
 @router.post("/assignments/{assignment_id}/extensions")
 @html_errors
 def extension_form(
-    assignment_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-    student: Annotated[str, Form()] = "", due: Annotated[str, Form()] = "", late_due: Annotated[str, Form()] = "",
-    max_submissions: Annotated[str, Form()] = "", waive_penalty: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "", withdraw: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    assignment_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    student: Annotated[str, Form()] = "",
+    due: Annotated[str, Form()] = "",
+    late_due: Annotated[str, Form()] = "",
+    max_submissions: Annotated[str, Form()] = "",
+    waive_penalty: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    withdraw: Annotated[str, Form()] = "",
+) -> Response:
     """Grant or replace a student's extension, or (``withdraw``) take it back."""
     user = staff_only(request, services)
     check_csrf(request, csrf)
@@ -132,9 +162,15 @@ def extension_form(
         course.set_exception(manifest.id, student, None, actor_of(user))
         return _back(assignment_id, "extension")
     try:
-        exc = StudentException.model_validate({"due": _date(due), "late_due": _date(late_due), "note": note,
-                                               "max_submissions": max_submissions.strip() or None,
-                                               "waive_penalty": waive_penalty == "on"})  # fmt: skip
+        exc = StudentException.model_validate(
+            {
+                "due": _date(due),
+                "late_due": _date(late_due),
+                "note": note,
+                "max_submissions": max_submissions.strip() or None,
+                "waive_penalty": waive_penalty == "on",
+            }
+        )
     except ValidationError as error:
         raise _invalid(error) from None
     course.set_exception(manifest.id, student, exc, actor_of(user))
@@ -144,16 +180,22 @@ def extension_form(
 @router.post("/regrade-requests/{request_id}/resolve")
 @html_errors
 def resolve_form(
-    request_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-    action: Annotated[str, Form()] = "", answer: Annotated[str, Form()] = "", check: Annotated[str, Form()] = "",
+    request_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "",
+    answer: Annotated[str, Form()] = "",
+    check: Annotated[str, Form()] = "",
     points: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     """Answer a regrade request (re-run, adjust or decline), then back to the assignment's course page."""
     user = staff_only(request, services)
     check_csrf(request, csrf)
     try:
-        body = RegradeAnswer.model_validate({"action": action, "answer": answer, "check": check.strip(),
-                                             "points": points.strip() or None})  # fmt: skip
+        body = RegradeAnswer.model_validate(
+            {"action": action, "answer": answer, "check": check.strip(), "points": points.strip() or None}
+        )
     except ValidationError as exc:
         raise _invalid(exc) from None
     done = answer_request(services, user, request_id, body)
@@ -162,13 +204,22 @@ def resolve_form(
 
 @router.get("/audit", response_class=HTMLResponse)
 @html_errors
-def audit_page(request: Request, services: ServicesDep, assignment: str | None = None,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Response:  # fmt: skip
+def audit_page(
+    request: Request, services: ServicesDep, assignment: str | None = None, offset: Annotated[int, Query(ge=0)] = 0
+) -> Response:
     """The audit log, newest first, a page at a time, optionally of one assignment."""
     user = staff_only(request, services)
     entries = audit.entries(services.store, assignment=assignment or None, offset=offset, limit=AUDIT_PAGE + 1)
-    return render(request, "audit.html", user, entries=entries[:AUDIT_PAGE], more=len(entries) > AUDIT_PAGE,
-                  offset=offset, page=AUDIT_PAGE, assignment=assignment or "")  # fmt: skip
+    return render(
+        request,
+        "audit.html",
+        user,
+        entries=entries[:AUDIT_PAGE],
+        more=len(entries) > AUDIT_PAGE,
+        offset=offset,
+        page=AUDIT_PAGE,
+        assignment=assignment or "",
+    )
 
 
 @router.get("/audit.csv")
@@ -176,5 +227,8 @@ def audit_page(request: Request, services: ServicesDep, assignment: str | None =
 def audit_csv_page(request: Request, services: ServicesDep, assignment: str | None = None) -> Response:
     """The API's audit CSV, for a signed-in TA."""
     staff_only(request, services)
-    return Response(audit_csv_text(audit.entries(services.store, assignment=assignment or None)), media_type="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})  # fmt: skip
+    return Response(
+        audit_csv_text(audit.entries(services.store, assignment=assignment or None)),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )

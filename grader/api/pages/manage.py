@@ -37,8 +37,15 @@ def grading_page(submission_id: str, request: Request, services: ServicesDep) ->
     grade = submission_grade(services, submission_id, user)
     sub = services.store.get(submission_id)
     versions = list_versions(submission_id, services, user)
-    return render(request, "grading.html", user, sub=sub, grade=grade, versions=versions,
-                  requests=RegradeRequests(services.store).of_submission(submission_id))  # fmt: skip
+    return render(
+        request,
+        "grading.html",
+        user,
+        sub=sub,
+        grade=grade,
+        versions=versions,
+        requests=RegradeRequests(services.store).of_submission(submission_id),
+    )
 
 
 @router.get("/versions/{version}", response_class=HTMLResponse)
@@ -46,14 +53,25 @@ def grading_page(submission_id: str, request: Request, services: ServicesDep) ->
 def version_page(submission_id: str, version: int, request: Request, services: ServicesDep) -> Response:
     """One earlier report, check by check."""
     user = staff_only(request, services)
-    return render(request, "report_version.html", user, submission_id=submission_id, version=version,
-                  report=get_version(submission_id, version, services, user))  # fmt: skip
+    return render(
+        request,
+        "report_version.html",
+        user,
+        submission_id=submission_id,
+        version=version,
+        report=get_version(submission_id, version, services, user),
+    )
 
 
 @router.get("/compare", response_class=HTMLResponse)
 @html_errors
-def compare_page(submission_id: str, request: Request, services: ServicesDep, before: Annotated[int, Query(ge=1)] = 1,
-                 after: Annotated[int | None, Query(ge=1)] = None) -> Response:  # fmt: skip
+def compare_page(
+    submission_id: str,
+    request: Request,
+    services: ServicesDep,
+    before: Annotated[int, Query(ge=1)] = 1,
+    after: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
     """Two report versions side by side; the changed checks first."""
     user = staff_only(request, services)
     diff = compare_versions(submission_id, services, user, before, after)
@@ -64,13 +82,20 @@ def compare_page(submission_id: str, request: Request, services: ServicesDep, be
 @router.post("/adjustments")
 @html_errors
 def adjustment_form(
-    submission_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-    check: Annotated[str, Form()] = "", points: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    submission_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    check: Annotated[str, Form()] = "",
+    points: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     user = staff_only(request, services)
     check_csrf(request, csrf)
     try:
-        body = AdjustmentIn.model_validate({"check": check.strip(), "points": points.strip() or None, "reason": reason.strip()})
+        body = AdjustmentIn.model_validate(
+            {"check": check.strip(), "points": points.strip() or None, "reason": reason.strip()}
+        )
     except ValidationError as exc:
         raise _invalid(exc) from None
     add_adjustment(submission_id, body, services, user)
@@ -79,8 +104,9 @@ def adjustment_form(
 
 @router.post("/adjustments/{adjustment_id}/delete")
 @html_errors
-def withdraw_form(submission_id: str, adjustment_id: str, request: Request, services: ServicesDep,
-                  csrf: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+def withdraw_form(
+    submission_id: str, adjustment_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
     user = staff_only(request, services)
     check_csrf(request, csrf)
     delete_adjustment(submission_id, adjustment_id, services, user)
@@ -89,8 +115,13 @@ def withdraw_form(submission_id: str, adjustment_id: str, request: Request, serv
 
 @router.post("/comments")
 @html_errors
-def comment_form(submission_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-                 text: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+def comment_form(
+    submission_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+) -> Response:
     user = staff_only(request, services)
     check_csrf(request, csrf)
     try:

@@ -77,8 +77,15 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 def set_session(request: Request, response: Response, services: Services, token_digest: str) -> None:
     """Open a session for the holder of ``token_digest`` and name it in the cookie."""
     session_id = open_session(services.store, token_digest, SESSION_SECONDS)
-    response.set_cookie(COOKIE, session_id, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https")  # fmt: skip
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
 
 
 def clear_session(request: Request, response: Response, services: Services) -> None:

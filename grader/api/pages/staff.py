@@ -26,8 +26,9 @@ def _data_uri(svg: bytes) -> str:
 
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)
 @html_errors
-def overview_page(assignment_id: str, request: Request, services: ServicesDep, regraded: int | None = None,
-                  flagged: bool = False) -> Response:  # fmt: skip
+def overview_page(
+    assignment_id: str, request: Request, services: ServicesDep, regraded: int | None = None, flagged: bool = False
+) -> Response:
     """Submissions over time, score histogram, pass rate per check and the latest submission per student
     (``?flagged=1``: only those whose report a check flagged for review)."""
     user = staff_only(request, services)
@@ -40,8 +41,18 @@ def overview_page(assignment_id: str, request: Request, services: ServicesDep, r
     }
     rates = sorted(view.rates, key=lambda r: (r.rate, r.label))
     rows = view.flagged_only() if flagged else view.latest
-    return render(request, "overview.html", user, assignment=assignment_public(manifest), view=view, plots=plots,
-                  rates=rates, regraded=regraded, rows=rows, flagged=flagged)  # fmt: skip
+    return render(
+        request,
+        "overview.html",
+        user,
+        assignment=assignment_public(manifest),
+        view=view,
+        plots=plots,
+        rates=rates,
+        regraded=regraded,
+        rows=rows,
+        flagged=flagged,
+    )
 
 
 @router.get("/assignments/{assignment_id}/grades.csv")
@@ -64,7 +75,10 @@ def regrade_all_confirm_page(assignment_id: str, request: Request, services: Ser
 @router.post("/assignments/{assignment_id}/regrade")
 @html_errors
 def regrade_all_page(
-    assignment_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
+    assignment_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """Re-queue every submitter's latest submission once confirmed (else to the confirmation step), then

@@ -18,14 +18,24 @@ from grader.store.records import Role, Token
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _assignment_page(request: Request, services: ServicesDep, user: Token, assignment_id: str, *,
-                     error: str = "", status_code: int = 200) -> Response:  # fmt: skip
+def _assignment_page(
+    request: Request, services: ServicesDep, user: Token, assignment_id: str, *, error: str = "", status_code: int = 200
+) -> Response:
     manifest = find_manifest(assignment_id, services)
     info = assignment_public(manifest)
     on_roster = user.role != Role.student or services.store.on_roster(manifest.id, user.subject)
     history = services.store.submissions(manifest.id, user.subject)
-    return render(request, "assignment.html", user, status_code, assignment=info, on_roster=on_roster, history=history,
-                  max_bytes=services.settings.upload_max_bytes, error=error)  # fmt: skip
+    return render(
+        request,
+        "assignment.html",
+        user,
+        status_code,
+        assignment=info,
+        on_roster=on_roster,
+        history=history,
+        max_bytes=services.settings.upload_max_bytes,
+        error=error,
+    )
 
 
 @router.get("/assignments/{assignment_id}", response_class=HTMLResponse)

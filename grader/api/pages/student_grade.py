@@ -51,5 +51,11 @@ def grade_view(services: Services, user: Token, submission_id: str) -> dict[str,
     except HTTPException:
         return None  # another student's (the page already answered 404) or its assignment is gone
     shown = grade.grade is not None
-    return {"shown": shown, "parts": grade.grade, "adjustments": grade.adjustments, "comments": grade.comments,
-            "counts": grade.counts, "late": _lateness(services, submission_id) if shown else None}  # fmt: skip
+    return {
+        "shown": shown,
+        "parts": grade.grade,
+        "adjustments": grade.adjustments,
+        "comments": grade.comments,
+        "counts": grade.counts,
+        "late": _lateness(services, submission_id) if shown else None,
+    }

@@ -28,39 +28,62 @@ FINISHED = (SubmissionState.done, SubmissionState.error)
 def progress_view(services: Services, public: SubmissionPublic, user: Token) -> dict[str, Any]:
     """Queue position, checks done/total and the current check (the API names a hidden one to students
     only as "a hidden check")."""
-    return {"state": public.state.value, "done": public.progress.done, "total": public.progress.total,
-            "current": public.progress.current, "queue_position": public.progress.queue_position}  # fmt: skip
+    return {
+        "state": public.state.value,
+        "done": public.progress.done,
+        "total": public.progress.total,
+        "current": public.progress.current,
+        "queue_position": public.progress.queue_position,
+    }
 
 
 # What a student reads for each state of their request.
-STATE_LABELS = {RequestState.open: "waiting for a TA's answer", RequestState.rerun: "graded again",
-                RequestState.adjusted: "score adjusted", RequestState.declined: "declined"}  # fmt: skip
+STATE_LABELS = {
+    RequestState.open: "waiting for a TA's answer",
+    RequestState.rerun: "graded again",
+    RequestState.adjusted: "score adjusted",
+    RequestState.declined: "declined",
+}
 
 
 def _request_view(req: RegradeRequest) -> dict[str, Any]:
     return {"req": req, "label": STATE_LABELS[req.state], "by": req.resolved_by.partition(":")[2] or req.resolved_by}
 
 
-def regrade_view(services: Services, user: Token, public: SubmissionPublic, *, error: str = "",
-                 message: str = "", check: str = "") -> dict[str, Any]:  # fmt: skip
+def regrade_view(
+    services: Services, user: Token, public: SubmissionPublic, *, error: str = "", message: str = "", check: str = ""
+) -> dict[str, Any]:
     """The submission's requests with their answers, and whether its student may ask now: their report is
     graded and no request of theirs is open (``ask`` enforces both again)."""
     requests = RegradeRequests(services.store).of_submission(public.id)
     is_open = any(q.state == RequestState.open for q in requests)
     can_ask = user.role == Role.student and isinstance(public.report, ReportPublic) and not is_open
-    return {"requests": [_request_view(q) for q in requests], "can_ask": can_ask, "is_open": is_open,
-            "shown": bool(requests or can_ask or error), "error": error, "message": message, "check": check}  # fmt: skip
+    return {
+        "requests": [_request_view(q) for q in requests],
+        "can_ask": can_ask,
+        "is_open": is_open,
+        "shown": bool(requests or can_ask or error),
+        "error": error,
+        "message": message,
+        "check": check,
+    }
 
 
 def _context(services: Services, user: Token, public: SubmissionPublic, **regrade: str) -> dict[str, Any]:
     staff = user.role != Role.student
     record = services.store.get(public.id) if staff else None
     finished = public.state in FINISHED
-    return {"sub": public, "staff": staff, "submitter_role": record.role.value if record else "",
-            "can_regrade": user.role == Role.ta, "report": public.report,
-            "progress": progress_view(services, public, user), "finished": finished,
-            "grade": grade_view(services, user, public.id) if finished else None,
-            "regrade": regrade_view(services, user, public, **regrade)}  # fmt: skip
+    return {
+        "sub": public,
+        "staff": staff,
+        "submitter_role": record.role.value if record else "",
+        "can_regrade": user.role == Role.ta,
+        "report": public.report,
+        "progress": progress_view(services, public, user),
+        "finished": finished,
+        "grade": grade_view(services, user, public.id) if finished else None,
+        "regrade": regrade_view(services, user, public, **regrade),
+    }
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
@@ -84,8 +107,12 @@ def submission_status(submission_id: str, request: Request, services: ServicesDe
     public = get_submission(submission_id, services, user)
     context = _context(services, user, public)
     stamps = {"started": when(public.timestamps.started), "finished": when(public.timestamps.finished)}
-    body: dict[str, Any] = {"progress": context["progress"], "finished": context["finished"], "html": None,
-                            "timestamps": stamps}  # fmt: skip
+    body: dict[str, Any] = {
+        "progress": context["progress"],
+        "finished": context["finished"],
+        "html": None,
+        "timestamps": stamps,
+    }
     if context["finished"]:
         body["html"] = templates.env.get_template("_result.html").render(
             request=request, user=user, csrf=csrf_for(session_token(request)), **context
@@ -96,9 +123,13 @@ def submission_status(submission_id: str, request: Request, services: ServicesDe
 @router.post("/submissions/{submission_id}/regrade-request")
 @html_errors
 def regrade_request_form(
-    submission_id: str, request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-    message: Annotated[str, Form()] = "", check: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    submission_id: str,
+    request: Request,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
+    check: Annotated[str, Form()] = "",
+) -> Response:
     """The student asks for a regrade through the API's ``ask`` (their own graded submission, one open request,
     a check their report shows), then back to the page, which lists the request; a refusal is shown in the form."""
     user = signed_in(request, services)

@@ -32,10 +32,17 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return.")
 def assignment_public(m: SuiteManifest) -> AssignmentPublic:
     closes = m.closes_at
     return AssignmentPublic(
-        id=m.id, title=m.title, description=m.description, due_date=m.due_date, closes_at=closes,
+        id=m.id,
+        title=m.title,
+        description=m.description,
+        due_date=m.due_date,
+        closes_at=closes,
         open=closes is None or now() < closes,
-        points=m.total_points, queue=m.resources.queue, files_required=m.files.required, files_optional=m.files.optional,
-    )  # fmt: skip
+        points=m.total_points,
+        queue=m.resources.queue,
+        files_required=m.files.required,
+        files_optional=m.files.optional,
+    )
 
 
 def summary(sub: Submission) -> SubmissionSummary:
@@ -45,7 +52,11 @@ def summary(sub: Submission) -> SubmissionSummary:
 def student_summary(sub: Submission, services: Services, manifest: SuiteManifest) -> SubmissionSummary:
     """A student's own submission with the score their report shows: withheld while any check is."""
     raw = services.store.report(sub.id)
-    public = student_report(GradeReport.model_validate_json(raw), student_view_manifest(services, manifest), now()) if raw is not None else None
+    public = (
+        student_report(GradeReport.model_validate_json(raw), student_view_manifest(services, manifest), now())
+        if raw is not None
+        else None
+    )
     shown = {"score": public.score, "max_score": public.max_score} if public else {"score": None, "max_score": None}
     return summary(sub).model_copy(update=shown)
 
@@ -65,8 +76,9 @@ def visible_manifest(user: Token, manifest: SuiteManifest, services: Services) -
 
 
 @router.get("", response_model=list[AssignmentPublic], responses=responses(401, 503))
-def list_assignments(services: ServicesDep, user: CurrentUser, response: Response, offset: Offset = 0,
-                     limit: Limit = 100) -> list[AssignmentPublic]:  # fmt: skip
+def list_assignments(
+    services: ServicesDep, user: CurrentUser, response: Response, offset: Offset = 0, limit: Limit = 100
+) -> list[AssignmentPublic]:
     """The installed assignments the caller may see (a student: those they are on), with due dates,
     points and expected files; paged, with the whole count in ``X-Total-Count``."""
     shown = visible_manifests(services, user)
@@ -81,28 +93,47 @@ def get_assignment(user: CurrentUser, manifest: ManifestDep, services: ServicesD
 
 
 @router.get("/{assignment_id}/submissions", response_model=SubmissionList, responses=responses(401, 404, 503))
-def list_submissions(user: CurrentUser, manifest: ManifestDep, services: ServicesDep, offset: Offset = 0,
-                     limit: Limit = 100) -> SubmissionList:  # fmt: skip
+def list_submissions(
+    user: CurrentUser, manifest: ManifestDep, services: ServicesDep, offset: Offset = 0, limit: Limit = 100
+) -> SubmissionList:
     """TAs and CI: all submissions, newest first, and each student's latest. Students: their own. Paged."""
     if user.role == Role.student:
         own = services.store.submissions(manifest.id, user.subject)
         page = own[offset : offset + limit]
-        return SubmissionList(submissions=[student_summary(s, services, manifest) for s in page], total=len(own),
-                              offset=offset, limit=limit)  # fmt: skip
+        return SubmissionList(
+            submissions=[student_summary(s, services, manifest) for s in page],
+            total=len(own),
+            offset=offset,
+            limit=limit,
+        )
     latest = services.store.latest_per_student(manifest.id)
     every = services.store.submissions(manifest.id)
     return SubmissionList(
-        submissions=[summary(s) for s in every[offset : offset + limit]], total=len(every), offset=offset, limit=limit,
+        submissions=[summary(s) for s in every[offset : offset + limit]],
+        total=len(every),
+        offset=offset,
+        limit=limit,
         latest_per_student={student: sub.id for student, sub in latest.items()},
-    )  # fmt: skip
+    )
 
 
-@router.post("/{assignment_id}/regrade", response_model=RegradeResult, status_code=202,
-             responses={200: {"model": RegradeResult, "description": "A dry run: the count, nothing queued."},
-                        **responses(401, 403, 404, 428, 503)})  # fmt: skip
-def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep, response: Response,
-                confirm: Annotated[bool, Query(description="Queue them (without it: 428 with the count).")] = False,
-                dry_run: Annotated[bool, Query(description="Only count what would be queued (200).")] = False) -> RegradeResult:  # fmt: skip
+@router.post(
+    "/{assignment_id}/regrade",
+    response_model=RegradeResult,
+    status_code=202,
+    responses={
+        200: {"model": RegradeResult, "description": "A dry run: the count, nothing queued."},
+        **responses(401, 403, 404, 428, 503),
+    },
+)
+def regrade_all(
+    user: StaffUser,
+    manifest: ManifestDep,
+    services: ServicesDep,
+    response: Response,
+    confirm: Annotated[bool, Query(description="Queue them (without it: 428 with the count).")] = False,
+    dry_run: Annotated[bool, Query(description="Only count what would be queued (200).")] = False,
+) -> RegradeResult:
     """Re-queue every submitter's latest submission (TA): ``dry_run=true`` counts them, ``confirm=true`` queues them."""
     latest = services.store.latest_per_student(manifest.id)
     if dry_run:
@@ -114,16 +145,25 @@ def regrade_all(user: StaffUser, manifest: ManifestDep, services: ServicesDep, r
 
 
 def regrade_all_question(assignment_id: str, count: int) -> str:
-    return (f"Regrading everyone on '{assignment_id}' queues {count} submission{'s' if count != 1 else ''} "
-            "(each submitter's latest); repeat with confirm=true to queue them")  # fmt: skip
+    return (
+        f"Regrading everyone on '{assignment_id}' queues {count} submission{'s' if count != 1 else ''} "
+        "(each submitter's latest); repeat with confirm=true to queue them"
+    )
 
 
 def regrade_all_confirmed(user: Token, manifest: SuiteManifest, services: Services) -> RegradeResult:
     """Queue every submitter's latest submission and record it in the audit log (the API's and the page's)."""
     latest = services.store.latest_per_student(manifest.id)
     runs = {sub.id: enqueue(services, sub, manifest) for sub in latest.values()}
-    audit.record(services.store, actor_of(user), "regrade.all", manifest.id, None, {"queued": len(runs), "runs": runs},
-                 assignment=manifest.id)  # fmt: skip
+    audit.record(
+        services.store,
+        actor_of(user),
+        "regrade.all",
+        manifest.id,
+        None,
+        {"queued": len(runs), "runs": runs},
+        assignment=manifest.id,
+    )
     return RegradeResult(queued=list(runs), would_queue=len(runs))
 
 
@@ -140,8 +180,19 @@ def grades_csv(user: StaffUser, manifest: ManifestDep, services: ServicesDep) ->
         if sub is None:
             writer.writerow([student, "", manifest.total_points or "", "missing", "", "", ""])
         else:
-            writer.writerow([student, "" if sub.score is None else f"{sub.score:g}",
-                             "" if sub.max_score is None else f"{sub.max_score:g}", sub.state.value,
-                             str(sub.late).lower(), sub.received_at.isoformat(), sub.id])  # fmt: skip
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{manifest.id}-grades.csv"'})  # fmt: skip
+            writer.writerow(
+                [
+                    student,
+                    "" if sub.score is None else f"{sub.score:g}",
+                    "" if sub.max_score is None else f"{sub.max_score:g}",
+                    sub.state.value,
+                    str(sub.late).lower(),
+                    sub.received_at.isoformat(),
+                    sub.id,
+                ]
+            )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{manifest.id}-grades.csv"'},
+    )

@@ -25,7 +25,9 @@ def get_settings(user: StaffUser, manifest: ManifestDep, services: ServicesDep) 
 
 
 @router.patch("/settings", response_model=CourseSettings)
-def patch_settings(patch: SettingsPatch, user: StaffUser, manifest: ManifestDep, services: ServicesDep) -> CourseSettings:
+def patch_settings(
+    patch: SettingsPatch, user: StaffUser, manifest: ManifestDep, services: ServicesDep
+) -> CourseSettings:
     """Change some settings; recorded in their history and the audit log (TA)."""
     changes = patch.model_dump(exclude_unset=True)
     try:
@@ -47,8 +49,9 @@ def list_extensions(user: StaffUser, manifest: ManifestDep, services: ServicesDe
 
 
 @router.put("/extensions/{student}", response_model=StudentException)
-def put_extension(student: str, body: StudentException, user: StaffUser, manifest: ManifestDep,
-                  services: ServicesDep) -> StudentException:  # fmt: skip
+def put_extension(
+    student: str, body: StudentException, user: StaffUser, manifest: ManifestDep, services: ServicesDep
+) -> StudentException:
     """Grant or replace one student's extension and exceptions (TA)."""
     CourseStore(services.store).set_exception(manifest.id, student, body, actor_of(user))
     return body
@@ -75,8 +78,9 @@ def _num(value: float | None) -> str:
 
 
 @router.get("/gradebook.csv", response_class=Response)
-def gradebook_csv(user: StaffUser, manifest: ManifestDep, services: ServicesDep,
-                  layout: Literal["canvas", "moodle"] = "canvas") -> Response:  # fmt: skip
+def gradebook_csv(
+    user: StaffUser, manifest: ManifestDep, services: ServicesDep, layout: Literal["canvas", "moodle"] = "canvas"
+) -> Response:
     """The grades for a gradebook import (TA): Canvas (`Student`, `SIS User ID`, a `Points Possible` row, the
     final grade under the assignment's name) or Moodle (`ID number`, the final grade); both followed by
     the parts (raw, adjustments, late penalty) and the counted submission."""
@@ -92,9 +96,23 @@ def gradebook_csv(user: StaffUser, manifest: ManifestDep, services: ServicesDep,
         writer.writerow(["ID number", column, *parts])
     for row in rows:
         g = row.counted
-        cells = [_num(g.grade.final), _num(g.grade.raw), _num(g.grade.adjustments), _num(g.grade.penalty),
-                 _num(g.grade.penalty_percent), g.submission.id, g.submission.received_at.isoformat()] if g else [""] * 7  # fmt: skip
+        cells = (
+            [
+                _num(g.grade.final),
+                _num(g.grade.raw),
+                _num(g.grade.adjustments),
+                _num(g.grade.penalty),
+                _num(g.grade.penalty_percent),
+                g.submission.id,
+                g.submission.received_at.isoformat(),
+            ]
+            if g
+            else [""] * 7
+        )
         ident = [row.student, "", row.student, row.student, ""] if layout == "canvas" else [row.student]
         writer.writerow([*ident, *cells])
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{manifest.id}-{layout}.csv"'})  # fmt: skip
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{manifest.id}-{layout}.csv"'},
+    )

@@ -63,7 +63,9 @@ def get_grade(submission_id: str, services: ServicesDep, user: CurrentUser) -> S
 def add_adjustment(submission_id: str, body: AdjustmentIn, services: ServicesDep, user: StaffUser) -> Adjustment:
     """Add or take points, on one check (its number) or on the total, with a reason (TA)."""
     sub, manifest = _submission(services, submission_id, user)
-    return CourseStore(services.store).add_adjustment(manifest.id, sub.id, body.check, body.points, body.reason, actor_of(user))
+    return CourseStore(services.store).add_adjustment(
+        manifest.id, sub.id, body.check, body.points, body.reason, actor_of(user)
+    )
 
 
 @router.delete("/adjustments/{adjustment_id}", status_code=204)

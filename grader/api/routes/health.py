@@ -25,5 +25,9 @@ def healthz(services: ServicesDep, response: Response) -> Health:
     problems = folder_problems(settings, parts)
     if not ok or problems:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="ok" if ok and not problems else "unavailable", redis=ok, assignments=len(services.manifests),
-                  details={"folders": problems} if problems else {})  # fmt: skip
+    return Health(
+        status="ok" if ok and not problems else "unavailable",
+        redis=ok,
+        assignments=len(services.manifests),
+        details={"folders": problems} if problems else {},
+    )

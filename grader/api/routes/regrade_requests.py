@@ -21,8 +21,14 @@ router = APIRouter(tags=["regrade requests"])
 
 
 class RegradeRequestIn(BaseModel):
-    message: str = Field(min_length=1, max_length=5000, description="What the student thinks was graded wrong, and why.")
-    check: str = Field("", max_length=100, description="The check asked about (its number, as the report shows it); empty: the whole submission.")
+    message: str = Field(
+        min_length=1, max_length=5000, description="What the student thinks was graded wrong, and why."
+    )
+    check: str = Field(
+        "",
+        max_length=100,
+        description="The check asked about (its number, as the report shows it); empty: the whole submission.",
+    )
 
 
 class RegradeAnswer(BaseModel):
@@ -44,8 +50,12 @@ def _own_submission(services: Services, submission_id: str, user: Token) -> Subm
     return sub
 
 
-@router.post("/submissions/{submission_id}/regrade-requests", response_model=RegradeRequest, status_code=201,
-             responses=responses(401, 403, 404, 409, 422, 503))  # fmt: skip
+@router.post(
+    "/submissions/{submission_id}/regrade-requests",
+    response_model=RegradeRequest,
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
 def ask(submission_id: str, body: RegradeRequestIn, services: ServicesDep, user: CurrentUser) -> RegradeRequest:
     """The submission's student asks for a regrade (one open request per submission at a time)."""
     if user.role != Role.student:
@@ -63,24 +73,36 @@ def ask(submission_id: str, body: RegradeRequestIn, services: ServicesDep, user:
     return requests.create(sub.assignment, sub.id, sub.student, body.message, body.check, actor_of(user), version)
 
 
-@router.get("/submissions/{submission_id}/regrade-requests", response_model=list[RegradeRequest],
-            responses=responses(401, 404, 503))  # fmt: skip
+@router.get(
+    "/submissions/{submission_id}/regrade-requests",
+    response_model=list[RegradeRequest],
+    responses=responses(401, 404, 503),
+)
 def of_submission(submission_id: str, services: ServicesDep, user: CurrentUser) -> list[RegradeRequest]:
     """A submission's requests and their answers, oldest first (its student, or staff)."""
     return RegradeRequests(services.store).of_submission(_own_submission(services, submission_id, user).id)
 
 
-@router.get("/assignments/{assignment_id}/regrade-requests", response_model=list[RegradeRequest],
-            responses=responses(401, 403, 404, 503))  # fmt: skip
-def of_assignment(manifest: ManifestDep, services: ServicesDep, user: StaffUser,
-                  state: Annotated[RequestState | None, Query(description="Only requests in this state (e.g. open).")] = None,
-                  ) -> list[RegradeRequest]:  # fmt: skip
+@router.get(
+    "/assignments/{assignment_id}/regrade-requests",
+    response_model=list[RegradeRequest],
+    responses=responses(401, 403, 404, 503),
+)
+def of_assignment(
+    manifest: ManifestDep,
+    services: ServicesDep,
+    user: StaffUser,
+    state: Annotated[RequestState | None, Query(description="Only requests in this state (e.g. open).")] = None,
+) -> list[RegradeRequest]:
     """An assignment's requests, oldest first (TA)."""
     return RegradeRequests(services.store).of_assignment(manifest.id, state)
 
 
-@router.post("/regrade-requests/{request_id}/resolve", response_model=RegradeRequest,
-             responses=responses(401, 403, 404, 409, 422, 503))  # fmt: skip
+@router.post(
+    "/regrade-requests/{request_id}/resolve",
+    response_model=RegradeRequest,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
 def resolve(request_id: str, body: RegradeAnswer, services: ServicesDep, user: StaffUser) -> RegradeRequest:
     """Answer an open request (TA); each answer is in the audit log."""
     return answer_request(services, user, request_id, body)
@@ -103,8 +125,9 @@ def answer_request(services: Services, user: Token, request_id: str, body: Regra
         if body.points is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "An adjustment needs its points")
         reason = body.answer.strip() or f"Regrade request: {req.message}"
-        adj = CourseStore(services.store).add_adjustment(req.assignment, req.submission_id, body.check, body.points,
-                                                         reason[:2000], actor)  # fmt: skip
+        adj = CourseStore(services.store).add_adjustment(
+            req.assignment, req.submission_id, body.check, body.points, reason[:2000], actor
+        )
         return requests.resolve(req, RequestState.adjusted, body.answer, actor, adjustment_id=adj.id)
     regrade(req.submission_id, services, user)
     sub = services.store.get(req.submission_id)

@@ -49,14 +49,19 @@ def list_versions(submission_id: str, services: ServicesDep, user: StaffUser) ->
 
 
 @router.get("/compare", response_model=ReportComparison, responses=responses(401, 403, 404, 503))
-def compare_versions(submission_id: str, services: ServicesDep, user: StaffUser,
-                     before: Annotated[int, Query(ge=1, description="The earlier version.")],
-                     after: Annotated[int | None, Query(ge=1, description="The later version (default: the current).")] = None,
-                     ) -> ReportComparison:  # fmt: skip
+def compare_versions(
+    submission_id: str,
+    services: ServicesDep,
+    user: StaffUser,
+    before: Annotated[int, Query(ge=1, description="The earlier version.")],
+    after: Annotated[int | None, Query(ge=1, description="The later version (default: the current).")] = None,
+) -> ReportComparison:
     """Two versions check by check: scores, results and whether each changed (TA)."""
     newest = len(_versions(services, submission_id))
     a, b = _version(services, submission_id, before), _version(services, submission_id, after or newest)
-    return compare(GradeReport.model_validate_json(a.report), GradeReport.model_validate_json(b.report), a.version, b.version)
+    return compare(
+        GradeReport.model_validate_json(a.report), GradeReport.model_validate_json(b.report), a.version, b.version
+    )
 
 
 @router.get("/{version}", response_model=GradeReport, responses=responses(401, 403, 404, 503))

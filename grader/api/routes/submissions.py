@@ -30,15 +30,22 @@ from grader.store.submissions import Admission
 router = APIRouter(tags=["submissions"])
 
 _LOCATION = {"Location": {"description": "The submission's status URL.", "schema": {"type": "string"}}}
-_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Queued for grading; `Location` is its status URL.", "headers": _LOCATION}}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Queued for grading; `Location` is its status URL.", "headers": _LOCATION}
+}
 # What a form without its file (or with text in its place) is told, rather than a validation list (grader.api.app).
 NO_FILE = "The upload has no file: send the zip as the form field 'file' (curl: -F file=@submission.zip)."
 
 
 # A submission is one file; the token is the only field read, and a few others (a form's submit button)
 # are tolerated. Starlette refuses (400) a form with more as soon as the extra part appears.
-@router.post("/assignments/{assignment_id}/submissions", response_model=SubmissionAccepted, status_code=202,
-             form_limits={"max_files": 1, "max_fields": 4}, responses={**_ACCEPTED, **responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 507)})  # fmt: skip
+@router.post(
+    "/assignments/{assignment_id}/submissions",
+    response_model=SubmissionAccepted,
+    status_code=202,
+    form_limits={"max_files": 1, "max_fields": 4},
+    responses={**_ACCEPTED, **responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 507)},
+)
 def upload(
     user: UploadUser,
     manifest: ManifestDep,
@@ -66,8 +73,18 @@ def accept_upload(services: Services, manifest: SuiteManifest, user: Token, file
             services.store.release(manifest.id, user.subject, member=sub_id)
         raise
     late = manifest.due_date is not None and received > manifest.due_date
-    sub = Submission(id=sub_id, assignment=manifest.id, student=user.subject, role=user.role, blob_sha256=sha,
-                     filename=name, size_bytes=size, received_at=received, late=late, run_id="")  # fmt: skip
+    sub = Submission(
+        id=sub_id,
+        assignment=manifest.id,
+        student=user.subject,
+        role=user.role,
+        blob_sha256=sha,
+        filename=name,
+        size_bytes=size,
+        received_at=received,
+        late=late,
+        run_id="",
+    )
     return _accepted(submit(services, sub, manifest))
 
 
@@ -78,15 +95,20 @@ def _admit(services: Services, manifest: SuiteManifest, user: Token, member: str
     if user.role == Role.student:
         settings, store = services.settings, services.store
         if is_open:
-            admitted = store.admit(manifest.id, user.subject, settings.rate_limit_count, settings.rate_limit_window_seconds, member)
+            admitted = store.admit(
+                manifest.id, user.subject, settings.rate_limit_count, settings.rate_limit_window_seconds, member
+            )
         else:
             admitted = Admission(on_roster=store.on_roster(manifest.id, user.subject))
         if not admitted.on_roster:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"You are not on the roster of '{manifest.id}'")
         if admitted.wait is not None:
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                                f"Too many submissions: at most {settings.rate_limit_count} per "
-                                f"{settings.rate_limit_window_seconds:g} s", {"Retry-After": str(int(admitted.wait) + 1)})  # fmt: skip
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"Too many submissions: at most {settings.rate_limit_count} per "
+                f"{settings.rate_limit_window_seconds:g} s",
+                {"Retry-After": str(int(admitted.wait) + 1)},
+            )
     if not is_open:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{manifest.id}' is closed to submissions")
 
@@ -95,7 +117,9 @@ def _admit(services: Services, manifest: SuiteManifest, user: Token, member: str
 _IN_MEMORY = 1024 * 1024
 
 
-def _check_and_keep(services: Services, file: UploadFile, max_bytes: int, name: str, manifest: SuiteManifest) -> tuple[str, int]:
+def _check_and_keep(
+    services: Services, file: UploadFile, max_bytes: int, name: str, manifest: SuiteManifest
+) -> tuple[str, int]:
     """Reject an oversized, broken or hostile archive (the worker's own checks) or one lacking the
     assignment's required files, then store it durably; (sha256, size). Nothing is stored for a refused
     upload. A small upload is checked from its bytes in memory; a large one from the file Starlette
@@ -114,8 +138,10 @@ def _check_and_keep(services: Services, file: UploadFile, max_bytes: int, name: 
     except BlobTooLarge:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Upload larger than {max_bytes} bytes") from None
     except BlobStoreFull:
-        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
-                            "The server's storage is full; your upload was not saved. Please try again later.") from None  # fmt: skip
+        raise HTTPException(
+            status.HTTP_507_INSUFFICIENT_STORAGE,
+            "The server's storage is full; your upload was not saved. Please try again later.",
+        ) from None
 
 
 def _check(archive: bytes | BinaryIO, name: str, manifest: SuiteManifest, services: Services) -> None:
@@ -140,7 +166,9 @@ def _archive_name(filename: str | None) -> str:
 
 
 def _accepted(sub: Submission, state: SubmissionState | None = None) -> SubmissionAccepted:
-    return SubmissionAccepted(id=sub.id, state=state or sub.state, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late)
+    return SubmissionAccepted(
+        id=sub.id, state=state or sub.state, status_url=f"/api/v1/submissions/{sub.id}", late=sub.late
+    )
 
 
 def _visible(sub: Submission | None, user: Token) -> Submission:
@@ -164,13 +192,26 @@ def get_submission(submission_id: str, services: ServicesDep, user: CurrentUser)
         else:
             report = full
     return SubmissionPublic(
-        id=sub.id, assignment=sub.assignment, student=sub.student, state=sub.state, late=sub.late, filename=sub.filename,
-        size_bytes=sub.size_bytes, error=sub.error, attempts=sub.attempts,
-        timestamps=Timestamps(received=sub.received_at, queued=sub.queued_at, started=sub.started_at, finished=sub.finished_at),
-        progress=Progress(done=sub.progress_done, total=sub.progress_total, current=_current_check(sub, user),
-                          queue_position=services.store.queue_position(sub) if sub.state == "queued" else None),
+        id=sub.id,
+        assignment=sub.assignment,
+        student=sub.student,
+        state=sub.state,
+        late=sub.late,
+        filename=sub.filename,
+        size_bytes=sub.size_bytes,
+        error=sub.error,
+        attempts=sub.attempts,
+        timestamps=Timestamps(
+            received=sub.received_at, queued=sub.queued_at, started=sub.started_at, finished=sub.finished_at
+        ),
+        progress=Progress(
+            done=sub.progress_done,
+            total=sub.progress_total,
+            current=_current_check(sub, user),
+            queue_position=services.store.queue_position(sub) if sub.state == "queued" else None,
+        ),
         report=report,
-    )  # fmt: skip
+    )
 
 
 def _current_check(sub: Submission, user: Token) -> str:
@@ -180,8 +221,12 @@ def _current_check(sub: Submission, user: Token) -> str:
     return sub.progress_current
 
 
-@router.post("/submissions/{submission_id}/regrade", response_model=SubmissionAccepted, status_code=202,
-             responses={**_ACCEPTED, **responses(401, 403, 404, 409, 503)})  # fmt: skip
+@router.post(
+    "/submissions/{submission_id}/regrade",
+    response_model=SubmissionAccepted,
+    status_code=202,
+    responses={**_ACCEPTED, **responses(401, 403, 404, 409, 503)},
+)
 def regrade_route(submission_id: str, services: ServicesDep, user: StaffUser, response: Response) -> SubmissionAccepted:
     """Grade this submission again with the current suite (TA); ``Location`` is its status URL."""
     accepted = regrade(submission_id, services, user)
@@ -196,5 +241,13 @@ def regrade(submission_id: str, services: Services, user: Token) -> SubmissionAc
     if manifest is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Assignment '{sub.assignment}' is no longer installed")
     run_id = enqueue(services, sub, manifest)
-    audit.record(services.store, actor_of(user), "regrade.submission", sub.id, None, {"run_id": run_id}, assignment=sub.assignment)
+    audit.record(
+        services.store,
+        actor_of(user),
+        "regrade.submission",
+        sub.id,
+        None,
+        {"run_id": run_id},
+        assignment=sub.assignment,
+    )
     return _accepted(sub, SubmissionState.queued)  # or soon: a run whose send failed is sent by the janitor

@@ -296,6 +296,10 @@ def main(argv: list[str]) -> None:
             frame = protocol.encode_frame(reply, to_handle=agent.to_handle)
         except Exception as exc:  # noqa: BLE001 - unsendable, too deep, or too big to copy (MemoryError)
             frame = protocol.encode_frame(
-                {"id": reply.get("id"), "ok": False, "error": _error("UnsendableResult", f"{type(exc).__name__}: {exc}")}
+                {
+                    "id": reply.get("id"),
+                    "ok": False,
+                    "error": _error("UnsendableResult", f"{type(exc).__name__}: {exc}"),
+                }
             )
         protocol.write_frame(rpc_out, frame)

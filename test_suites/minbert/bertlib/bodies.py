@@ -61,7 +61,9 @@ def embed(student: Student, seed: int) -> None:
                 {**state, "pos_embedding.weight": torch.zeros_like(state["pos_embedding.weight"])}, ids, TINY
             )
             hint = " (the position embeddings are missing)" if close(got, no_pos) else ""
-            fail(f"BertModel.embed differs from the reference in eval mode by up to {max_abs_diff(got, want):.3g}{hint}")
+            fail(
+                f"BertModel.embed differs from the reference in eval mode by up to {max_abs_diff(got, want):.3g}{hint}"
+            )
         bert.call_method("train")
         got = tensor_result(seeded(student, seed, bert.call_method, "embed", ids), "BertModel.embed in train mode")
         torch.manual_seed(seed)
@@ -72,8 +74,10 @@ def embed(student: Student, seed: int) -> None:
         torch.manual_seed(seed)
         twice = torch.nn.functional.dropout(ref.embed(state, ids, TINY, train=True), TINY.hidden_dropout_prob, True)
         found = " (it matches dropout applied twice)" if close(got, twice) else ""
-        fail(f"In train mode (eval mode is right) BertModel.embed differs from LayerNorm-then-dropout by up to "
-             f"{max_abs_diff(got, want):.3g}{found}: apply embed_dropout once, after embed_layer_norm.")  # fmt: skip
+        fail(
+            f"In train mode (eval mode is right) BertModel.embed differs from LayerNorm-then-dropout by up to "
+            f"{max_abs_diff(got, want):.3g}{found}: apply embed_dropout once, after embed_layer_norm."
+        )
 
 
 def attention(student: Student, seed: int) -> None:
@@ -95,10 +99,16 @@ def attention(student: Student, seed: int) -> None:
     if close(got, want):
         return
     diagnoses = [
-        (ref.attention(query, key, value, mask), "the key and query arguments are used the other way round (the signature is attention(key, query, value, attention_mask))"),
-        (ref.attention(key, query, value, torch.zeros_like(mask)), "the attention mask is not applied: add it to the scores before the softmax"),
+        (
+            ref.attention(query, key, value, mask),
+            "the key and query arguments are used the other way round (the signature is attention(key, query, value, attention_mask))",
+        ),
+        (
+            ref.attention(key, query, value, torch.zeros_like(mask)),
+            "the attention mask is not applied: add it to the scores before the softmax",
+        ),
         (ref.attention(key * (d**0.5), query, value, mask), "the scores are not divided by sqrt(head_size)"),
-    ]  # fmt: skip
+    ]
     for alternative, reason in diagnoses:
         if close(got, alternative):
             fail(f"attention differs from the reference: {reason}.")
@@ -128,18 +138,35 @@ def self_attention_forward(student: Student, seed: int) -> None:
         want = ref.self_attention(state, "", x, mask, TINY)
         assert_shape(got, tuple(want.shape), what="self-attention output (bs, seq, hidden)")
         if not close(got, want):
-            swapped = ref.self_attention({**state, "key.weight": state["query.weight"], "key.bias": state["query.bias"],
-                                          "query.weight": state["key.weight"], "query.bias": state["key.bias"]}, "", x, mask, TINY)  # fmt: skip
+            swapped = ref.self_attention(
+                {
+                    **state,
+                    "key.weight": state["query.weight"],
+                    "key.bias": state["query.bias"],
+                    "query.weight": state["key.weight"],
+                    "query.bias": state["key.bias"],
+                },
+                "",
+                x,
+                mask,
+                TINY,
+            )
             hint = ": key and query are passed to attention in the wrong order" if close(got, swapped) else ""
             fail(f"BertSelfAttention.forward differs from the reference by up to {max_abs_diff(got, want):.3g}{hint}")
         attn.call_method("train")
-        got, wants = _train_variants(student, seed, lambda: attn(x, mask),
-                                     lambda pd: ref.self_attention(state, "", x, mask, TINY, train=True, prob_dropout=pd))  # fmt: skip
+        got, wants = _train_variants(
+            student,
+            seed,
+            lambda: attn(x, mask),
+            lambda pd: ref.self_attention(state, "", x, mask, TINY, train=True, prob_dropout=pd),
+        )
     except StudentCodeError as exc:
         _call_failed("BertSelfAttention.forward", exc)
     if not any(close(got, w) for w in wants):
-        fail("In train mode BertSelfAttention.forward matches neither reference (dropout on the attention "
-             "probabilities, or none): is dropout applied somewhere else?")  # fmt: skip
+        fail(
+            "In train mode BertSelfAttention.forward matches neither reference (dropout on the attention "
+            "probabilities, or none): is dropout applied somewhere else?"
+        )
 
 
 def add_norm(student: Student, seed: int) -> None:
@@ -188,13 +215,19 @@ def layer_forward(student: Student, seed: int) -> None:
         if not close(got, want):
             fail(f"BertLayer.forward differs from the reference in eval mode by up to {max_abs_diff(got, want):.3g}")
         layer.call_method("train")
-        got, wants = _train_variants(student, seed, lambda: layer(x, mask),
-                                     lambda pd: ref.layer(state, "", x, mask, TINY, train=True, prob_dropout=pd))  # fmt: skip
+        got, wants = _train_variants(
+            student,
+            seed,
+            lambda: layer(x, mask),
+            lambda pd: ref.layer(state, "", x, mask, TINY, train=True, prob_dropout=pd),
+        )
     except StudentCodeError as exc:
         _call_failed("BertLayer.forward", exc)
     if not any(close(got, w) for w in wants):
-        fail(f"BertLayer.forward is right in eval mode but not in train mode (max difference {min(max_abs_diff(got, w) for w in wants):.3g}): "
-             "dropout is in the wrong place (it belongs on the sublayer output, before the residual sum and the LayerNorm).")  # fmt: skip
+        fail(
+            f"BertLayer.forward is right in eval mode but not in train mode (max difference {min(max_abs_diff(got, w) for w in wants):.3g}): "
+            "dropout is in the wrong place (it belongs on the sublayer output, before the residual sum and the LayerNorm)."
+        )
 
 
 def full_model(student: Student, seed: int, feedback: Feedback) -> None:

@@ -18,8 +18,16 @@ from .reference import TinyConfig
 
 #: Hidden size 768 because the given training config hard-codes it; one layer keeps it cheap. Dropout 0
 #: inside BERT (p = 0 draws no random numbers), so in train mode only the head's dropout uses the seed.
-WIDE = TinyConfig(vocab_size=120, hidden_size=768, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
-                  max_position_embeddings=40, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # fmt: skip
+WIDE = TinyConfig(
+    vocab_size=120,
+    hidden_size=768,
+    num_hidden_layers=1,
+    num_attention_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=40,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
 NUM_LABELS = 5
 
 
@@ -43,8 +51,9 @@ def namespace(student: Student, **values: Any) -> RemoteObject:
 BERT_CONFIG_DROPOUT = 0.2
 
 
-def classifier(student: Student, option: str, dropout: float = 0.3, *,
-               bert_dropout: float | None = None) -> tuple[RemoteObject, RemoteObject]:  # fmt: skip
+def classifier(
+    student: Student, option: str, dropout: float = 0.3, *, bert_dropout: float | None = None
+) -> tuple[RemoteObject, RemoteObject]:
     """``classifier.BertSentClassifier(config)`` as the given training code builds it; returns (head model, bert).
 
     ``bert_dropout``, when given, is what the BERT's config then says its hidden dropout probability is.
@@ -55,8 +64,14 @@ def classifier(student: Student, option: str, dropout: float = 0.3, *,
             student.module("builtins").setattr(bert.config, "hidden_dropout_prob", bert_dropout)
         except (StudentCodeError, AttributeError):
             pass  # a model without .config: the head cannot read it either
-    config = namespace(student, hidden_dropout_prob=dropout, num_labels=NUM_LABELS, hidden_size=WIDE.hidden_size,
-                       data_dir=".", option=option)  # fmt: skip
+    config = namespace(
+        student,
+        hidden_dropout_prob=dropout,
+        num_labels=NUM_LABELS,
+        hidden_size=WIDE.hidden_size,
+        data_dir=".",
+        option=option,
+    )
     try:
         model = student.module("classifier").BertSentClassifier(config)
     except StudentCodeError as exc:
@@ -67,8 +82,11 @@ def classifier(student: Student, option: str, dropout: float = 0.3, *,
 def head_names(model: RemoteObject, width: int) -> tuple[str, str | None] | None:
     """The names of the head's Linear (num_labels × width) outside ``bert.``, if there is exactly one."""
     params = {p["name"]: p["shape"] for p in model.named_parameters()}
-    weights = [n for n, shape in params.items()
-               if not n.startswith("bert.") and n.endswith("weight") and shape == [NUM_LABELS, width]]  # fmt: skip
+    weights = [
+        n
+        for n, shape in params.items()
+        if not n.startswith("bert.") and n.endswith("weight") and shape == [NUM_LABELS, width]
+    ]
     if len(weights) != 1:
         return None
     bias = weights[0].removesuffix("weight") + "bias"

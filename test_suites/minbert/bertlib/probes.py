@@ -52,8 +52,10 @@ def build(
         obj = getattr(student.module(module), cls)(config)
         obj.call_method("train" if train else "eval")
     except StudentCodeError as exc:
-        fail(f"Building {module}.{cls}(config) with a small config.BertConfig (name_or_path set as from_pretrained "
-             f"sets it) raised {raised(exc)}")  # fmt: skip
+        fail(
+            f"Building {module}.{cls}(config) with a small config.BertConfig (name_or_path set as from_pretrained "
+            f"sets it) raised {raised(exc)}"
+        )
     return expect_object(obj, f"{module}.{cls}(config)")
 
 

@@ -45,9 +45,15 @@ def extended_mask(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def attention(
-    key: torch.Tensor, query: torch.Tensor, value: torch.Tensor, mask: torch.Tensor,
-    *, p: float = 0.0, train: bool = False, prob_dropout: bool = True,
-) -> torch.Tensor:  # fmt: skip
+    key: torch.Tensor,
+    query: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    p: float = 0.0,
+    train: bool = False,
+    prob_dropout: bool = True,
+) -> torch.Tensor:
     """Scaled dot-product attention over (bs, heads, seq, d) with heads concatenated: (bs, seq, heads*d)."""
     scores = query @ key.transpose(-1, -2) / math.sqrt(key.shape[-1]) + mask
     probs = F.softmax(scores, dim=-1)
@@ -71,8 +77,16 @@ def _heads(x: torch.Tensor, cfg: TinyConfig) -> torch.Tensor:
     return x.view(bs, seq, cfg.num_attention_heads, cfg.head_size).transpose(1, 2)
 
 
-def self_attention(state: State, prefix: str, x: torch.Tensor, mask: torch.Tensor, cfg: TinyConfig,
-                   *, train: bool = False, prob_dropout: bool = True) -> torch.Tensor:  # fmt: skip
+def self_attention(
+    state: State,
+    prefix: str,
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: TinyConfig,
+    *,
+    train: bool = False,
+    prob_dropout: bool = True,
+) -> torch.Tensor:
     """``BertSelfAttention.forward``; ``prefix`` ends with a dot (``"bert_layers.0.self_attention."``) or is empty."""
     key = _heads(_linear(state, prefix + "key", x), cfg)
     value = _heads(_linear(state, prefix + "value", x), cfg)
@@ -82,14 +96,23 @@ def self_attention(state: State, prefix: str, x: torch.Tensor, mask: torch.Tenso
     )
 
 
-def add_norm(state: State, dense: str, norm: str, inp: torch.Tensor, out: torch.Tensor, cfg: TinyConfig,
-             *, train: bool = False) -> torch.Tensor:  # fmt: skip
+def add_norm(
+    state: State, dense: str, norm: str, inp: torch.Tensor, out: torch.Tensor, cfg: TinyConfig, *, train: bool = False
+) -> torch.Tensor:
     """ln(input + dropout(dense(output)))."""
     return _norm(state, norm, inp + F.dropout(_linear(state, dense, out), cfg.hidden_dropout_prob, train), cfg)
 
 
-def layer(state: State, prefix: str, x: torch.Tensor, mask: torch.Tensor, cfg: TinyConfig,
-          *, train: bool = False, prob_dropout: bool = True) -> torch.Tensor:  # fmt: skip
+def layer(
+    state: State,
+    prefix: str,
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: TinyConfig,
+    *,
+    train: bool = False,
+    prob_dropout: bool = True,
+) -> torch.Tensor:
     """``BertLayer.forward``: attention, add-norm, feed-forward (GELU), add-norm."""
     attn = self_attention(state, prefix + "self_attention.", x, mask, cfg, train=train, prob_dropout=prob_dropout)
     h = add_norm(state, prefix + "attention_dense", prefix + "attention_layer_norm", x, attn, cfg, train=train)
@@ -106,8 +129,15 @@ def embed(state: State, input_ids: torch.Tensor, cfg: TinyConfig, *, train: bool
     return F.dropout(_norm(state, "embed_layer_norm", words + types + positions, cfg), cfg.hidden_dropout_prob, train)
 
 
-def model(state: State, input_ids: torch.Tensor, attention_mask: torch.Tensor, cfg: TinyConfig,
-          *, train: bool = False, prob_dropout: bool = True) -> dict[str, torch.Tensor]:  # fmt: skip
+def model(
+    state: State,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    cfg: TinyConfig,
+    *,
+    train: bool = False,
+    prob_dropout: bool = True,
+) -> dict[str, torch.Tensor]:
     """``BertModel.forward``: ``last_hidden_state`` and ``pooler_output``."""
     h = embed(state, input_ids, cfg, train=train)
     mask = extended_mask(attention_mask)
@@ -119,10 +149,26 @@ def model(state: State, input_ids: torch.Tensor, attention_mask: torch.Tensor, c
 
 def expected_keys(cfg: TinyConfig) -> set[str]:
     """The state-dict keys of the starter's ``BertModel`` (pretrained loading depends on them)."""
-    keys = {"position_ids", "word_embedding.weight", "pos_embedding.weight", "tk_type_embedding.weight",
-            "embed_layer_norm.weight", "embed_layer_norm.bias", "pooler_dense.weight", "pooler_dense.bias"}  # fmt: skip
-    per_layer = ["self_attention.query", "self_attention.key", "self_attention.value", "attention_dense",
-                 "attention_layer_norm", "interm_dense", "out_dense", "out_layer_norm"]  # fmt: skip
+    keys = {
+        "position_ids",
+        "word_embedding.weight",
+        "pos_embedding.weight",
+        "tk_type_embedding.weight",
+        "embed_layer_norm.weight",
+        "embed_layer_norm.bias",
+        "pooler_dense.weight",
+        "pooler_dense.bias",
+    }
+    per_layer = [
+        "self_attention.query",
+        "self_attention.key",
+        "self_attention.value",
+        "attention_dense",
+        "attention_layer_norm",
+        "interm_dense",
+        "out_dense",
+        "out_layer_norm",
+    ]
     for i in range(cfg.num_hidden_layers):
         keys |= {f"bert_layers.{i}.{name}.{p}" for name in per_layer for p in ("weight", "bias")}
     return keys

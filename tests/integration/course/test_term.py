@@ -24,8 +24,11 @@ from tests.utils.service import Service, running_service, wait_state
 pytestmark = [pytest.mark.bwrap, pytest.mark.service]
 
 GOLD = (TOY_SUITES / "labels" / "data" / "test_labels.txt").read_text().split()
-FILES = {"solution.py": "def double(s):\n    return s + s\n", "dev.predictions": "a\nb\na\nb\n",
-         "test.predictions": "\n".join(["b" if g == "a" else "a" for g in GOLD[:2]] + GOLD[2:]) + "\n"}  # fmt: skip
+FILES = {
+    "solution.py": "def double(s):\n    return s + s\n",
+    "dev.predictions": "a\nb\na\nb\n",
+    "test.predictions": "\n".join(["b" if g == "a" else "a" for g in GOLD[:2]] + GOLD[2:]) + "\n",
+}
 A = "/api/v1/assignments/labels"
 
 
@@ -64,10 +67,20 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         assert r.status_code == 409 and "not released yet" in r.json()["detail"]
         assert alice.patch(f"{A}/settings", json={"release_at": None}).status_code == 403
         # Released; due two hours ago, late uploads up to tomorrow at 10% per started day, the best counts.
-        settings = ta.patch(f"{A}/settings", json={"release_at": iso(now - timedelta(days=7)), "due": iso(now - timedelta(hours=2)),
-                                                    "late_due": iso(now + timedelta(days=1)), "late_policy": "per_day",
-                                                    "late_percent": 10, "counting": "best"}).json()  # fmt: skip
-        assert settings["late_policy"] == "per_day" and settings["counting"] == "best" and settings["published"] is False
+        settings = ta.patch(
+            f"{A}/settings",
+            json={
+                "release_at": iso(now - timedelta(days=7)),
+                "due": iso(now - timedelta(hours=2)),
+                "late_due": iso(now + timedelta(days=1)),
+                "late_policy": "per_day",
+                "late_percent": 10,
+                "counting": "best",
+            },
+        ).json()
+        assert (
+            settings["late_policy"] == "per_day" and settings["counting"] == "best" and settings["published"] is False
+        )
         assert len(ta.get(f"{A}/settings/history").json()) == 2
         # bob has an extension to tomorrow.
         r = ta.put(f"{A}/extensions/bob", json={"due": iso(now + timedelta(days=1)), "note": "illness"})
@@ -79,10 +92,16 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         assert wait_state(ta, sub_a)["state"] == "done" and wait_state(ta, sub_b)["state"] == "done"
 
         # A TA adjustment on check 2 and a comment; a student can do neither.
-        adj = ta.post(f"/api/v1/submissions/{sub_a}/adjustments", json={"check": "2", "points": 1, "reason": "label 1 is ambiguous"})
+        adj = ta.post(
+            f"/api/v1/submissions/{sub_a}/adjustments",
+            json={"check": "2", "points": 1, "reason": "label 1 is ambiguous"},
+        )
         assert adj.status_code == 201, adj.text
         assert ta.post(f"/api/v1/submissions/{sub_a}/comments", json={"text": "Nice work on q3."}).status_code == 201
-        assert alice.post(f"/api/v1/submissions/{sub_a}/adjustments", json={"points": 5, "reason": "me"}).status_code == 403
+        assert (
+            alice.post(f"/api/v1/submissions/{sub_a}/adjustments", json={"points": 5, "reason": "me"}).status_code
+            == 403
+        )
         assert bob.get(f"/api/v1/submissions/{sub_a}/grade").status_code == 404
 
         # bob's extension still runs, so the hidden-label check stays withheld from alice (past her own due
@@ -94,8 +113,18 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         # The TA sees every part: the raw score, +1, and 10% of the adjusted grade off for a day late.
         staff = ta.get(f"/api/v1/submissions/{sub_a}/grade").json()
         raw = staff["grade"]["raw"]
-        assert staff["grade"] == {"raw": raw, "adjustments": 1.0, "penalty": round((raw + 1) * 0.1, 2), "penalty_percent": 10.0,
-                                  "final": round((raw + 1) * 0.9, 2), "max_score": 6.0} and staff["counts"] is True  # fmt: skip
+        assert (
+            staff["grade"]
+            == {
+                "raw": raw,
+                "adjustments": 1.0,
+                "penalty": round((raw + 1) * 0.1, 2),
+                "penalty_percent": 10.0,
+                "final": round((raw + 1) * 0.9, 2),
+                "max_score": 6.0,
+            }
+            and staff["counts"] is True
+        )
 
         # bob's extension ends, after his upload (still on time) and before now: the release comes for everyone
         # at once. Not "a minute ago": a quick run uploads within that minute, which would make his upload late.
@@ -104,29 +133,57 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds() + 0.1))
         assert ta.put(f"{A}/extensions/bob", json={"due": iso(ends)}).status_code == 200
         mine = alice.get(f"/api/v1/submissions/{sub_a}/grade").json()
-        assert mine["grade"]["final"] == round((raw + 1) * 0.9, 2) and mine["adjustments"][0]["reason"] == "label 1 is ambiguous"
+        assert (
+            mine["grade"]["final"] == round((raw + 1) * 0.9, 2)
+            and mine["adjustments"][0]["reason"] == "label 1 is ambiguous"
+        )
         assert alice.get(f"/api/v1/submissions/{sub_a}").json()["report"]["score"] == raw
 
         # bob, reading the released check 2, asks for a regrade; the TA answers with half a point on it.
-        asked = bob.post(f"/api/v1/submissions/{sub_b}/regrade-requests", json={"message": "Line 2 is 'a' in the handout", "check": "2"})
+        asked = bob.post(
+            f"/api/v1/submissions/{sub_b}/regrade-requests",
+            json={"message": "Line 2 is 'a' in the handout", "check": "2"},
+        )
         assert asked.status_code == 201, asked.text
-        answer = {"action": "adjust", "check": "2", "points": 0.5, "answer": "Both labels are defensible: half a point."}
+        answer = {
+            "action": "adjust",
+            "check": "2",
+            "points": 0.5,
+            "answer": "Both labels are defensible: half a point.",
+        }
         assert bob.post(f"/api/v1/regrade-requests/{asked.json()['id']}/resolve", json=answer).status_code == 403
         resolved = ta.post(f"/api/v1/regrade-requests/{asked.json()['id']}/resolve", json=answer)
         assert resolved.status_code == 200, resolved.text
         theirs = bob.get(f"/api/v1/submissions/{sub_b}/regrade-requests").json()
-        assert [(q["state"], q["answer"]) for q in theirs] == [("adjusted", "Both labels are defensible: half a point.")]
+        assert [(q["state"], q["answer"]) for q in theirs] == [
+            ("adjusted", "Both labels are defensible: half a point.")
+        ]
         bobs = bob.get(f"/api/v1/submissions/{sub_b}/grade").json()
-        assert [(a["check"], a["points"], a["id"]) for a in bobs["adjustments"]] == [("2", 0.5, theirs[0]["adjustment_id"])]
+        assert [(a["check"], a["points"], a["id"]) for a in bobs["adjustments"]] == [
+            ("2", 0.5, theirs[0]["adjustment_id"])
+        ]
 
         grades = {g["student"]: g for g in ta.get(f"{A}/grades").json()}
         assert grades["alice"]["counted"]["grade"]["final"] == round((raw + 1) * 0.9, 2)
-        assert grades["bob"]["counted"]["grade"] == {"raw": raw, "adjustments": 0.5, "penalty": 0.0, "penalty_percent": 0.0,
-                                                     "final": raw + 0.5, "max_score": 6.0}  # fmt: skip
+        assert grades["bob"]["counted"]["grade"] == {
+            "raw": raw,
+            "adjustments": 0.5,
+            "penalty": 0.0,
+            "penalty_percent": 0.0,
+            "final": raw + 0.5,
+            "max_score": 6.0,
+        }
         assert grades["carol"]["counted"] is None and grades["bob"]["exception"]["note"] == ""
 
         canvas = list(csv.reader(io.StringIO(ta.get(f"{A}/gradebook.csv").text)))
-        assert canvas[0][:6] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Hidden labels and hidden inputs (labels)"]
+        assert canvas[0][:6] == [
+            "Student",
+            "ID",
+            "SIS User ID",
+            "SIS Login ID",
+            "Section",
+            "Hidden labels and hidden inputs (labels)",
+        ]
         assert canvas[1][0] == "Points Possible" and canvas[1][5] == "6"
         rows = {r[0]: r for r in canvas[2:]}
         assert rows["alice"][5:10] == [f"{(raw + 1) * 0.9:g}", f"{raw:g}", "1", f"{(raw + 1) * 0.1:g}", "10"]
@@ -138,24 +195,39 @@ def test_a_term(service: Service, people: dict[str, str]) -> None:
         # The audit log: who did what, with before and after.
         log: list[dict[str, Any]] = ta.get("/api/v1/audit", params={"assignment": "labels"}).json()
         acts = [(e["action"], e["actor"]) for e in reversed(log)]
-        assert acts == [("settings.update", "ta:tina"), ("settings.update", "ta:tina"), ("extension.set", "ta:tina"),
-                        ("adjustment.add", "ta:tina"), ("comment.add", "ta:tina"), ("extension.set", "ta:tina"),
-                        ("regrade_request.create", "student:bob"), ("adjustment.add", "ta:tina"),
-                        ("regrade_request.adjusted", "ta:tina")]  # fmt: skip
+        assert acts == [
+            ("settings.update", "ta:tina"),
+            ("settings.update", "ta:tina"),
+            ("extension.set", "ta:tina"),
+            ("adjustment.add", "ta:tina"),
+            ("comment.add", "ta:tina"),
+            ("extension.set", "ta:tina"),
+            ("regrade_request.create", "student:bob"),
+            ("adjustment.add", "ta:tina"),
+            ("regrade_request.adjusted", "ta:tina"),
+        ]
         first = log[-1]
         assert first["before"]["release_at"] is None and first["after"]["release_at"] is not None
         assert log[3]["before"]["note"] == "illness" and log[3]["after"]["note"] == ""
         assert log[0]["before"]["state"] == "open" and log[0]["after"]["adjustment_id"] == log[1]["after"]["id"]
         assert log[1]["target"] == sub_b and log[1]["after"]["points"] == 0.5
         audit_csv = list(csv.DictReader(io.StringIO(ta.get("/api/v1/audit.csv").text)))
-        assert [r["action"] for r in audit_csv][:4] == ["regrade_request.adjusted", "adjustment.add", "regrade_request.create", "extension.set"]
+        assert [r["action"] for r in audit_csv][:4] == [
+            "regrade_request.adjusted",
+            "adjustment.add",
+            "regrade_request.create",
+            "extension.set",
+        ]
         assert alice.get("/api/v1/audit").status_code == 403
 
 
 def test_submission_limit_and_the_active_mark(service: Service, people: dict[str, str]) -> None:
     carol_token = people["carol"]
     with client(service, people["ta"]) as ta, client(service, carol_token) as carol:
-        assert ta.patch(f"{A}/settings", json={"max_submissions": 1, "counting": "active", "release_at": None}).status_code == 200
+        assert (
+            ta.patch(f"{A}/settings", json={"max_submissions": 1, "counting": "active", "release_at": None}).status_code
+            == 200
+        )
         first = upload(carol)
         assert first.status_code == 202, first.text
         r = upload(carol)

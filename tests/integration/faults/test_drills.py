@@ -33,8 +33,6 @@ from tests.utils.service import (
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 
-
-
 def upload(c: httpx.Client, data: bytes) -> httpx.Response:
     return c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", data, "application/zip")})
 
@@ -76,7 +74,12 @@ def test_api_killed_during_an_upload_leaves_nothing_half_written(workspace: Path
 
             headers = {"Authorization": f"Bearer {parts.token}", "Content-Type": "multipart/form-data; boundary=xyz"}
             with pytest.raises(httpx.HTTPError):
-                httpx.post(f"{parts.url}/api/v1/assignments/visibility/submissions", content=body(), headers=headers, timeout=30)
+                httpx.post(
+                    f"{parts.url}/api/v1/assignments/visibility/submissions",
+                    content=body(),
+                    headers=headers,
+                    timeout=30,
+                )
             # The request body is spooled to an unlinked temp file, so the kill left nothing behind; a kill
             # while the blob itself is being written leaves a '.upload-*' file, which start-up removes.
             assert not blobs.exists() or [p for p in blobs.rglob("*")] == []
@@ -100,21 +103,45 @@ def test_full_blob_disk_gives_a_clear_error_and_keeps_earlier_work(workspace: Pa
     env = service_env(workspace, GRADER_BLOB_DIR=str(blob_dir))
     port = free_port()
     with (workspace / "serve.log").open("ab") as log:
-        serve = subprocess.Popen(["bwrap", "--dev-bind", "/", "/", "--size", str(2**20), "--tmpfs", str(blob_dir), "--",
-                                  GRADER, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)  # fmt: skip
+        serve = subprocess.Popen(
+            [
+                "bwrap",
+                "--dev-bind",
+                "/",
+                "/",
+                "--size",
+                str(2**20),
+                "--tmpfs",
+                str(blob_dir),
+                "--",
+                GRADER,
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, serve)
-        out = subprocess.run([GRADER, "token", "create", "--role", "ta"], env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [GRADER, "token", "create", "--role", "ta"], env=env, capture_output=True, text=True, timeout=120
+        )
         token = out.stdout.strip()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
             first = wait_state(c, upload(c, visibility_zip()).json()["id"])
             # A sound zip (it is checked before it is stored) that cannot fit: 3 MiB deflate cannot shrink.
             big = zip_of({"good.py": "def add(a, b):\n    return a + b\n", "data.bin": os.urandom(3 * 2**20)})
-            r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("big.zip", big, "application/zip")})
+            r = c.post(
+                "/api/v1/assignments/visibility/submissions", files={"file": ("big.zip", big, "application/zip")}
+            )
             assert r.status_code == 507, r.text
-            assert r.json()["detail"] == "The server's storage is full; your upload was not saved. Please try again later."
+            assert (
+                r.json()["detail"] == "The server's storage is full; your upload was not saved. Please try again later."
+            )
             inside = Path(f"/proc/{serve.pid}/root") / str(blob_dir).lstrip("/")
             assert not list(inside.glob(".upload-*"))  # nothing half-written
             listing = c.get("/api/v1/assignments/visibility/submissions").json()["submissions"]
@@ -137,7 +164,10 @@ def test_duplicate_delivery_grades_once(workspace: Path) -> None:
             assert body["state"] == "done" and body["report"]["score"] == 4
             assert body["attempts"] == 1  # graded once; the duplicate found the run locked, then finished
             # one report, and one version of it (a duplicate run would have added a second)
-            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [f"grader:report:{sub_id}", f"grader:report:{sub_id}:versions"]
+            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [
+                f"grader:report:{sub_id}",
+                f"grader:report:{sub_id}:versions",
+            ]
             assert store.r.llen(f"grader:report:{sub_id}:versions") == 1
             deadline = time.monotonic() + 60
             while "already finished" not in (workspace / "worker.log").read_text():

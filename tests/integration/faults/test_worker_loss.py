@@ -21,8 +21,6 @@ from tests.utils.service import Service, free_port, leftovers, service_env, serv
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
 
 
-
-
 @pytest.mark.parametrize(
     "recovery",
     [
@@ -35,7 +33,10 @@ def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(workspace: 
     redis = EmbeddedRedis(workspace / "var" / "redis")
     try:
         with service_parts(workspace, redis.url, **recovery) as parts, parts.client() as c:
-            r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(6), "application/zip")})
+            r = c.post(
+                "/api/v1/assignments/visibility/submissions",
+                files={"file": ("s.zip", visibility_zip(6), "application/zip")},
+            )
             sub_id = r.json()["id"]
             deadline = time.monotonic() + 120
             while "slow" not in c.get(f"/api/v1/submissions/{sub_id}").json()["progress"]["current"]:
@@ -49,7 +50,10 @@ def test_worker_killed_mid_grade_is_regraded_with_exactly_one_report(workspace: 
             assert body["state"] == "done" and body["report"]["score"] == 4
             assert body["attempts"] == 2
             # one report, and one version of it (a duplicate run would have added a second)
-            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [f"grader:report:{sub_id}", f"grader:report:{sub_id}:versions"]
+            assert sorted(store.r.keys(f"grader:report:{sub_id}*")) == [
+                f"grader:report:{sub_id}",
+                f"grader:report:{sub_id}:versions",
+            ]
             assert store.r.llen(f"grader:report:{sub_id}:versions") == 1
             assert [s.id for s in store.submissions("visibility")] == [sub_id]
     finally:
@@ -60,7 +64,9 @@ def test_restarting_the_service_keeps_submissions_and_reports(workspace: Path) -
     service = Service(workspace, service_env(workspace)).start()
     token = service.token("ta")
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-        r = c.post("/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(), "application/zip")})
+        r = c.post(
+            "/api/v1/assignments/visibility/submissions", files={"file": ("s.zip", visibility_zip(), "application/zip")}
+        )
         sub_id = r.json()["id"]
         before = wait_state(c, sub_id)
     service.stop()
@@ -83,8 +89,17 @@ def test_poison_submission_ends_as_error_after_bounded_attempts(workspace: Path)
     try:
         settings = Settings(env="test", data_dir=workspace / "var", max_attempts=2)
         store = Store(connect(redis.url))
-        sub = Submission(id="p1", assignment="visibility", student="s", role=Role.student, blob_sha256="0" * 64,
-                         filename="s.zip", size_bytes=1, received_at=datetime.now(UTC), run_id="r1")  # fmt: skip
+        sub = Submission(
+            id="p1",
+            assignment="visibility",
+            student="s",
+            role=Role.student,
+            blob_sha256="0" * 64,
+            filename="s.zip",
+            size_bytes=1,
+            received_at=datetime.now(UTC),
+            run_id="r1",
+        )
         store.add_submission(sub)
         store.mark_queued("p1", "r1", "cpu", datetime.now(UTC))
         # Two earlier deliveries died with their worker before finishing (the counter is all they left).

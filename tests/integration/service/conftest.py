@@ -11,5 +11,7 @@ from tests.utils.service import Service, running_service
 
 @pytest.fixture(scope="package")
 def service() -> Iterator[Service]:
-    with running_service("grader-test-service-", GRADER_RATE_LIMIT_COUNT="4", GRADER_UPLOAD_MAX_BYTES=str(5 * 1024**2)) as svc:
+    with running_service(
+        "grader-test-service-", GRADER_RATE_LIMIT_COUNT="4", GRADER_UPLOAD_MAX_BYTES=str(5 * 1024**2)
+    ) as svc:
         yield svc

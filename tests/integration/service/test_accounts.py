@@ -37,7 +37,11 @@ def test_roster_import_refuses_unknown_assignments_and_unreadable_files(service:
     assert unknown.returncode == 2 and "unknown assignment 'cs224n-a6'; installed: " in unknown.stderr
     assert "Traceback" not in unknown.stderr and unknown.stdout == ""
     missing = grader(service, "roster", "import", str(service.root / "nope.csv"), "--assignment", "toy")
-    assert missing.returncode == 2 and "cannot read the roster file" in missing.stderr and "Traceback" not in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "cannot read the roster file" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
     # Nothing was written for the typo: zed has no token and is on no roster.
     assert "zed" not in service.cli("token", "list", "--subject", "zed")
 
@@ -123,7 +127,10 @@ def test_a_sign_in_link_works_once_and_never_reaches_the_access_log(service: Ser
 def test_openapi_declares_the_bearer_scheme_and_the_errors_and_docs_work_offline(service: Service) -> None:
     spec = httpx.get(f"{service.url}/openapi.json", timeout=30).json()
     assert spec["components"]["securitySchemes"]["HTTPBearer"] == {
-        "type": "http", "scheme": "bearer", "description": "A token from `grader token create` or `grader roster import`."}  # fmt: skip
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from `grader token create` or `grader roster import`.",
+    }
     upload = spec["paths"]["/api/v1/assignments/{assignment_id}/submissions"]["post"]
     assert upload["security"] == [{"HTTPBearer": []}]
     assert {"202", "400", "401", "403", "404", "409", "413", "422", "429", "503", "507"} <= set(upload["responses"])
@@ -131,7 +138,9 @@ def test_openapi_declares_the_bearer_scheme_and_the_errors_and_docs_work_offline
     assert "Retry-After" in upload["responses"]["429"]["headers"]
     assert "/api/v1/assignments/{assignment_id}" in spec["paths"]
     docs = httpx.get(f"{service.url}/docs", timeout=30)
-    assert docs.status_code == 200 and "cdn" not in docs.text.lower() and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert (
+        docs.status_code == 200 and "cdn" not in docs.text.lower() and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    )
     bundle = httpx.get(f"{service.url}/docs-assets/swagger-ui-bundle.js", timeout=30)
     assert bundle.status_code == 200 and len(bundle.content) > 500_000
     redoc = httpx.get(f"{service.url}/redoc", timeout=30)

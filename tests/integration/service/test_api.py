@@ -58,16 +58,39 @@ def test_health_and_openapi(service: Service) -> None:
     paths = spec["paths"]
     assert "/api/v1/assignments/{assignment_id}/submissions" in paths
     # The upload's form, as FastAPI documents its File and Form parameters: for clients and for the fuzzer.
-    body = paths["/api/v1/assignments/{assignment_id}/submissions"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    body = paths["/api/v1/assignments/{assignment_id}/submissions"]["post"]["requestBody"]["content"][
+        "multipart/form-data"
+    ]
     schema = spec["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
     assert schema["required"] == ["file"]
-    assert schema["properties"]["file"]["contentMediaType"] == "application/octet-stream" and "token" in schema["properties"]
+    assert (
+        schema["properties"]["file"]["contentMediaType"] == "application/octet-stream"
+        and "token" in schema["properties"]
+    )
 
 
-def test_reference_through_grader_submit_gets_the_same_score_as_grader_grade(service: Service, people: dict[str, str]) -> None:
-    out = subprocess.run([GRADER, "submit", str(REFERENCE), "--assignment", "cs224n-a5", "--server", service.url,
-                          "--token", people["ci"], "--wait", "--expect-full-marks", "--json"],
-                         capture_output=True, text=True, timeout=600)  # fmt: skip
+def test_reference_through_grader_submit_gets_the_same_score_as_grader_grade(
+    service: Service, people: dict[str, str]
+) -> None:
+    out = subprocess.run(
+        [
+            GRADER,
+            "submit",
+            str(REFERENCE),
+            "--assignment",
+            "cs224n-a5",
+            "--server",
+            service.url,
+            "--token",
+            people["ci"],
+            "--wait",
+            "--expect-full-marks",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     # Not full marks: the checks that need GPU-trained artifacts (CS224N_MISSING_ARTIFACTS) fail, and
     # --expect-full-marks says so with its own exit status; every other check passes.
     assert out.returncode == 1, out.stderr
@@ -75,11 +98,17 @@ def test_reference_through_grader_submit_gets_the_same_score_as_grader_grade(ser
     report = body["report"]
     assert body["state"] == "done" and report["max_score"] == 33
     assert {t["number"] for t in report["tests"] if t["status"] != "passed"} == CS224N_MISSING_ARTIFACTS
-    assert report["score"] == sum(t["max_score"] for t in report["tests"] if t["number"] not in CS224N_MISSING_ARTIFACTS)
-    assert body["timestamps"]["finished"] and body["progress"]["done"] == body["progress"]["total"] == len(report["tests"])
+    assert report["score"] == sum(
+        t["max_score"] for t in report["tests"] if t["number"] not in CS224N_MISSING_ARTIFACTS
+    )
+    assert body["timestamps"]["finished"] and body["progress"]["done"] == body["progress"]["total"] == len(
+        report["tests"]
+    )
 
 
-def test_student_sees_own_report_without_hidden_checks_or_total(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+def test_student_sees_own_report_without_hidden_checks_or_total(
+    service: Service, people: dict[str, str], graded: dict[str, str]
+) -> None:
     with client(service, people["alice"]) as c:
         body = c.get(f"/api/v1/submissions/{graded['alice']}").json()
     report = body["report"]
@@ -95,7 +124,9 @@ def test_ta_sees_every_check_and_the_total(service: Service, people: dict[str, s
     assert report["score"] == 4 and "staff_output" in report
 
 
-def test_student_cannot_read_another_students_submission(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+def test_student_cannot_read_another_students_submission(
+    service: Service, people: dict[str, str], graded: dict[str, str]
+) -> None:
     with client(service, people["bob"]) as c:
         r = c.get(f"/api/v1/submissions/{graded['alice']}")
         assert r.status_code == 404 and r.json()["detail"] == "Submission not found"
@@ -106,7 +137,9 @@ def test_student_cannot_read_another_students_submission(service: Service, peopl
     assert own["submissions"][0]["score"] is None and own["submissions"][0]["max_score"] is None
 
 
-def test_ta_lists_everything_with_latest_per_student(service: Service, people: dict[str, str], graded: dict[str, str]) -> None:
+def test_ta_lists_everything_with_latest_per_student(
+    service: Service, people: dict[str, str], graded: dict[str, str]
+) -> None:
     with client(service, people["ta"]) as c:
         listing = c.get("/api/v1/assignments/visibility/submissions").json()
     assert listing["latest_per_student"]["alice"] == graded["alice"]
@@ -124,7 +157,9 @@ def test_ta_regrades_one_and_all(service: Service, people: dict[str, str], grade
         count = c.post("/api/v1/assignments/visibility/regrade", params={"dry_run": "true"})
         assert count.status_code == 200 and count.json()["queued"] == [] and count.json()["would_queue"] >= len(graded)
         asked = c.post("/api/v1/assignments/visibility/regrade")
-        assert asked.status_code == 428 and f"queues {count.json()['would_queue']} submissions" in asked.json()["detail"]
+        assert (
+            asked.status_code == 428 and f"queues {count.json()['would_queue']} submissions" in asked.json()["detail"]
+        )
         r = c.post("/api/v1/assignments/visibility/regrade", params={"confirm": "true"})
         assert r.status_code == 202 and set(r.json()["queued"]) >= set(graded.values())
         assert r.json()["would_queue"] == count.json()["would_queue"]
@@ -160,8 +195,11 @@ def test_a_refused_upload_is_not_a_submission(service: Service, people: dict[str
     blobs = service.root / "var" / "blobs"
     before = sorted(p.name for p in blobs.rglob("*") if p.is_file())
     with client(service, people["dave"]) as c:
-        refused = [upload(c, "visibility", b"not a zip at all"), upload(c, "visibility", zip_of({"good.py": "x" * 100})[:-30]),
-                   upload(c, "visibility", b"\0" * (6 * 1024**2))]  # fmt: skip
+        refused = [
+            upload(c, "visibility", b"not a zip at all"),
+            upload(c, "visibility", zip_of({"good.py": "x" * 100})[:-30]),
+            upload(c, "visibility", b"\0" * (6 * 1024**2)),
+        ]
         assert [r.status_code for r in refused] == [422, 422, 413]
         assert sorted(p.name for p in blobs.rglob("*") if p.is_file()) == before  # nothing kept, not even a temp file
         codes = [upload(c, "visibility", zip_of({"good.py": GOOD})).status_code for _ in range(5)]
@@ -193,9 +231,19 @@ def test_a_large_upload_is_checked_from_its_spooled_file_and_kept(service: Servi
         ("ta", "visibility", b"\0" * (6 * 1024**2), 413, "Upload larger than 5242880 bytes"),
         ("bob", "cs224n-a5", b"x", 403, "You are not on the roster of 'cs224n-a5'"),
     ],
-    ids=["no-token", "no-token-unknown-assignment", "bad-token", "unknown-assignment", "not-a-zip", "too-large", "not-on-roster"],
+    ids=[
+        "no-token",
+        "no-token-unknown-assignment",
+        "bad-token",
+        "unknown-assignment",
+        "not-a-zip",
+        "too-large",
+        "not-on-roster",
+    ],
 )
-def test_upload_errors_are_clear(service: Service, people: dict[str, str], who: str | None, assignment: str, data: bytes, status: int, detail: str) -> None:
+def test_upload_errors_are_clear(
+    service: Service, people: dict[str, str], who: str | None, assignment: str, data: bytes, status: int, detail: str
+) -> None:
     token = people.get(who, who) if who else None
     with client(service, token) as c:
         r = upload(c, assignment, data)
@@ -205,8 +253,11 @@ def test_upload_errors_are_clear(service: Service, people: dict[str, str], who: 
 
 def test_an_html_form_may_send_the_token_as_a_field(service: Service, people: dict[str, str]) -> None:
     with client(service, None) as c:
-        r = c.post("/api/v1/assignments/visibility/submissions", data={"token": people["erin"]},
-                   files={"file": ("submission.zip", zip_of({"good.py": GOOD}), "application/zip")})  # fmt: skip
+        r = c.post(
+            "/api/v1/assignments/visibility/submissions",
+            data={"token": people["erin"]},
+            files={"file": ("submission.zip", zip_of({"good.py": GOOD}), "application/zip")},
+        )
     assert r.status_code == 202, r.text
     assert r.json()["state"] == "queued" and r.json()["status_url"] == f"/api/v1/submissions/{r.json()['id']}"
 
@@ -214,16 +265,25 @@ def test_an_html_form_may_send_the_token_as_a_field(service: Service, people: di
 @pytest.mark.parametrize(
     ("request_args", "status", "detail"),
     [
-        ({"data": {"note": "x"}, "files": {"other": ("a.zip", b"x")}}, 422, "The upload has no file: send the zip as the form field 'file'"),
+        (
+            {"data": {"note": "x"}, "files": {"other": ("a.zip", b"x")}},
+            422,
+            "The upload has no file: send the zip as the form field 'file'",
+        ),
         ({"json": {"file": "x"}}, 422, "The upload has no file"),
         ({"data": {"file": "not a file part"}}, 422, "The upload has no file"),
         ({"files": [("file", ("a.zip", b"x")), ("file", ("b.zip", b"y"))]}, 400, "Too many files"),
-        ({"content": b"--x\r\nno end", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 400, "Invalid multipart data"),
+        (
+            {"content": b"--x\r\nno end", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
+            400,
+            "Invalid multipart data",
+        ),
     ],
     ids=["no-file-field", "json-body", "file-as-text", "two-files", "truncated-multipart"],
 )
-def test_a_malformed_upload_form_is_refused_clearly(service: Service, people: dict[str, str], request_args: dict[str, object],
-                                                    status: int, detail: str) -> None:  # fmt: skip
+def test_a_malformed_upload_form_is_refused_clearly(
+    service: Service, people: dict[str, str], request_args: dict[str, object], status: int, detail: str
+) -> None:
     with client(service, people["ta"]) as c:
         r = c.post("/api/v1/assignments/visibility/submissions", **request_args)  # type: ignore[arg-type]
     assert r.status_code == status, r.text
@@ -232,7 +292,11 @@ def test_a_malformed_upload_form_is_refused_clearly(service: Service, people: di
 
 def test_broken_submission_is_graded_with_a_message(service: Service, people: dict[str, str]) -> None:
     with client(service, people["ta"]) as c:
-        r = upload(c, "visibility", zip_of({"good.py": "def add(a, b):\n    raise ValueError('nope')\n\ndef pause():\n    pass\n"}))
+        r = upload(
+            c,
+            "visibility",
+            zip_of({"good.py": "def add(a, b):\n    raise ValueError('nope')\n\ndef pause():\n    pass\n"}),
+        )
         body = wait_state(c, r.json()["id"])
     assert body["state"] == "done" and body["report"]["score"] == 1  # only the slow check, which needs no add()
     assert "ValueError: nope" in body["report"]["tests"][0]["output"]
@@ -241,21 +305,36 @@ def test_broken_submission_is_graded_with_a_message(service: Service, people: di
 def raw_upload(c: httpx.Client, assignment: str, filename: bytes, data: bytes) -> httpx.Response:
     """An upload whose file name goes on the wire byte for byte (httpx would escape a NUL, for one)."""
     boundary = "grader-test-7d9c1e0b"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'.encode() + filename
-            + b'"\r\nContent-Type: application/zip\r\n\r\n' + data + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
-    return c.post(f"/api/v1/assignments/{assignment}/submissions", content=body,
-                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'.encode()
+        + filename
+        + b'"\r\nContent-Type: application/zip\r\n\r\n'
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return c.post(
+        f"/api/v1/assignments/{assignment}/submissions",
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
 
 
-@pytest.mark.parametrize("filename", [b"..", b"a/..", b"x\0y.zip", "\u00fc".encode() * 200],
-                         ids=["dot-dot", "folder-dot-dot", "nul-byte", "over-255-bytes"])  # fmt: skip
-def test_file_names_that_cannot_name_a_file_are_replaced(service: Service, people: dict[str, str], filename: bytes) -> None:
+@pytest.mark.parametrize(
+    "filename",
+    [b"..", b"a/..", b"x\0y.zip", "\u00fc".encode() * 200],
+    ids=["dot-dot", "folder-dot-dot", "nul-byte", "over-255-bytes"],
+)
+def test_file_names_that_cannot_name_a_file_are_replaced(
+    service: Service, people: dict[str, str], filename: bytes
+) -> None:
     # Found by tests/fuzz: these names reached the scratch folder as is and the upload failed with a 500.
     with client(service, people["ta"]) as c:
         r = raw_upload(c, "visibility", filename, b"not a zip at all")
     assert r.status_code == 422
-    assert r.json()["detail"] == ("The uploaded file 'submission.zip' is not a zip archive. Please upload a .zip file "
-                                  "(formats such as .tar.gz, .rar or .7z are not accepted).")  # fmt: skip
+    assert r.json()["detail"] == (
+        "The uploaded file 'submission.zip' is not a zip archive. Please upload a .zip file "
+        "(formats such as .tar.gz, .rar or .7z are not accepted)."
+    )
 
 
 def test_zip_named_dot_dot_is_graded_as_submission_zip(service: Service, people: dict[str, str]) -> None:

@@ -35,23 +35,33 @@ def graded(service: Service) -> Iterator[dict[str, str]]:
     answers = ["b" if g == "a" else "a" for g in GOLD[:2]] + GOLD[2:]
     files = {"solution.py": ECHO, "dev.predictions": "a\na\na\na\n", "test.predictions": "\n".join(answers) + "\n"}
     with client(service, people["frank"]) as c:
-        r = c.post("/api/v1/assignments/labels/submissions", files={"file": ("s.zip", zip_of(files), "application/zip")})
+        r = c.post(
+            "/api/v1/assignments/labels/submissions", files={"file": ("s.zip", zip_of(files), "application/zip")}
+        )
         assert r.status_code == 202, r.text
     with client(service, people["ta"]) as c:
         assert wait_state(c, r.json()["id"])["state"] == "done"
     yield {**people, "id": r.json()["id"]}
 
 
-def test_a_student_get_before_the_due_date_withholds_the_hidden_label_figure(service: Service, graded: dict[str, str]) -> None:
+def test_a_student_get_before_the_due_date_withholds_the_hidden_label_figure(
+    service: Service, graded: dict[str, str]
+) -> None:
     with client(service, graded["frank"]) as c:
         r = c.get(f"/api/v1/submissions/{graded['id']}")
         listing = c.get("/api/v1/assignments/labels/submissions").json()
     report = r.json()["report"]
     assert FIGURE not in r.text and "6/8" not in r.text
     assert [t["number"] for t in report["tests"]] == ["1", "3", "4", "5"]
-    assert report["pending"] == [{"name": "Test predictions: accuracy on the hidden labels", "number": "2", "max_score": 2.0,
-                                  "output": "test.predictions: 8 lines, well formed.\nThe result of this check on the "
-                                            "hidden test labels is shown after the due date."}]  # fmt: skip
+    assert report["pending"] == [
+        {
+            "name": "Test predictions: accuracy on the hidden labels",
+            "number": "2",
+            "max_score": 2.0,
+            "output": "test.predictions: 8 lines, well formed.\nThe result of this check on the "
+            "hidden test labels is shown after the due date.",
+        }
+    ]
     assert report["score"] is None and report["shown_max_score"] == 4 and report["withheld_checks"] == 1
     assert listing["submissions"][0]["score"] is None
     assert "constant dev predictions" not in r.text and "staff" not in r.text

@@ -52,7 +52,9 @@ def test_a_0700_data_folder_of_its_own_is_made_passable_and_submissions_are_grad
         assert stat.S_IMODE(private.stat().st_mode) == (0o701 if ROOT else 0o700)
         health = httpx.get(f"{service.url}/healthz").json()
         assert health["status"] == "ok" and health["details"] == {}
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {service.token('ta')}"}, timeout=60) as c:
+        with httpx.Client(
+            base_url=service.url, headers={"Authorization": f"Bearer {service.token('ta')}"}, timeout=60
+        ) as c:
             r = c.post("/api/v1/assignments/toy/submissions", files={"file": ("s.zip", HONEST, "application/zip")})
             body = wait_state(c, r.json()["id"])
         assert body["state"] == "done" and body["report"]["score"] == 3, body

@@ -30,13 +30,30 @@ def test_submit_wait_shows_failures_then_outlives_the_service() -> None:
         slow.write_bytes(zip_of({"good.py": SLOW}))
         # No --server: the settings' port, as the service reads it.
         env = {**service.env, "GRADER_API_PORT": str(service.port), "COLUMNS": "200"}
-        done = subprocess.run([GRADER, "submit", str(wrong), "--assignment", "visibility", "--token", token, "--wait"],
-                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        done = subprocess.run(
+            [GRADER, "submit", str(wrong), "--assignment", "visibility", "--token", token, "--wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         assert "message" in done.stdout and "failed" in done.stdout and "Traceback" not in done.stderr
 
-        args = [GRADER, "submit", str(slow), "--assignment", "visibility", "--token", token, "--wait",
-                "--server", service.url, "--timeout", "12"]  # fmt: skip
+        args = [
+            GRADER,
+            "submit",
+            str(slow),
+            "--assignment",
+            "visibility",
+            "--token",
+            token,
+            "--wait",
+            "--server",
+            service.url,
+            "--timeout",
+            "12",
+        ]
         cli = subprocess.Popen(args, env=service.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert cli.stderr is not None
         first = cli.stderr.readline()
@@ -52,8 +69,9 @@ def test_submit_wait_shows_failures_then_outlives_the_service() -> None:
     assert "Traceback" not in err
     assert "cannot reach" in err and "trying again in" in err
     assert f"submission {sub_id} is still queued; check with: " in err and f"/api/v1/submissions/{sub_id}" in err
-    missing = subprocess.run([GRADER, "submit", "/nonexistent.zip", "--assignment", "visibility"], capture_output=True,
-                             text=True, timeout=60)  # fmt: skip
+    missing = subprocess.run(
+        [GRADER, "submit", "/nonexistent.zip", "--assignment", "visibility"], capture_output=True, text=True, timeout=60
+    )
     assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
     assert leftovers(root) == []
     shutil.rmtree(root, ignore_errors=True)

@@ -16,7 +16,14 @@ def test_secret_fields_are_redacted_and_the_rest_kept() -> None:
 
 def test_the_filter_rewrites_uvicorns_record_arguments() -> None:
     # uvicorn's access record: '%s - "%s %s HTTP/%s" %d' with (client, method, path, version, status).
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5", "GET", "/api/v1/assignments?token=ta_secret", "1.1", 200), None)  # fmt: skip
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/api/v1/assignments?token=ta_secret", "1.1", 200),
+        None,
+    )
     assert RedactTokens().filter(record)
     assert "ta_secret" not in record.getMessage() and "token=[redacted]" in record.getMessage()

@@ -14,14 +14,30 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def _test(number: str, visibility: str) -> CheckReport:
-    return CheckReport(name=f"check {number}", number=number, score=1, max_score=1, status="passed",
-                       result=CheckResult.passed, visibility=visibility, staff_output="traceback for staff")  # fmt: skip
+    return CheckReport(
+        name=f"check {number}",
+        number=number,
+        score=1,
+        max_score=1,
+        status="passed",
+        result=CheckResult.passed,
+        visibility=visibility,
+        staff_output="traceback for staff",
+    )
 
 
 def _report() -> GradeReport:
     tests = [_test("1", "visible"), _test("2", "hidden"), _test("3", "after_due_date"), _test("4", "after_published")]
-    return GradeReport(score=4, max_score=4, execution_time=1, tests=tests, assignment="a", grader_version="0",
-                       created_at=NOW, staff_output="sandbox output")  # fmt: skip
+    return GradeReport(
+        score=4,
+        max_score=4,
+        execution_time=1,
+        tests=tests,
+        assignment="a",
+        grader_version="0",
+        created_at=NOW,
+        staff_output="sandbox output",
+    )
 
 
 def _manifest(**fields: object) -> SuiteManifest:
@@ -67,22 +83,48 @@ LABELS = {"policy": {"hidden_label_checks": ["2"]}}
 
 def _labelled_report() -> GradeReport:
     tests = [
-        CheckReport(name="dev accuracy", number="1", score=1, max_score=1, status="passed", result=CheckResult.passed,
-                    output="Dev accuracy: 4/4"),
-        CheckReport(name="test accuracy", number="2", score=1.25, max_score=2, status="failed", result=CheckResult.partial,
-                    output="Test accuracy: 5/8", pre_release_output="test.predictions: 8 lines, well formed.",
-                    staff_flags=["looks copied"], staff_output="traceback for staff"),
-    ]  # fmt: skip
-    return GradeReport(score=2.25, max_score=3, execution_time=1, tests=tests, assignment="a", grader_version="0",
-                       created_at=NOW, staff_flags=["2 test accuracy: looks copied"])  # fmt: skip
+        CheckReport(
+            name="dev accuracy",
+            number="1",
+            score=1,
+            max_score=1,
+            status="passed",
+            result=CheckResult.passed,
+            output="Dev accuracy: 4/4",
+        ),
+        CheckReport(
+            name="test accuracy",
+            number="2",
+            score=1.25,
+            max_score=2,
+            status="failed",
+            result=CheckResult.partial,
+            output="Test accuracy: 5/8",
+            pre_release_output="test.predictions: 8 lines, well formed.",
+            staff_flags=["looks copied"],
+            staff_output="traceback for staff",
+        ),
+    ]
+    return GradeReport(
+        score=2.25,
+        max_score=3,
+        execution_time=1,
+        tests=tests,
+        assignment="a",
+        grader_version="0",
+        created_at=NOW,
+        staff_flags=["2 test accuracy: looks copied"],
+    )
 
 
 def test_before_the_due_date_a_hidden_label_check_shows_no_score_result_or_figure() -> None:
     view = student_report(_labelled_report(), _manifest(due_date=NOW + timedelta(days=1), **LABELS), NOW)
     assert [t.number for t in view.tests] == ["1"] and view.withheld_checks == 1
     assert [(p.number, p.max_score) for p in view.pending] == [("2", 2)]
-    assert view.pending[0].output == ("test.predictions: 8 lines, well formed.\n"
-                                      "The result of this check on the hidden test labels is shown after the due date.")
+    assert view.pending[0].output == (
+        "test.predictions: 8 lines, well formed.\n"
+        "The result of this check on the hidden test labels is shown after the due date."
+    )
     # neither the total nor a sum that includes the withheld check: only the shown checks, labelled as such
     assert view.score is None and view.max_score is None and (view.shown_score, view.shown_max_score) == (1, 1)
     dumped = view.model_dump_json()
@@ -105,7 +147,9 @@ def test_without_a_due_date_a_hidden_label_check_stays_withheld() -> None:
 def test_a_policy_released_at_publishing_waits_for_it_even_after_the_due_date() -> None:
     policy = {"policy": {"hidden_label_checks": ["2"], "withhold_until": "published"}}
     past = NOW - timedelta(days=1)
-    assert [t.number for t in student_report(_labelled_report(), _manifest(due_date=past, **policy), NOW).tests] == ["1"]
+    assert [t.number for t in student_report(_labelled_report(), _manifest(due_date=past, **policy), NOW).tests] == [
+        "1"
+    ]
     view = student_report(_labelled_report(), _manifest(due_date=past, published=True, **policy), NOW)
     assert [t.number for t in view.tests] == ["1", "2"]
 

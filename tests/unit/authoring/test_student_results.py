@@ -62,7 +62,8 @@ def test_the_quoted_message_is_whole_so_a_hidden_inputs_check_can_redact_it() ->
 
 
 @pytest.mark.parametrize(
-    ("value", "words"), [(None, "None"), ((1, 2), "a tuple of 2"), ([1], "a list of 1"), (1.5, "a float"), (2, "an int")]
+    ("value", "words"),
+    [(None, "None"), ((1, 2), "a tuple of 2"), ([1], "a list of 1"), (1.5, "a float"), (2, "an int")],
 )
 def test_kind_says_what_came_back(value: object, words: str) -> None:
     assert kind(value) == words
@@ -89,4 +90,6 @@ def test_expect_tensor_on_another_value_says_what_it_was() -> None:
 
 def test_expect_object_on_a_plain_value_says_what_came_back() -> None:
     assert message_of(lambda: expect_object(None, "Trainer(...)")) == "Trainer(...) did not return an object (got None)"
-    assert message_of(lambda: expect_object(3, "QAmodel(path)")) == "QAmodel(path) did not return an object (got an int)"
+    assert (
+        message_of(lambda: expect_object(3, "QAmodel(path)")) == "QAmodel(path) did not return an object (got an int)"
+    )

@@ -90,7 +90,9 @@ def test_uploads_are_refused_before_the_release() -> None:
 def test_release_waits_for_every_extension_and_never_comes_earlier() -> None:
     assert release_date(COURSE, []) == DUE
     assert release_date(COURSE, [StudentException(due=DUE - timedelta(days=1))]) == DUE
-    assert release_date(COURSE, [StudentException(due=DUE + timedelta(days=2)), StudentException(note="x")]) == DUE + timedelta(days=2)
+    assert release_date(
+        COURSE, [StudentException(due=DUE + timedelta(days=2)), StudentException(note="x")]
+    ) == DUE + timedelta(days=2)
     assert release_date(CourseSettings(), [StudentException(due=DUE)]) is None
 
 

@@ -229,7 +229,12 @@ def test_an_interrupted_parent_takes_the_child_with_it(tmp_path: Path) -> None:
 
 def test_human_bytes() -> None:
     assert [human_bytes(n) for n in (900, 100 * 1024, 64 * _MIB, 1536 * 1024, 1 << 30)] == [
-        "900 bytes", "100 KiB", "64 MiB", "1.5 MiB", "1 GiB"]  # fmt: skip
+        "900 bytes",
+        "100 KiB",
+        "64 MiB",
+        "1.5 MiB",
+        "1 GiB",
+    ]
 
 
 def test_from_a_thread_as_the_api_calls_it(tmp_path: Path) -> None:

@@ -25,8 +25,10 @@ def test_the_table_is_read_as_requirement_strings(tmp_path: Path) -> None:
         'id = "x"\ntitle = "X"\n[environment]\npackages = ["importlib_metadata>=3.7", "scikit-learn", "pandas<4; python_version >= \'3.9\'"]\n'
     )
     assert load_manifest(tmp_path / "suite.toml").environment.packages == [
-        "importlib_metadata>=3.7", "scikit-learn", "pandas<4; python_version >= '3.9'",
-    ]  # fmt: skip
+        "importlib_metadata>=3.7",
+        "scikit-learn",
+        "pandas<4; python_version >= '3.9'",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -84,9 +84,11 @@ def submitted(tmp_path: Path) -> Path:
 def test_host_paths_become_submission_relative_or_named(submitted: Path) -> None:
     paths = HostPaths.of([submitted], {"<scratch>": submitted.parents[1]})
     site = sysconfig.get_paths()["purelib"]
-    text = (f'File "{INSIDE_WORKDIR}/src/model.py", line 4 | {submitted}/src/model.py | {INSIDE_WORKDIR}/./src/a.py | '
-            f"{site}/torch/nn/functional.py | /opt/grader/grader/sandbox/agent/server.py | {PACKAGE_ROOT}/grader/x.py | "
-            f"{submitted.parents[1]}/job-2/other | {submitted.parents[1]}/job-1/work-0a1b2c3d/src/b.py | cwd {INSIDE_WORKDIR}")  # fmt: skip
+    text = (
+        f'File "{INSIDE_WORKDIR}/src/model.py", line 4 | {submitted}/src/model.py | {INSIDE_WORKDIR}/./src/a.py | '
+        f"{site}/torch/nn/functional.py | /opt/grader/grader/sandbox/agent/server.py | {PACKAGE_ROOT}/grader/x.py | "
+        f"{submitted.parents[1]}/job-2/other | {submitted.parents[1]}/job-1/work-0a1b2c3d/src/b.py | cwd {INSIDE_WORKDIR}"
+    )
     assert paths.scrub(text) == (
         'File "src/model.py", line 4 | src/model.py | src/a.py | <python>/site-packages/torch/nn/functional.py | '
         "<grader>/grader/sandbox/agent/server.py | <grader>/grader/x.py | <scratch>/job-2/other | src/b.py | cwd ."
@@ -100,8 +102,11 @@ def test_system_paths_and_lookalike_names_are_left_alone() -> None:
 
 
 def test_a_crash_shows_submission_relative_paths_and_keeps_the_raw_text_for_staff() -> None:
-    exc = StudentCodeError("FileNotFoundError", f"[Errno 2] No such file: '{INSIDE_WORKDIR}/data/x.tsv'",
-                           f'  File "{INSIDE_WORKDIR}/src/model.py", line 4, in forward\n    open(p)\n')  # fmt: skip
+    exc = StudentCodeError(
+        "FileNotFoundError",
+        f"[Errno 2] No such file: '{INSIDE_WORKDIR}/data/x.tsv'",
+        f'  File "{INSIDE_WORKDIR}/src/model.py", line 4, in forward\n    open(p)\n',
+    )
     text = student_code_message(exc)
     assert INSIDE_WORKDIR not in text and "'data/x.tsv'" in text and 'File "src/model.py", line 4' in text
     assert INSIDE_WORKDIR in staff_code_detail(exc)
@@ -121,8 +126,10 @@ HIDDEN = "HIDDEN-CASE-51f0c3"
 
 def test_a_hidden_input_check_never_echoes_the_exception_message(submitted: Path) -> None:
     paths = HostPaths.of([submitted])
-    tb = (f'Traceback (most recent call last):\n  File "{INSIDE_WORKDIR}/src/model.py", line 4, in forward\n'
-          f"    raise ValueError({HIDDEN!r})\nValueError: {HIDDEN}\n")  # fmt: skip
+    tb = (
+        f'Traceback (most recent call last):\n  File "{INSIDE_WORKDIR}/src/model.py", line 4, in forward\n'
+        f"    raise ValueError({HIDDEN!r})\nValueError: {HIDDEN}\n"
+    )
     text = student_code_message(StudentCodeError("ValueError", f"bad input {HIDDEN}", tb), paths, hidden_inputs=True)
     assert HIDDEN not in text
     assert text.startswith("Your code raised ValueError. Its message is not shown")
@@ -133,9 +140,11 @@ def test_a_hidden_input_check_never_echoes_the_exception_message(submitted: Path
 
 def test_hidden_input_frames_of_code_made_at_run_time_are_dropped(submitted: Path) -> None:
     # A file name the code made up (exec/compile), or a file it wrote while running, could spell the input.
-    tb = (f'  File "{INSIDE_WORKDIR}/src/model.py", line 3, in forward\n    exec(code)\n'
-          f'  File "{HIDDEN}", line 1, in <module>\n  File "{INSIDE_WORKDIR}/{HIDDEN}.py", line 1, in <module>\n'
-          f'  File "{INSIDE_WORKDIR}/src/model.py", line 9, in {HIDDEN.replace("-", "_")}x\n')  # fmt: skip
+    tb = (
+        f'  File "{INSIDE_WORKDIR}/src/model.py", line 3, in forward\n    exec(code)\n'
+        f'  File "{HIDDEN}", line 1, in <module>\n  File "{INSIDE_WORKDIR}/{HIDDEN}.py", line 1, in <module>\n'
+        f'  File "{INSIDE_WORKDIR}/src/model.py", line 9, in {HIDDEN.replace("-", "_")}x\n'
+    )
     text = student_code_message(StudentCodeError("ValueError", "", tb), HostPaths.of([submitted]), hidden_inputs=True)
     assert "HIDDEN" not in text and HIDDEN.replace("-", "_") in tb
     assert 'File "src/model.py", line 3, in forward\n    def forward(x):' in text

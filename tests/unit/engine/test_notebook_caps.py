@@ -31,8 +31,10 @@ _MIB = 1024 * 1024
 
 def write_notebook(path: Path, *sources: str | list[str]) -> int:
     """A compact nbformat-4 notebook with one code cell per source; returns its size in bytes."""
-    cells = [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None, "outputs": [], "source": s}
-             for i, s in enumerate(sources)]  # fmt: skip
+    cells = [
+        {"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None, "outputs": [], "source": s}
+        for i, s in enumerate(sources)
+    ]
     raw = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}).encode()
     path.write_bytes(raw)
     return len(raw)
@@ -163,8 +165,11 @@ def test_a_notebook_past_a_cap_costs_only_its_own_checks(tmp_path: Path, load) -
     write_notebook(tmp_path / "big.ipynb", ["x=1\n"] * 900_000)
     write_notebook(tmp_path / "ok.ipynb", "def f():\n    return 7\n")
     caps = Caps(memory_bytes=16 * _MIB, cpu_seconds=30, wall_seconds=60, file_bytes=64 * _MIB)
-    specs = [NotebookSpec(path="ok.ipynb", module="first"), NotebookSpec(path="big.ipynb", module="big"),
-             NotebookSpec(path="ok.ipynb", module="after")]  # fmt: skip
+    specs = [
+        NotebookSpec(path="ok.ipynb", module="first"),
+        NotebookSpec(path="big.ipynb", module="big"),
+        NotebookSpec(path="ok.ipynb", module="after"),
+    ]
     notes = ingest_notebooks(tmp_path, specs, caps=caps)
     assert notes[0].startswith("ok.ipynb: read as module 'first'") and notes[2].startswith(
         "ok.ipynb: read as module 'after'"

@@ -46,8 +46,11 @@ def load(tmp_path: Path) -> Iterator[object]:
 
 
 def test_plan_keeps_definitions_and_says_why_the_rest_is_skipped() -> None:
-    plan = plan_cell(3, "!pip install x\n%matplotlib inline\nimport math\nN = 2 ** 10\nmodel = build()\ntrain(model)\n"
-                        "for i in range(3):\n    print(i)\n@decorate\ndef f(a, b):\n    return a\n")  # fmt: skip
+    plan = plan_cell(
+        3,
+        "!pip install x\n%matplotlib inline\nimport math\nN = 2 ** 10\nmodel = build()\ntrain(model)\n"
+        "for i in range(3):\n    print(i)\n@decorate\ndef f(a, b):\n    return a\n",
+    )
     assert [s.defines for s in plan.kept] == [("math",), ("N",), ("f",)]
     assert plan.kept[2].first_line == 9 and plan.kept[2].source.startswith("@decorate")
     assert plan.kept[2].params == ("a", "b")
@@ -58,9 +61,13 @@ def test_plan_keeps_definitions_and_says_why_the_rest_is_skipped() -> None:
 
 @pytest.mark.parametrize(
     ("source", "reason"),
-    [("%%time\ntrain()\n", "cell magic `%%time`"), ("def f(:\n    pass\n", "syntax error at line 1"),
-     ("files = !ls\n", "shell command"), ("if True:\n    class A: pass\n", "a top-level `if` statement")],
-)  # fmt: skip
+    [
+        ("%%time\ntrain()\n", "cell magic `%%time`"),
+        ("def f(:\n    pass\n", "syntax error at line 1"),
+        ("files = !ls\n", "shell command"),
+        ("if True:\n    class A: pass\n", "a top-level `if` statement"),
+    ],
+)
 def test_whole_cells_skipped(source: str, reason: str) -> None:
     plan = plan_cell(1, source)
     assert not plan.kept and any(reason in r for r in plan.skipped), plan.skipped
@@ -72,11 +79,13 @@ def test_percent_continuation_lines_are_python_not_magics() -> None:
 
 
 def test_module_runs_definitions_with_cell_line_numbers(tmp_path: Path, load) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "hw.ipynb").write_text(notebook(
-        "import math\nSCALE = 3",
-        "def area(r):\n    return SCALE * math.pi * r * r\n\narea(2)\nraise SystemExit('training')",
-        "def boom():\n    return 1 / 0",
-    ))  # fmt: skip
+    (tmp_path / "hw.ipynb").write_text(
+        notebook(
+            "import math\nSCALE = 3",
+            "def area(r):\n    return SCALE * math.pi * r * r\n\narea(2)\nraise SystemExit('training')",
+            "def boom():\n    return 1 / 0",
+        )
+    )
     note = ingest_notebook(tmp_path, NotebookSpec(path="hw.ipynb", module="hw"))
     assert "kept the definitions of 3 of 3 code cell(s)" in note and "cell 3: line 4 `area(2)`" in note
     hw = load("hw")
@@ -91,11 +100,13 @@ def test_module_runs_definitions_with_cell_line_numbers(tmp_path: Path, load) ->
 
 
 def test_a_cell_raising_at_definition_time_spares_the_rest(tmp_path: Path, load) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "hw.ipynb").write_text(notebook(
-        "from google.colab import drive",
-        "class Model:\n    size = undefined_name\n",
-        "def ok():\n    return 42",
-    ))  # fmt: skip
+    (tmp_path / "hw.ipynb").write_text(
+        notebook(
+            "from google.colab import drive",
+            "class Model:\n    size = undefined_name\n",
+            "def ok():\n    return 42",
+        )
+    )
     ingest_notebook(tmp_path, NotebookSpec(path="hw.ipynb", module="hw"))
     hw = load("hw")
     assert hw.ok() == 42
@@ -107,12 +118,14 @@ def test_a_cell_raising_at_definition_time_spares_the_rest(tmp_path: Path, load)
 
 
 def test_alias_picks_the_last_definition_with_the_wanted_parameters(tmp_path: Path, load) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "nmt.ipynb").write_text(notebook(
-        "class TransformerDecoder:\n    def __init__(self, vocab_size, hidden_size, num_layers):\n        self.kind = 'enc-dec'",
-        "class TransformerDecoder:\n    def __init__(self, vocab_size, hidden_size, num_layers, loss_seq_span):\n"
-        "        self.kind = 'decoder-only'",
-        "class TransformerDecoder:\n    def __init__(self, vocab_size, hidden_size, num_layers):\n        self.kind = 'late'",
-    ))  # fmt: skip
+    (tmp_path / "nmt.ipynb").write_text(
+        notebook(
+            "class TransformerDecoder:\n    def __init__(self, vocab_size, hidden_size, num_layers):\n        self.kind = 'enc-dec'",
+            "class TransformerDecoder:\n    def __init__(self, vocab_size, hidden_size, num_layers, loss_seq_span):\n"
+            "        self.kind = 'decoder-only'",
+            "class TransformerDecoder:\n    def __init__(self, vocab_size, hidden_size, num_layers):\n        self.kind = 'late'",
+        )
+    )
     alias = NotebookAlias(name="DecoderOnlyTransformer", accept=["TransformerDecoder"], params=["loss_seq_span"])
     ingest_notebook(tmp_path, NotebookSpec(path="nmt.ipynb", module="nmt", aliases=[alias]))
     nmt = load("nmt")
@@ -145,11 +158,13 @@ def test_definition_in_a_skipped_cell_is_named(tmp_path: Path, load) -> None:  #
         (b"\xff\xfe junk", "not UTF-8 text"),
         (json.dumps({"cells": [], "nbformat": 5, "nbformat_minor": 0, "metadata": {}}).encode(), "has nbformat 5"),
         (json.dumps({"cells": []}).encode(), "has nbformat None"),
-        (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "source": 3}]}',
-         "malformed notebook"),
+        (
+            b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "source": 3}]}',
+            "malformed notebook",
+        ),
         (b" " * 2048 + b"{}", "is 2050 bytes, over the 1024 bytes the grader reads"),
     ],
-)  # fmt: skip
+)
 def test_unreadable_notebooks_become_modules_that_say_why(
     tmp_path: Path, load, content: bytes | None, message: str
 ) -> None:  # type: ignore[no-untyped-def]
@@ -181,9 +196,15 @@ def test_a_student_file_with_the_module_name_is_replaced_and_said(tmp_path: Path
 
 
 def test_manifest_declares_notebooks() -> None:
-    manifest = SuiteManifest.model_validate({
-        "id": "nb", "title": "t", "notebooks": [
-            {"path": "nmt.ipynb", "module": "nmt", "aliases": [{"name": "D", "accept": ["T"], "params": ["p"]}]}]})  # fmt: skip
+    manifest = SuiteManifest.model_validate(
+        {
+            "id": "nb",
+            "title": "t",
+            "notebooks": [
+                {"path": "nmt.ipynb", "module": "nmt", "aliases": [{"name": "D", "accept": ["T"], "params": ["p"]}]}
+            ],
+        }
+    )
     assert manifest.notebooks[0].aliases[0].accept == ["T"]
     with pytest.raises(ValueError):
         SuiteManifest.model_validate(
@@ -209,9 +230,20 @@ def test_a_json_nesting_bomb_is_refused_with_a_message(tmp_path: Path) -> None:
 
 def test_an_old_notebook_without_cell_ids_is_read_whatever_the_warnings_filter(tmp_path: Path) -> None:
     """nbformat < 4.5 cells have no ids; nbformat warns, and pytest here turns warnings into errors."""
-    raw = {"nbformat": 4, "nbformat_minor": 2, "metadata": {},
-           "cells": [{"cell_type": "code", "metadata": {}, "source": ["def f():\n", "    return 1\n"],
-                      "outputs": [], "execution_count": None}]}  # fmt: skip
+    raw = {
+        "nbformat": 4,
+        "nbformat_minor": 2,
+        "metadata": {},
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": ["def f():\n", "    return 1\n"],
+                "outputs": [],
+                "execution_count": None,
+            }
+        ],
+    }
     path = tmp_path / "old.ipynb"
     path.write_text(json.dumps(raw))
     assert read_notebook(path, "old.ipynb", 1 << 20) == [(1, "def f():\n    return 1\n")]

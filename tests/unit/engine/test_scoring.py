@@ -12,8 +12,14 @@ from grader.models.visibility import Visibility
 
 def spec(name: str, number: str, points: float) -> CheckSpec:
     return CheckSpec(
-        func=lambda: None, name=name, number=number, points=points, visibility=Visibility.visible,
-        timeout_seconds=60.0, tags=(), params=(),
+        func=lambda: None,
+        name=name,
+        number=number,
+        points=points,
+        visibility=Visibility.visible,
+        timeout_seconds=60.0,
+        tags=(),
+        params=(),
     )
 
 
@@ -64,8 +70,17 @@ def test_validate_points_rejects_a_total_off_by_a_hundredth() -> None:
 
 @pytest.mark.parametrize(
     "points, fraction, expected",
-    [(2, 1.0, 2.0), (2, 0.0, 0.0), (2, 0.5, 1.0), (1.5, 1 / 3, 0.5), (2, 1 / 3, 0.67), (10, 0.125, 1.25),
-     (1, 0.004, 0.0), (1, 0.006, 0.01), (0, 0.7, 0.0)],
+    [
+        (2, 1.0, 2.0),
+        (2, 0.0, 0.0),
+        (2, 0.5, 1.0),
+        (1.5, 1 / 3, 0.5),
+        (2, 1 / 3, 0.67),
+        (10, 0.125, 1.25),
+        (1, 0.004, 0.0),
+        (1, 0.006, 0.01),
+        (0, 0.7, 0.0),
+    ],
 )
 def test_earned_is_points_times_fraction_rounded_to_hundredths(points: float, fraction: float, expected: float) -> None:
     assert earned(points, fraction) == expected

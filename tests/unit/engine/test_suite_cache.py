@@ -11,7 +11,7 @@ import pytest
 from grader.engine.suites import cached_assignment, cached_suite, load_suite
 from grader.errors import SuiteError
 
-CHECKS = '''
+CHECKS = """
 from grader.authoring import check
 
 from .lib.core import VALUE
@@ -20,7 +20,7 @@ from .lib.core import VALUE
 @check(name=f"{NAME} {VALUE}", number="1", points=1)
 def one():
     pass
-'''
+"""
 
 
 @pytest.fixture(autouse=True)

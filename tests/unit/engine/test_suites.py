@@ -35,7 +35,7 @@ def one_ten():
     pass
 '''
 
-CHECKS_B = '''
+CHECKS_B = """
 from grader.authoring import check
 
 
@@ -52,7 +52,7 @@ def one_two(student, config):
 @check(name="one point nine", number="1.9", points=1)
 def one_nine():
     pass
-'''
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +69,9 @@ def unique_id(prefix: str = "mini") -> str:
     return f"{prefix}-{next(_ids)}"
 
 
-def make_suite(root: Path, suite_id: str | None = None, files: dict[str, str] | None = None,
-               extra_toml: str = "total_points = 6") -> Path:
+def make_suite(
+    root: Path, suite_id: str | None = None, files: dict[str, str] | None = None, extra_toml: str = "total_points = 6"
+) -> Path:
     """A suite folder named after its id, holding a suite.toml and the given Python files."""
     suite_id = suite_id or unique_id()
     folder = root / suite_id
@@ -103,9 +104,11 @@ def test_load_suite_collects_checks_from_every_check_file(tmp_path: Path) -> Non
 
 
 def test_load_suite_does_not_treat_helpers_as_check_files(tmp_path: Path) -> None:
-    files = {"helpers.py": HELPERS + "from grader.authoring import check\n"
-             "@check(name='stray', number='99', points=1)\ndef stray(): pass\n",
-             "checks_a.py": CHECKS_A}
+    files = {
+        "helpers.py": HELPERS + "from grader.authoring import check\n"
+        "@check(name='stray', number='99', points=1)\ndef stray(): pass\n",
+        "checks_a.py": CHECKS_A,
+    }
     suite = load_suite(make_suite(tmp_path, files=files, extra_toml=""))
     assert "stray" not in {c.name for c in suite.checks}
 
@@ -177,10 +180,18 @@ def test_a_check_module_that_raises_at_import_is_a_suite_error(tmp_path: Path) -
 
 def test_loading_a_suite_again_reads_the_current_check_files(tmp_path: Path) -> None:
     suite_id = unique_id("reload")
-    first = make_suite(tmp_path / "first", suite_id,
-                       {"helpers.py": HELPERS, "checks_x.py": CHECKS_A.replace("one point ten", "old")}, "")
-    second = make_suite(tmp_path / "second", suite_id,
-                        {"helpers.py": HELPERS, "checks_x.py": CHECKS_A.replace("one point ten", "new")}, "")
+    first = make_suite(
+        tmp_path / "first",
+        suite_id,
+        {"helpers.py": HELPERS, "checks_x.py": CHECKS_A.replace("one point ten", "old")},
+        "",
+    )
+    second = make_suite(
+        tmp_path / "second",
+        suite_id,
+        {"helpers.py": HELPERS, "checks_x.py": CHECKS_A.replace("one point ten", "new")},
+        "",
+    )
     assert "old" in {c.name for c in load_suite(first).checks}
     assert "new" in {c.name for c in load_suite(second).checks}
 
@@ -265,8 +276,12 @@ def test_the_cs224n_a5_checks_are_in_number_order_with_unique_names() -> None:
 
 # ----------------------------------------------------------------------------- shared helper packages
 
-SHARED_LIB = {"__init__.py": "", "core.py": "from . import consts\nVALUE = consts.BASE + 1\n", "consts.py": "BASE = 41\n"}
-CHECKS_SHARED = '''
+SHARED_LIB = {
+    "__init__.py": "",
+    "core.py": "from . import consts\nVALUE = consts.BASE + 1\n",
+    "consts.py": "BASE = 41\n",
+}
+CHECKS_SHARED = """
 from grader.authoring import check
 
 from .lib.core import VALUE
@@ -275,7 +290,7 @@ from .lib.core import VALUE
 @check(name=f"value {VALUE}", number="1", points=1)
 def one():
     pass
-'''
+"""
 
 
 def make_shared(root: Path, folder: str = "owner/lib") -> Path:

@@ -30,8 +30,9 @@ from grader.errors import UnpackError
 LIMITS = UnpackLimits()
 
 
-def build_zip(path: Path, members: Sequence[tuple[str | zipfile.ZipInfo, bytes]],
-              compression: int = zipfile.ZIP_DEFLATED) -> Path:
+def build_zip(
+    path: Path, members: Sequence[tuple[str | zipfile.ZipInfo, bytes]], compression: int = zipfile.ZIP_DEFLATED
+) -> Path:
     with zipfile.ZipFile(path, "w", compression) as zf:
         for name, data in members:
             zf.writestr(name, data)
@@ -44,13 +45,14 @@ def patch_header(path: Path, field: str, value: int, *, or_bits: bool = False) -
     data = bytearray(path.read_bytes())
     for sig, off in ((b"PK\x03\x04", offsets[0]), (b"PK\x01\x02", offsets[1])):
         at, width = data.find(sig) + off, offsets[2]
-        old = int.from_bytes(data[at:at + width], "little")
-        data[at:at + width] = ((old | value) if or_bits else value).to_bytes(width, "little")
+        old = int.from_bytes(data[at : at + width], "little")
+        data[at : at + width] = ((old | value) if or_bits else value).to_bytes(width, "little")
     path.write_bytes(bytes(data))
 
 
-def rejected(tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = LIMITS,
-             dest: Path | None = None, **kw: str) -> str:
+def rejected(
+    tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = LIMITS, dest: Path | None = None, **kw: str
+) -> str:
     """Unpack must fail with ``phrase`` in the message and leave nothing in dest; the API's check of
     a zip file (``check_archive``, which writes nothing) must refuse it with the very same message."""
     dest = dest or tmp_path / "out"
@@ -66,7 +68,9 @@ def rejected(tmp_path: Path, source: Path, phrase: str, limits: UnpackLimits = L
         assert checked.value.student_message == message
         if stat.S_ISREG(os.lstat(source).st_mode):  # the API checks a small upload from its bytes: the same
             with pytest.raises(UnpackError) as in_memory:
-                check_archive(source.read_bytes(), limits, name=kw.get("name") or source.name, root_marker=kw.get("root_marker"))
+                check_archive(
+                    source.read_bytes(), limits, name=kw.get("name") or source.name, root_marker=kw.get("root_marker")
+                )
             assert in_memory.value.student_message == message
             with source.open("rb") as spooled, pytest.raises(UnpackError) as from_file:  # a large upload: its open file
                 check_archive(spooled, limits, name=kw.get("name") or source.name, root_marker=kw.get("root_marker"))
@@ -110,11 +114,19 @@ def test_flat_archive_unpacks_with_safe_modes(tmp_path: Path) -> None:
 
 
 def test_single_wrapper_folder_is_unwrapped_and_junk_ignored(tmp_path: Path) -> None:
-    src = build_zip(tmp_path / "s.zip", [
-        ("a5/", b""), ("a5/run.py", b"x"), ("a5/data/x.csv", b"y"), ("__MACOSX/a5/._run.py", b"junk"),
-        ("a5/.DS_Store", b"junk"), ("a5/__pycache__/m.cpython-311.pyc", b"junk"), ("a5/m.pyc", b"junk"),
-        ("Thumbs.db", b"junk"),
-    ])
+    src = build_zip(
+        tmp_path / "s.zip",
+        [
+            ("a5/", b""),
+            ("a5/run.py", b"x"),
+            ("a5/data/x.csv", b"y"),
+            ("__MACOSX/a5/._run.py", b"junk"),
+            ("a5/.DS_Store", b"junk"),
+            ("a5/__pycache__/m.cpython-311.pyc", b"junk"),
+            ("a5/m.pyc", b"junk"),
+            ("Thumbs.db", b"junk"),
+        ],
+    )
     out = unpack_submission(src, tmp_path / "out", LIMITS)
     assert out.root == tmp_path / "out" / "a5"
     assert out.files == ["data/x.csv", "run.py"]
@@ -124,8 +136,7 @@ def test_single_wrapper_folder_is_unwrapped_and_junk_ignored(tmp_path: Path) -> 
 
 
 def test_marker_under_nested_wrapper_picks_root(tmp_path: Path) -> None:
-    src = build_zip(tmp_path / "s.zip", [("sub/a5/src/run.py", b"x"), ("sub/a5/README.md", b"y"),
-                                         ("notes.txt", b"z")])
+    src = build_zip(tmp_path / "s.zip", [("sub/a5/src/run.py", b"x"), ("sub/a5/README.md", b"y"), ("notes.txt", b"z")])
     out = unpack_submission(src, tmp_path / "out", LIMITS, root_marker="src/run.py")
     assert out.root == tmp_path / "out" / "sub" / "a5"
     assert out.files == ["README.md", "src/run.py"]
@@ -152,11 +163,16 @@ def test_find_missing_with_globs(tmp_path: Path) -> None:
     assert find_missing(out, required) == ["*.ipynb", "report.pdf"]
 
 
-@pytest.mark.parametrize(("name", "phrase"), [
-    ("../x", "contains a '..' component"), ("a/../../x", "contains a '..' component"),
-    ("/etc/x", "is an absolute path"), ("C:/x", "starts with a drive letter"),
-    ("a\\..\\x", "contains a backslash"),
-])
+@pytest.mark.parametrize(
+    ("name", "phrase"),
+    [
+        ("../x", "contains a '..' component"),
+        ("a/../../x", "contains a '..' component"),
+        ("/etc/x", "is an absolute path"),
+        ("C:/x", "starts with a drive letter"),
+        ("a\\..\\x", "contains a backslash"),
+    ],
+)
 def test_escaping_paths_are_rejected(tmp_path: Path, name: str, phrase: str) -> None:
     src = build_zip(tmp_path / "s.zip", [("ok.py", b"x"), (name, b"evil")])
     assert repr(name) in rejected(tmp_path, src, phrase)
@@ -184,15 +200,19 @@ def test_encrypted_member_is_rejected(tmp_path: Path) -> None:
     rejected(tmp_path, src, "'secret.py' is encrypted")
 
 
-@pytest.mark.parametrize(("members", "limits", "phrase"), [
-    ([(f"f{i}.py", b"x") for i in range(4)], UnpackLimits(max_entries=3), "at most 3 files and folders"),
-    ([("a", b"x" * 600), ("b", b"x" * 600)], UnpackLimits(max_total_bytes=1000), "in total"),
-    ([("big.bin", b"x" * 600)], UnpackLimits(max_file_bytes=500), "'big.bin' is 600 bytes uncompressed"),
-    ([("a/b/c/d.py", b"x")], UnpackLimits(max_path_depth=3), "'a/b/c/d.py' is nested 4 levels deep"),
-    ([("n" * 300 + ".py", b"x")], LIMITS, "name of 303 bytes; the limit is 255 bytes"),
-])
-def test_limits_are_enforced(tmp_path: Path, members: list[tuple[str, bytes]], limits: UnpackLimits,
-                             phrase: str) -> None:
+@pytest.mark.parametrize(
+    ("members", "limits", "phrase"),
+    [
+        ([(f"f{i}.py", b"x") for i in range(4)], UnpackLimits(max_entries=3), "at most 3 files and folders"),
+        ([("a", b"x" * 600), ("b", b"x" * 600)], UnpackLimits(max_total_bytes=1000), "in total"),
+        ([("big.bin", b"x" * 600)], UnpackLimits(max_file_bytes=500), "'big.bin' is 600 bytes uncompressed"),
+        ([("a/b/c/d.py", b"x")], UnpackLimits(max_path_depth=3), "'a/b/c/d.py' is nested 4 levels deep"),
+        ([("n" * 300 + ".py", b"x")], LIMITS, "name of 303 bytes; the limit is 255 bytes"),
+    ],
+)
+def test_limits_are_enforced(
+    tmp_path: Path, members: list[tuple[str, bytes]], limits: UnpackLimits, phrase: str
+) -> None:
     rejected(tmp_path, build_zip(tmp_path / "s.zip", members), phrase, limits)
 
 
@@ -343,8 +363,12 @@ def many_entries_zip(path: Path, n: int, *, claimed: int | None = None) -> Path:
     for i in range(n):
         name = f"{i:x}".encode()
         header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0,
-                                   0o644 << 16, offset) + name)  # fmt: skip
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0o644 << 16, offset
+            )
+            + name
+        )
         local.append(header)
         offset += len(header)
     directory = b"".join(central)
@@ -401,7 +425,10 @@ def test_past_the_time_cap_the_unpack_stops_and_what_it_wrote_is_removed(
     if dest_exists:
         dest.mkdir()
     caps = replace(UNPACK_CAPS, cpu_seconds=1)
-    with pytest.raises(UnpackError, match=r"'s.zip' could not be unpacked: it took longer than the grader allows for unpacking an archive \(1 s of CPU time or 120 s in all;"):
+    with pytest.raises(
+        UnpackError,
+        match=r"'s.zip' could not be unpacked: it took longer than the grader allows for unpacking an archive \(1 s of CPU time or 120 s in all;",
+    ):
         unpack_submission(src, dest, LIMITS, caps=caps)
     assert (dest.is_dir() and list(dest.iterdir()) == []) if dest_exists else not dest.exists()
 

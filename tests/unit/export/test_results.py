@@ -14,12 +14,25 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 def _report(visibility: str = "visible") -> GradeReport:
     tests = [
-        CheckReport(name="dev", number="1", score=1, max_score=1, status="passed", result=CheckResult.passed, output="Dev 4/4"),
-        CheckReport(name="test", number="2", score=1, max_score=2, status="failed", result=CheckResult.partial,
-                    output="Test 4/8", pre_release_output="8 lines, well formed.", visibility=visibility,
-                    staff_flags=["copied?"]),
-    ]  # fmt: skip
-    return GradeReport(score=2, max_score=3, execution_time=1, tests=tests, assignment="a", grader_version="0", created_at=NOW)
+        CheckReport(
+            name="dev", number="1", score=1, max_score=1, status="passed", result=CheckResult.passed, output="Dev 4/4"
+        ),
+        CheckReport(
+            name="test",
+            number="2",
+            score=1,
+            max_score=2,
+            status="failed",
+            result=CheckResult.partial,
+            output="Test 4/8",
+            pre_release_output="8 lines, well formed.",
+            visibility=visibility,
+            staff_flags=["copied?"],
+        ),
+    ]
+    return GradeReport(
+        score=2, max_score=3, execution_time=1, tests=tests, assignment="a", grader_version="0", created_at=NOW
+    )
 
 
 def _manifest(**policy: object) -> SuiteManifest:
@@ -29,11 +42,17 @@ def _manifest(**policy: object) -> SuiteManifest:
 def test_a_hidden_label_check_is_released_after_the_due_date_with_a_visible_entry_saying_so() -> None:
     results = from_report(_report(), 1.0, _manifest())
     entries = [(t.name, t.number, t.score, t.max_score, t.visibility.value) for t in results.tests]
-    assert entries == [("dev", "1", 1, 1, "visible"), ("test (before the release)", "2", 0, 0, "visible"),
-                       ("test", "2", 1, 2, "after_due_date")]  # fmt: skip
+    assert entries == [
+        ("dev", "1", 1, 1, "visible"),
+        ("test (before the release)", "2", 0, 0, "visible"),
+        ("test", "2", 1, 2, "after_due_date"),
+    ]
     received = results.tests[1]
     assert "4/8" not in received.output and received.status == "passed"
-    assert received.output == "8 lines, well formed.\nThe result of this check on the hidden test labels is shown after the due date."
+    assert (
+        received.output
+        == "8 lines, well formed.\nThe result of this check on the hidden test labels is shown after the due date."
+    )
     assert results.score == 2 and "copied?" not in results.model_dump_json()
 
 

@@ -15,7 +15,7 @@ from grader.models.visibility import Visibility
 
 MINIMAL = 'id = "cs101-a1"\ntitle = "Assignment 1"\n'
 
-FULL = '''
+FULL = """
 id = "cs224n-a5"
 title = "CS224N A5"
 description = "Span corruption and the Perceiver."
@@ -43,7 +43,7 @@ wall_seconds = 600
 [thresholds]
 dev_accuracy = 10.0
 test_accuracy = 5
-'''
+"""
 
 
 def write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
@@ -152,8 +152,13 @@ def test_missing_title_is_a_manifest_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    ['[resources]\nqueue = "tpu"\n', "[resources]\ntotal_timeout_seconds = 0\n", "total_points = -1\n",
-     'python_path = "src"\n', "published = 3\n"],
+    [
+        '[resources]\nqueue = "tpu"\n',
+        "[resources]\ntotal_timeout_seconds = 0\n",
+        "total_points = -1\n",
+        'python_path = "src"\n',
+        "published = 3\n",
+    ],
 )
 def test_out_of_range_or_mistyped_values_are_manifest_errors(tmp_path: Path, extra: str) -> None:
     rejected(write(tmp_path, MINIMAL + extra))
@@ -204,8 +209,10 @@ def test_the_policy_names_checks_and_when_they_are_released(tmp_path: Path) -> N
     assert policy.release is Visibility.after_published and "published" in policy.pending_note
 
 
-@pytest.mark.parametrize("extra", ['[policy]\nwithhold_until = "never"\n', "[policy]\nhidden_label_checks = 4.4\n",
-                                   "[policy]\nlabel_checks = []\n"])  # fmt: skip
+@pytest.mark.parametrize(
+    "extra",
+    ['[policy]\nwithhold_until = "never"\n', "[policy]\nhidden_label_checks = 4.4\n", "[policy]\nlabel_checks = []\n"],
+)
 def test_a_bad_policy_is_a_manifest_error(tmp_path: Path, extra: str) -> None:
     rejected(write(tmp_path, MINIMAL + extra))
 
@@ -213,7 +220,10 @@ def test_a_bad_policy_is_a_manifest_error(tmp_path: Path, extra: str) -> None:
 def test_a_policy_naming_no_check_of_the_suite_fails_to_load(tmp_path: Path) -> None:
     # A mistyped number would silently leave a label-derived figure visible to students.
     write(tmp_path, MINIMAL + '[policy]\nhidden_label_checks = ["1", "4.4"]\n')
-    write(tmp_path, "from grader.authoring import check\n\n@check(name='c', number='1', points=1)\ndef c():\n    pass\n",
-          "checks_a.py")  # fmt: skip
+    write(
+        tmp_path,
+        "from grader.authoring import check\n\n@check(name='c', number='1', points=1)\ndef c():\n    pass\n",
+        "checks_a.py",
+    )
     with pytest.raises(SuiteError, match="hidden_label_checks names no check numbered 4.4"):
         load_suite(tmp_path)

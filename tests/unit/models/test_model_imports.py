@@ -13,7 +13,16 @@ GRADER = PROJECT_ROOT / "grader"
 MODELS = sorted((GRADER / "models").glob("*.py"))
 SHARED = (
     *("GradeReport", "TestReport", "CheckResult", "ReportStatus", "OutputFormat", "PhaseTimings", "SandboxRecord"),
-    *("Visibility", "SuiteManifest", "Policy", "Resources", "FilesSpec", "Environment", "NotebookSpec", "NotebookAlias"),
+    *(
+        "Visibility",
+        "SuiteManifest",
+        "Policy",
+        "Resources",
+        "FilesSpec",
+        "Environment",
+        "NotebookSpec",
+        "NotebookAlias",
+    ),
     *("SandboxLimits", "Timeouts"),
 )
 #: Where the models used to live; nothing imports a model from there any more.
@@ -45,8 +54,12 @@ def test_the_shared_models_live_in_grader_models() -> None:
     import grader.models.visibility
 
     modules = [grader.models.limits, grader.models.manifest, grader.models.notebooks, grader.models.report]
-    defined = {name for m in [*modules, grader.models.visibility] for name, value in vars(m).items()
-               if getattr(value, "__module__", "") == m.__name__}
+    defined = {
+        name
+        for m in [*modules, grader.models.visibility]
+        for name, value in vars(m).items()
+        if getattr(value, "__module__", "") == m.__name__
+    }
     assert sorted(set(SHARED) - defined) == []
 
 
@@ -91,8 +104,12 @@ def test_nothing_in_the_grader_imports_an_old_home() -> None:
 
 def test_the_scan_sees_what_a_reader_imports(tmp_path: Path) -> None:
     source = tmp_path / "reader.py"
-    lines = ["import grader.engine.report", "from grader.authoring.checks import Visibility", "def f():",
-             "    from grader.models.report import GradeReport"]
+    lines = [
+        "import grader.engine.report",
+        "from grader.authoring.checks import Visibility",
+        "def f():",
+        "    from grader.models.report import GradeReport",
+    ]
     source.write_text("\n".join(lines) + "\n")
     assert grader_imports(source) == [
         ("grader.engine.report", ""),

@@ -22,16 +22,41 @@ from grader.models.visibility import Visibility
 
 STAFF_SECRET = "Traceback (most recent call last): hidden_check.py line 12"
 
-GRADESCOPE_KEYS = {"score", "execution_time", "output", "output_format", "visibility", "stdout_visibility",
-                   "leaderboard", "tests"}
-GRADESCOPE_TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "output_format", "tags",
-                        "visibility", "extra_data"}
+GRADESCOPE_KEYS = {
+    "score",
+    "execution_time",
+    "output",
+    "output_format",
+    "visibility",
+    "stdout_visibility",
+    "leaderboard",
+    "tests",
+}
+GRADESCOPE_TEST_KEYS = {
+    "name",
+    "number",
+    "score",
+    "max_score",
+    "status",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+}
 
 
 def make_test(**overrides: Any) -> CheckReport:
     fields: dict[str, Any] = {
-        "name": "Shapes", "number": "1.1", "score": 2.0, "max_score": 2.0, "status": "passed",
-        "result": CheckResult.passed, "output": "ok", "tags": ["part e"], "staff_output": STAFF_SECRET,
+        "name": "Shapes",
+        "number": "1.1",
+        "score": 2.0,
+        "max_score": 2.0,
+        "status": "passed",
+        "result": CheckResult.passed,
+        "output": "ok",
+        "tags": ["part e"],
+        "staff_output": STAFF_SECRET,
     }
     return CheckReport(**(fields | overrides))
 
@@ -39,19 +64,34 @@ def make_test(**overrides: Any) -> CheckReport:
 def two_tests() -> list[CheckReport]:
     return [
         make_test(),
-        make_test(name="Values", number="1.2", score=0.5, max_score=1.5, status="failed",
-                  result=CheckResult.partial, visibility=Visibility.after_due_date, extra_data={"k": 1}),
+        make_test(
+            name="Values",
+            number="1.2",
+            score=0.5,
+            max_score=1.5,
+            status="failed",
+            result=CheckResult.partial,
+            visibility=Visibility.after_due_date,
+            extra_data={"k": 1},
+        ),
     ]
 
 
 def make_report(**overrides: Any) -> GradeReport:
     fields: dict[str, Any] = {
-        "score": 2.5, "max_score": 3.5, "execution_time": 12.25, "output": "Graded.", "tests": two_tests(),
-        "assignment": "cs224n-a5", "grader_version": "0.1.0",
+        "score": 2.5,
+        "max_score": 3.5,
+        "execution_time": 12.25,
+        "output": "Graded.",
+        "tests": two_tests(),
+        "assignment": "cs224n-a5",
+        "grader_version": "0.1.0",
         "created_at": datetime(2024, 3, 1, 12, 0, tzinfo=UTC),
         "timings": PhaseTimings(unpack=0.1, sandbox_start=2.0, checks=10.0, total=12.25),
-        "limits": {"memory_bytes": 4 * 2**30}, "sandboxes": [SandboxRecord(generation=1, exit_reason="finished")],
-        "staff_output": STAFF_SECRET, "leaderboard": [{"name": "accuracy", "value": 0.9}],
+        "limits": {"memory_bytes": 4 * 2**30},
+        "sandboxes": [SandboxRecord(generation=1, exit_reason="finished")],
+        "staff_output": STAFF_SECRET,
+        "leaderboard": [{"name": "accuracy", "value": 0.9}],
     }
     return GradeReport(**(fields | overrides))
 
@@ -120,9 +160,15 @@ def test_negative_test_score_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     "status, result",
-    [("failed", CheckResult.passed), ("passed", CheckResult.partial), ("passed", CheckResult.failed),
-     ("passed", CheckResult.error), ("passed", CheckResult.timeout), ("passed", CheckResult.not_run),
-     ("ok", CheckResult.passed)],
+    [
+        ("failed", CheckResult.passed),
+        ("passed", CheckResult.partial),
+        ("passed", CheckResult.failed),
+        ("passed", CheckResult.error),
+        ("passed", CheckResult.timeout),
+        ("passed", CheckResult.not_run),
+        ("ok", CheckResult.passed),
+    ],
 )
 def test_status_that_does_not_match_the_result_is_rejected(status: str, result: CheckResult) -> None:
     with pytest.raises(ValidationError, match="does not match result"):
@@ -162,8 +208,17 @@ def test_gradescope_json_never_contains_staff_output() -> None:
 
 def test_gradescope_json_leaves_out_our_own_fields() -> None:
     text = json.dumps(make_report().gradescope_json())
-    for ours in ("assignment", "grader_version", "created_at", "timings", "limits", "sandbox", "result",
-                 "files_missing", "unpack_notes"):
+    for ours in (
+        "assignment",
+        "grader_version",
+        "created_at",
+        "timings",
+        "limits",
+        "sandbox",
+        "result",
+        "files_missing",
+        "unpack_notes",
+    ):
         assert f'"{ours}' not in text, ours
 
 
@@ -180,8 +235,16 @@ def test_gradescope_json_keeps_the_values() -> None:
     assert data["score"] == 2.5 and data["execution_time"] == 12.25 and data["output"] == "Graded."
     assert data["leaderboard"] == [{"name": "accuracy", "value": 0.9}]
     assert data["tests"][0] == {
-        "name": "Shapes", "number": "1.1", "score": 2.0, "max_score": 2.0, "status": "passed", "output": "ok",
-        "output_format": "text", "tags": ["part e"], "visibility": "visible", "extra_data": {},
+        "name": "Shapes",
+        "number": "1.1",
+        "score": 2.0,
+        "max_score": 2.0,
+        "status": "passed",
+        "output": "ok",
+        "output_format": "text",
+        "tags": ["part e"],
+        "visibility": "visible",
+        "extra_data": {},
     }
     assert data["tests"][1]["extra_data"] == {"k": 1}
 

@@ -69,8 +69,10 @@ def imports_of(rel: str) -> set[str]:
 def is_allowed(name: str) -> bool:
     top = name.split(".")[0]
     if top == "grader":
-        return name == "grader.sandbox.protocol" or name == "grader.sandbox.agent" or name.startswith(
-            "grader.sandbox.agent."
+        return (
+            name == "grader.sandbox.protocol"
+            or name == "grader.sandbox.agent"
+            or name.startswith("grader.sandbox.agent.")
         )
     return top in sys.stdlib_module_names or top in THIRD_PARTY_ALLOWED
 
@@ -102,8 +104,12 @@ def closure(entry: str) -> set[str]:
 
 def test_the_inside_modules_are_found() -> None:
     assert set(INSIDE_MODULES) >= {
-        "grader/__init__.py", "grader/sandbox/__init__.py", "grader/sandbox/protocol.py",
-        "grader/sandbox/agent/__init__.py", "grader/sandbox/agent/__main__.py", "grader/sandbox/agent/server.py",
+        "grader/__init__.py",
+        "grader/sandbox/__init__.py",
+        "grader/sandbox/protocol.py",
+        "grader/sandbox/agent/__init__.py",
+        "grader/sandbox/agent/__main__.py",
+        "grader/sandbox/agent/server.py",
     }
 
 

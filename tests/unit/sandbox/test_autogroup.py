@@ -15,9 +15,7 @@ import pytest
 
 from grader.config import PROJECT_ROOT
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/autogroup").exists(), reason="kernel without autogroup scheduling"
-)
+pytestmark = pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="kernel without autogroup scheduling")
 
 SNIPPET = (
     "from grader.sandbox.agent.autogroup import share_niceness_with_session as s; ok = s(); "
@@ -29,8 +27,15 @@ RUNNER_NICE = os.nice(0)
 
 
 def _in_new_session(nice: int) -> str:
-    out = subprocess.run(["nice", "-n", str(nice), sys.executable, "-c", SNIPPET], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, timeout=60, start_new_session=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        ["nice", "-n", str(nice), sys.executable, "-c", SNIPPET],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 

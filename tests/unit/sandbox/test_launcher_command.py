@@ -24,7 +24,9 @@ def test_no_bind_is_hidden_by_a_later_tmpfs() -> None:
     mounts = _mounts(cmd)
     for i, (kind, dest) in enumerate(mounts):
         if kind == "--tmpfs":
-            earlier = [d for k, d in mounts[:i] if k != "--tmpfs" and (d == dest or d.startswith(dest.rstrip("/") + "/"))]
+            earlier = [
+                d for k, d in mounts[:i] if k != "--tmpfs" and (d == dest or d.startswith(dest.rstrip("/") + "/"))
+            ]
             assert earlier == [], f"{dest} would hide {earlier}"
 
 
@@ -37,7 +39,9 @@ def test_writable_places_are_only_the_private_tmpfs() -> None:
 
 
 def test_every_tmpfs_is_capped_by_tmpfs_bytes() -> None:
-    cmd = BwrapLauncher().command(SandboxSpec(Path("/tmp/sub"), limits=SandboxLimits(tmpfs_bytes=3 * MiB)), seccomp_fd=9)
+    cmd = BwrapLauncher().command(
+        SandboxSpec(Path("/tmp/sub"), limits=SandboxLimits(tmpfs_bytes=3 * MiB)), seccomp_fd=9
+    )
     tmpfs_at = [i for i, arg in enumerate(cmd) if arg == "--tmpfs"]
     assert len(tmpfs_at) == 3
     for i in tmpfs_at:

@@ -88,8 +88,14 @@ def decode_value(data: Any, blob: bytes = b"", caps: FrameCaps = CAPS) -> Any:
 
 
 def tensor_header(dtype: str = "float32", shape: Any = (2,), offset: Any = 0, nbytes: Any = 8) -> dict[str, Any]:
-    return {"$tensor": {"dtype": dtype, "shape": list(shape) if isinstance(shape, tuple) else shape,
-                        "offset": offset, "nbytes": nbytes}}
+    return {
+        "$tensor": {
+            "dtype": dtype,
+            "shape": list(shape) if isinstance(shape, tuple) else shape,
+            "offset": offset,
+            "nbytes": nbytes,
+        }
+    }
 
 
 def sample_tensor(dtype: torch.dtype, shape: tuple[int, ...] = (2, 3)) -> torch.Tensor:
@@ -111,7 +117,7 @@ def assert_same_tensor(got: Any, want: torch.Tensor) -> None:
 # ----------------------------------------------------------------------------- JSON values
 
 
-@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2**62, -(2**63), "", "héllo ✓\n\"quoted\""])
+@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2**62, -(2**63), "", 'héllo ✓\n"quoted"'])
 def test_plain_json_scalars_round_trip_with_their_type(value: Any) -> None:
     got = roundtrip(value)
     assert got == value
@@ -138,7 +144,9 @@ def test_nan_round_trips_as_nan() -> None:
 def test_non_finite_floats_are_tagged_so_the_json_stays_standard() -> None:
     enc = Encoder()
     assert [enc.encode(v) for v in (math.nan, math.inf, -math.inf)] == [
-        {"$float": "nan"}, {"$float": "inf"}, {"$float": "-inf"}
+        {"$float": "nan"},
+        {"$float": "inf"},
+        {"$float": "-inf"},
     ]
 
 
@@ -322,9 +330,17 @@ def test_tensor_of_a_dtype_outside_the_list_is_refused_on_encode(dtype: torch.dt
 
 @pytest.mark.parametrize(
     "np_dtype, torch_dtype",
-    [(np.float16, torch.float16), (np.float32, torch.float32), (np.float64, torch.float64),
-     (np.int8, torch.int8), (np.int16, torch.int16), (np.int32, torch.int32), (np.int64, torch.int64),
-     (np.uint8, torch.uint8), (np.bool_, torch.bool)],
+    [
+        (np.float16, torch.float16),
+        (np.float32, torch.float32),
+        (np.float64, torch.float64),
+        (np.int8, torch.int8),
+        (np.int16, torch.int16),
+        (np.int32, torch.int32),
+        (np.int64, torch.int64),
+        (np.uint8, torch.uint8),
+        (np.bool_, torch.bool),
+    ],
 )
 def test_numpy_arrays_arrive_as_tensors_of_the_matching_dtype(np_dtype: Any, torch_dtype: torch.dtype) -> None:
     arr = (np.arange(6) % 4).astype(np_dtype).reshape(2, 3)
@@ -347,8 +363,15 @@ def test_zero_dim_numpy_array_arrives_as_a_zero_dim_tensor() -> None:
 
 @pytest.mark.parametrize(
     "scalar, expected",
-    [(np.float32(1.5), 1.5), (np.float64(-2.25), -2.25), (np.int64(7), 7), (np.int8(-3), -3),
-     (np.uint8(200), 200), (np.bool_(True), True), (np.bool_(False), False)],
+    [
+        (np.float32(1.5), 1.5),
+        (np.float64(-2.25), -2.25),
+        (np.int64(7), 7),
+        (np.int8(-3), -3),
+        (np.uint8(200), 200),
+        (np.bool_(True), True),
+        (np.bool_(False), False),
+    ],
 )
 def test_numpy_scalars_arrive_as_python_scalars(scalar: Any, expected: Any) -> None:
     got = roundtrip(scalar)
@@ -675,8 +698,16 @@ def test_tensor_with_more_than_16_dimensions_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     "field, value",
-    [("shape", [True, 2]), ("shape", [2.0]), ("shape", ["2"]), ("offset", True), ("offset", 0.0),
-     ("nbytes", True), ("nbytes", "8"), ("offset", None)],
+    [
+        ("shape", [True, 2]),
+        ("shape", [2.0]),
+        ("shape", ["2"]),
+        ("offset", True),
+        ("offset", 0.0),
+        ("nbytes", True),
+        ("nbytes", "8"),
+        ("offset", None),
+    ],
 )
 def test_tensor_header_numbers_must_be_real_integers(field: str, value: Any) -> None:
     header = tensor_header(dtype="uint8", shape=[1], nbytes=1)
@@ -692,8 +723,22 @@ def test_tensor_shape_must_be_a_list() -> None:
         decode_value(header, b"\0" * 8)
 
 
-@pytest.mark.parametrize("dtype", ["object", "complex64", "complex128", "uint16", "float8_e4m3fn",
-                                   "torch.float32", "Tensor", "", None, ["float32"], 1])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        "object",
+        "complex64",
+        "complex128",
+        "uint16",
+        "float8_e4m3fn",
+        "torch.float32",
+        "Tensor",
+        "",
+        None,
+        ["float32"],
+        1,
+    ],
+)
 def test_tensor_with_an_unsupported_dtype_string_is_rejected(dtype: Any) -> None:
     with pytest.raises(FrameError, match="unsupported dtype"):
         decode_value(tensor_header(dtype=dtype), b"\0" * 8)

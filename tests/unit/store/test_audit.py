@@ -26,10 +26,22 @@ def store(workspace: Path) -> Iterator[Store]:
 
 def test_entries_keep_who_when_what_before_and_after(store: Store) -> None:
     ta = Token(role=Role.ta, subject="alice", created_at=NOW)
-    audit.record(store, audit.actor_of(ta), "settings.update", "a1", {"due": None}, {"due": "2026-12-01T00:00:00Z"},
-                 assignment="a1", when=NOW)  # fmt: skip
-    audit.record(store, "ta:bob", "adjustment.add", "a1/s1", None, {"points": 2}, assignment="a1", when=NOW + timedelta(1))
-    audit.record(store, "cli:root", "token.revoke", "ta:old", {"revoked": False}, {"revoked": True}, when=NOW + timedelta(2))
+    audit.record(
+        store,
+        audit.actor_of(ta),
+        "settings.update",
+        "a1",
+        {"due": None},
+        {"due": "2026-12-01T00:00:00Z"},
+        assignment="a1",
+        when=NOW,
+    )
+    audit.record(
+        store, "ta:bob", "adjustment.add", "a1/s1", None, {"points": 2}, assignment="a1", when=NOW + timedelta(1)
+    )
+    audit.record(
+        store, "cli:root", "token.revoke", "ta:old", {"revoked": False}, {"revoked": True}, when=NOW + timedelta(2)
+    )
     listed = audit.entries(store)
     assert [e.action for e in listed] == ["token.revoke", "adjustment.add", "settings.update"]
     first = listed[-1]

@@ -26,15 +26,26 @@ def store(workspace: Path) -> Iterator[Store]:
 
 
 def _added(store: Store, run_id: str = "r1") -> Submission:
-    sub = Submission(id="s1", assignment="a", student="kim", role=Role.student, blob_sha256="0" * 64, filename="s.zip",
-                     size_bytes=1, received_at=NOW, run_id=run_id)  # fmt: skip
+    sub = Submission(
+        id="s1",
+        assignment="a",
+        student="kim",
+        role=Role.student,
+        blob_sha256="0" * 64,
+        filename="s.zip",
+        size_bytes=1,
+        received_at=NOW,
+        run_id=run_id,
+    )
     store.add_submission(sub)
     return sub
 
 
 def _run(store: Store, run_id: str, score: float, when: datetime) -> bool:
     store.mark_queued("s1", run_id, "cpu", when)
-    return store.finish("s1", run_id, SubmissionState.done, when, report_json=f'{{"score": {score}}}', score=score, max_score=4)
+    return store.finish(
+        "s1", run_id, SubmissionState.done, when, report_json=f'{{"score": {score}}}', score=score, max_score=4
+    )
 
 
 def test_each_run_keeps_its_report_and_the_last_is_current(store: Store) -> None:
@@ -42,7 +53,10 @@ def test_each_run_keeps_its_report_and_the_last_is_current(store: Store) -> None
     assert reports.versions(store, "s1") == []
     assert _run(store, "r1", 1, NOW) and _run(store, "r2", 3, NOW + timedelta(hours=1))
     kept = reports.versions(store, "s1")
-    assert [(v.version, v.run_id, v.score, v.report) for v in kept] == [(1, "r1", 1, '{"score": 1}'), (2, "r2", 3, '{"score": 3}')]
+    assert [(v.version, v.run_id, v.score, v.report) for v in kept] == [
+        (1, "r1", 1, '{"score": 1}'),
+        (2, "r2", 3, '{"score": 3}'),
+    ]
     assert kept[1].finished_at == NOW + timedelta(hours=1) and kept[1].max_score == 4
     assert store.report("s1") == '{"score": 3}'  # the current report, as the API reads it, is the newest
     assert reports.version(store, "s1", 1) == kept[0] and reports.version(store, "s1", 3) is None
@@ -66,7 +80,10 @@ def test_a_report_from_before_versions_is_kept_as_version_one(store: Store) -> N
     assert [(v.version, v.run_id, v.score, v.report) for v in legacy] == [(1, "", 2.0, '{"score": 2}')]
     assert _run(store, "r2", 4, NOW + timedelta(hours=1))
     kept = reports.versions(store, "s1")
-    assert [(v.version, v.run_id, v.score, v.report) for v in kept] == [(1, "", 2.0, '{"score": 2}'), (2, "r2", 4, '{"score": 4}')]
+    assert [(v.version, v.run_id, v.score, v.report) for v in kept] == [
+        (1, "", 2.0, '{"score": 2}'),
+        (2, "r2", 4, '{"score": 4}'),
+    ]
 
 
 def test_the_same_run_written_twice_keeps_one_version(store: Store) -> None:

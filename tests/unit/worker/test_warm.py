@@ -16,7 +16,9 @@ from tests.utils.builders import settings_for
 SUITES = Path(__file__).resolve().parents[2] / "files" / "suites"
 
 
-def test_the_suites_of_the_queues_are_loaded_and_a_broken_one_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_suites_of_the_queues_are_loaded_and_a_broken_one_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     suites = tmp_path / "suites"
     shutil.copytree(SUITES / "toy", suites / "toy")
     shutil.copytree(SUITES / "visibility", suites / "visibility")
