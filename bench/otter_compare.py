@@ -36,6 +36,7 @@ from grader.config import Settings  # noqa: E402
 from grader.engine.runner import grade, make_launcher, sandbox_spec  # noqa: E402
 from grader.engine.suites import load_suite  # noqa: E402
 from grader.sandbox.pool import WarmPool  # noqa: E402
+from tests.utils.builders import SHARED_ENVS  # noqa: E402
 
 SUITE = ROOT / "test_suites" / "csc413_a3"
 REFERENCE = ROOT / "reference_solutions" / "csc413_a3"
@@ -122,7 +123,7 @@ def run_otter(venv: Path, work: Path, notebook: Path, repeat: int) -> tuple[list
 
 def run_ours(suite_dir: Path, zip_path: Path, repeat: int, warm: bool) -> tuple[list[float], str]:
     root = traversable_dir("grader-bench-otter-ours-")
-    settings = Settings(env="test", data_dir=root)  # type: ignore[call-arg]
+    settings = Settings(env="test", data_dir=root, envs_dir=SHARED_ENVS)  # type: ignore[call-arg]
     suite = load_suite(suite_dir)
     pool = WarmPool(make_launcher(settings), settings.scratch_dir, {"cpu": 1}, settings.timeouts) if warm else None
     times, score = [], ""
@@ -177,6 +178,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for name, times, score in rows:
         med = statistics.median(times)
         print(f"{name:34} {med:9.3f} {min(times):7.3f} {otter_med / med:13.2f}  {score}")
+    if len({otter_score, cold_score, warm_score}) != 1:
+        # A speed comparison is only one if both graders gave the same verdict on the same notebook.
+        raise SystemExit(f"the scores differ ({otter_score}, {cold_score}, {warm_score}): not a comparison")
     return {"otter_s": otter_med, "ours_cold_s": statistics.median(cold), "ours_warm_s": statistics.median(warm)}
 
 

@@ -175,9 +175,11 @@ def _agent_command(
         cmd += ["--site", environment]  # after the grader's own packages: it can add modules, never shadow torch
     for entry in spec.python_path:
         cmd += ["--python-path", entry]
-    for module in spec.preload:
-        cmd += ["--preload", module]
     if spec.deferred:
+        # Only a warm sandbox prepays the suite's imports: it does so before a submission waits on it. A cold
+        # one would pay them on the submission's time, even those its checks never need.
+        for module in spec.preload:
+            cmd += ["--preload", module]
         cmd.append("--deferred")
     return cmd
 

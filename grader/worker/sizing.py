@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: One idle warm sandbox (bwrap, agent, torch imported): 148-175 MiB proportional set size for the four
-#: suites (``bench/suites.py --memory``, docs/DEPLOY.md); counted with headroom for pages it stops sharing.
-WARM_SANDBOX_BYTES = 256 * 2**20
+#: One idle warm sandbox (bwrap, agent, torch and the suite's preload imported): 181-418 MiB proportional set
+#: size for the four suites (``bench/suites.py --memory``, docs/DEPLOY.md); counted with headroom for pages it
+#: stops sharing.
+WARM_SANDBOX_BYTES = 512 * 2**20
 #: Share of the memory available at start that warm sandboxes may hold.
 MEMORY_SHARE = 0.25
 
