@@ -177,12 +177,6 @@ class Store:
             pipe.zadd(f"{P}received", {sub_id: time.time()})
             pipe.execute()
 
-    def mark_queued(self, sub_id: str, run_id: str, queue: str, when: datetime) -> None:
-        """A new run recorded as queued at once, with its place in the queue (for a caller that sends its task
-        itself; the API and the janitor record ``new_run`` and ``mark_sent`` around the send)."""
-        self.new_run(sub_id, run_id, queue)
-        self.mark_sent(sub_id, run_id, queue, when)
-
     def mark_sent(self, sub_id: str, run_id: str, queue: str, when: datetime) -> bool:
         """The task of run ``run_id`` was sent: ``received`` becomes ``queued`` with its place in ``queue``.
         False, and nothing changed, when the record has moved on meanwhile (a worker already took the task,

@@ -18,7 +18,7 @@ from grader.models.report import TestReport as CheckReport
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.sessions import issue_link
 from grader.store.tokens import digest, issue_token, revoke
-from tests.utils.builders import zip_of
+from tests.utils.builders import queued_run, zip_of
 from tests.utils.pages import PageApp, csrf_of, page_app
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -89,7 +89,7 @@ def _graded(
         run_id="",
     )
     store.add_submission(sub)
-    store.mark_queued(sub.id, "run-1", "cpu", NOW)
+    queued_run(store, sub.id, "run-1", "cpu", NOW)
     report = _report()
     store.finish(
         sub.id,
@@ -254,7 +254,7 @@ def test_progress_names_a_hidden_check_only_to_staff(world: World) -> None:
     store = world.services.store
     # received earlier than alice's graded one, so that one stays her latest for the overview's tests
     sub_id = _graded(world.services, "alice", "in-flight.zip", received=NOW - timedelta(hours=1))
-    store.mark_queued(sub_id, "run-2", "cpu", NOW)
+    queued_run(store, sub_id, "run-2", "cpu", NOW)
     store.start_attempt(sub_id, NOW)
     store.progress(sub_id, 1, 4, "2 probe beta", "hidden")
     student = world.client("alice").get(f"/submissions/{sub_id}/status").json()
@@ -436,7 +436,7 @@ def _labels_graded(services: Services, student: str, flags: list[str]) -> str:
         run_id="",
     )
     store.add_submission(sub)
-    store.mark_queued(sub.id, "run-1", "cpu", NOW)
+    queued_run(store, sub.id, "run-1", "cpu", NOW)
     store.finish(
         sub.id,
         "run-1",

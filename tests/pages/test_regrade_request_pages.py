@@ -20,6 +20,7 @@ from grader.models.report import TestReport as CheckReport
 from grader.store import audit
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.tokens import issue_token
+from tests.utils.builders import queued_run
 from tests.utils.pages import PageApp, csrf_of, page_app
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ def _submission(services: Services, student: str, graded: bool = True) -> str:
         run_id="",
     )
     services.store.add_submission(sub)
-    services.store.mark_queued(sub.id, "run-1", "cpu", NOW)
+    queued_run(services.store, sub.id, "run-1", "cpu", NOW)
     if graded:
         tests = [
             _check("1", "visible check", "visible", False),

@@ -21,6 +21,7 @@ from grader.models.report import TestReport as CheckReport
 from grader.store.course import CourseStore
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.tokens import issue_token
+from tests.utils.builders import queued_run
 from tests.utils.pages import PageApp, page_app
 
 A = "visibility"
@@ -72,7 +73,7 @@ def world() -> Iterator[World]:
             run_id="",
         )
         services.store.add_submission(sub)
-        services.store.mark_queued(sub.id, "run-1", "cpu", RECEIVED)
+        queued_run(services.store, sub.id, "run-1", "cpu", RECEIVED)
         tests = [
             _check("1", "visible check", "visible"),
             _check("2", "probe beta", "hidden"),

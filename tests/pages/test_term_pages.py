@@ -22,6 +22,7 @@ from grader.models.report import TestReport as CheckReport
 from grader.store import audit
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.tokens import issue_token
+from tests.utils.builders import queued_run
 from tests.utils.pages import PageApp, csrf_of, page_app
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -66,7 +67,7 @@ def _report(first_passes: bool) -> GradeReport:
 
 
 def _grade(services: Services, sub_id: str, run: str, first_passes: bool) -> None:
-    services.store.mark_queued(sub_id, run, "cpu", NOW)
+    queued_run(services.store, sub_id, run, "cpu", NOW)
     report = _report(first_passes)
     services.store.finish(
         sub_id,

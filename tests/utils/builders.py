@@ -6,6 +6,7 @@ import io
 import tempfile
 import textwrap
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from grader.engine.verify import (
     spec_names,
     verify_suite,
 )
+from grader.store.submissions import Store
 
 REFERENCE = PROJECT_ROOT / "reference_solutions" / "cs224n_a5"
 TOY_SUITES = PROJECT_ROOT / "tests" / "files" / "suites"
@@ -134,3 +136,10 @@ def assert_verified(folder: str, kind: str, names: tuple[str, ...], data_dir: Pa
     wrong = {o.name: o.wrong for o in result.outcomes if not o.ok}
     assert not wrong, wrong
     return result
+
+
+def queued_run(store: Store, sub_id: str, run_id: str, queue: str, when: datetime) -> None:
+    """Record run ``run_id`` of ``sub_id`` and mark it queued at ``when``, as the API does around its send
+    (nothing is sent: the tests that use it drive the states themselves)."""
+    store.new_run(sub_id, run_id, queue)
+    store.mark_sent(sub_id, run_id, queue, when)

@@ -15,7 +15,7 @@ from grader.store.records import Role, Submission, SubmissionState
 from grader.store.redis_server import EmbeddedRedis, connect
 from grader.store.submissions import Store
 from grader.worker.tasks import grade_job
-from tests.utils.builders import visibility_zip
+from tests.utils.builders import queued_run, visibility_zip
 from tests.utils.service import Service, free_port, leftovers, service_env, service_parts, spawn, stop, wait_state
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.service, pytest.mark.slow]
@@ -101,7 +101,7 @@ def test_poison_submission_ends_as_error_after_bounded_attempts(workspace: Path)
             run_id="r1",
         )
         store.add_submission(sub)
-        store.mark_queued("p1", "r1", "cpu", datetime.now(UTC))
+        queued_run(store, "p1", "r1", "cpu", datetime.now(UTC))
         # Two earlier deliveries died with their worker before finishing (the counter is all they left).
         store.r.hset("grader:sub:p1", "attempts", "2")
         store.update("p1", state=SubmissionState.running)

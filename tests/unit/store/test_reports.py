@@ -13,6 +13,7 @@ from grader.store import reports
 from grader.store.records import Role, Submission, SubmissionState
 from grader.store.redis_server import connect
 from grader.store.submissions import Store
+from tests.utils.builders import queued_run
 from tests.utils.service import RedisServer
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ def _added(store: Store, run_id: str = "r1") -> Submission:
 
 
 def _run(store: Store, run_id: str, score: float, when: datetime) -> bool:
-    store.mark_queued("s1", run_id, "cpu", when)
+    queued_run(store, "s1", run_id, "cpu", when)
     return store.finish(
         "s1", run_id, SubmissionState.done, when, report_json=f'{{"score": {score}}}', score=score, max_score=4
     )
@@ -66,7 +67,7 @@ def test_each_run_keeps_its_report_and_the_last_is_current(store: Store) -> None
 def test_a_superseded_run_adds_no_version_and_an_error_without_report_neither(store: Store) -> None:
     _added(store)
     assert _run(store, "r1", 1, NOW)
-    store.mark_queued("s1", "r2", "cpu", NOW)
+    queued_run(store, "s1", "r2", "cpu", NOW)
     assert not store.finish("s1", "r1", SubmissionState.done, NOW, report_json='{"score": 9}', score=9)  # stale
     assert store.finish("s1", "r2", SubmissionState.error, NOW, error="worker lost")  # no report written
     assert [v.run_id for v in reports.versions(store, "s1")] == ["r1"]
