@@ -60,7 +60,8 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     lag: float = 0.0
-    busy: tuple[int, int] = (0, 0)
+    busy: tuple[int, int] = (0, 0)  # the TA's submissions being graded at the phase's start and end
+    graded: int = 0  # the TA's submissions whose grading ended during the phase
     load: float = 0.0
     cpu: float = 0.0  # seconds of CPU the route's processes used during the phase
 
@@ -172,6 +173,9 @@ class BusyWorkers:
     def running(self) -> int:
         return sum(state == "running" for state in self.ids.values())
 
+    def finished(self) -> int:
+        return sum(state in ("done", "error") for state in self.ids.values())
+
     def wait_running(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self.running() < count:
@@ -258,9 +262,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     ("grader", svc.port, f"/api/v1/assignments/{LIGHT}/submissions", grader_api(svc.port)),
                     ("bare FastAPI", bare_port, "/upload", bare.pid),
                 ):
-                    before, cpu = busy.running(), cpu_of(pid)
+                    before, finished, cpu = busy.running(), busy.finished(), cpu_of(pid)
                     phase = open_loop(port, path, tokens, data, args.rate, args.seconds, args.senders)
                     phase.route, phase.busy, phase.load = route, (before, busy.running()), os.getloadavg()[0]
+                    phase.graded = busy.finished() - finished
                     phase.cpu = cpu_of(pid) - cpu
                     phases.append(phase)
             finally:
@@ -275,13 +280,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print(
         f"{'route':<14}{'uploads':>8}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'lag ms':>9}"
-        f"{'CPU ms':>8}{'grading':>10}{'load':>7}"
+        f"{'CPU ms':>8}{'grading':>10}{'graded':>8}{'load':>7}"
     )
     for p in phases:
         print(
             f"{p.route:<14}{len(p.latencies):>8}{len(p.errors):>8}{p.ms(0.5):>9.1f}{p.ms(0.95):>9.1f}{p.ms(0.99):>9.1f}"
             f"{1000 * max(p.latencies, default=float('nan')):>9.1f}{1000 * p.lag:>9.1f}{p.cpu_ms():>8.2f}"
-            f"{f'{p.busy[0]}->{p.busy[1]}':>10}{p.load:>7.1f}"
+            f"{f'{p.busy[0]}->{p.busy[1]}':>10}{p.graded:>8}{p.load:>7.1f}"
         )
     for p in phases:
         for error in sorted(set(p.errors))[:5]:
@@ -301,6 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("cpu_ms", p.cpu_ms()),
             ("busy_start", p.busy[0]),
             ("busy_end", p.busy[1]),
+            ("graded", p.graded),
         )
     }
 

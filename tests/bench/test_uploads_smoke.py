@@ -18,7 +18,9 @@ def test_upload_benchmark_runs_both_routes_without_errors(capsys: pytest.Capture
         assert result[f"errors_{route}"] == 0 and result[f"uploads_{route}"] == 15
         assert 0 < result[f"p50_ms_{route}"] <= result[f"p95_ms_{route}"] <= result[f"p99_ms_{route}"]
         assert result[f"cpu_ms_{route}"] > 0  # the route's own processes were found and measured
-    assert result["busy_start_grader"] >= 1  # the worker was grading when the uploads began
+    # A light grading can start and end between two polls of its state, so "being graded at the phase's
+    # start" is a race; that the worker finished some of the TA's submissions during the uploads is not.
+    assert result["graded_grader"] + result["graded_bare"] >= 1
     out = capsys.readouterr().out
     assert "15 uploads of" in out and "route" in out and "p99 ms" in out
     assert out.count("\ngrader ") == 1 and out.count("\nbare FastAPI ") == 1
