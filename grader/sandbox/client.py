@@ -40,7 +40,7 @@ class SandboxSession:
         if self.process is not None and self.process.alive():
             return self.process
         self._retire()
-        self.process = self.launcher.start(self.spec)
+        self.process = self.launcher.start(self.spec, replacing=self.generation > 0)
         self.generation += 1
         deadline = time.monotonic() + self.timeouts.startup
         try:

@@ -163,7 +163,9 @@ class Launcher(Protocol):
 
     secure: bool
 
-    def start(self, spec: SandboxSpec) -> SandboxProcess: ...
+    def start(self, spec: SandboxSpec, *, replacing: bool = False) -> SandboxProcess:
+        """Start a sandbox for ``spec``; ``replacing``: it replaces one thrown away in mid-grading."""
+        ...
 
 
 def _agent_command(
@@ -341,7 +343,7 @@ class BwrapLauncher:
         environment = INSIDE_ENVIRONMENT if spec.environment is not None else None
         return cmd + _agent_command(sys.executable, INSIDE_AGENT_ROOT, INSIDE_SOURCE, INSIDE_WORKDIR, spec, environment)
 
-    def start(self, spec: SandboxSpec) -> SandboxProcess:
+    def start(self, spec: SandboxSpec, *, replacing: bool = False) -> SandboxProcess:
         limits = spec.limits
         notes: list[str] = []
         seccomp = filter_fd()
@@ -393,7 +395,7 @@ class InsecureSubprocessLauncher:
 
     secure = False
 
-    def start(self, spec: SandboxSpec) -> SandboxProcess:
+    def start(self, spec: SandboxSpec, *, replacing: bool = False) -> SandboxProcess:
         agent_root = str(PACKAGE_ROOT)
         workdir = Path(spec.submission_dir).parent / f"work-{secrets.token_hex(4)}"
         environment = str(spec.environment) if spec.environment is not None else None

@@ -123,6 +123,23 @@ def test_restart_takes_a_fresh_warm_sandbox_for_the_same_submission(world: Path,
     session.close()
 
 
+def test_a_replacement_starts_cold_instead_of_waiting_for_a_warm_start_under_way(world: Path, pool: WarmPool) -> None:
+    spec = submission(world, "a")
+    pool.target(spec)
+    assert pool.wait_ready("cpu", 60)
+    session = SandboxSession(pool, spec, TIMEOUTS)
+    session.ensure_started()  # takes the warm sandbox: the pool starts warming the next one
+    deadline = time.monotonic() + 10
+    while pool._starting["cpu"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool._starting["cpu"] == 1 and not pool._idle["cpu"]
+    session.restart()  # after a failed check
+    assert Student(session).module("probe").files() == ["probe.py"]
+    assert pool.stats["warm"] == 1 and pool.stats["cold"] == 1 and session.generation == 2
+    session.close()
+    assert pool.wait_ready("cpu", 60)  # the warm start under way went on for the next grading
+
+
 def test_a_dead_or_unfillable_warm_sandbox_falls_back_to_a_cold_start(
     world: Path, pool: WarmPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
