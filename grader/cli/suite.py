@@ -67,8 +67,8 @@ def verify_command(
     """Grade the reference (full marks but its declared missing artifacts), each mutant (exactly its checks
     fail) and each forgery (0 on its targets); print the matrix check x bug class. Exit 1 on a mismatch.
 
-    Mutants (forgeries) whose edits reach disjoint checks share one grading (verify.toml's [reach]); when
-    it does not hold, each is graded alone, so a mismatch names its mutant, the check and its message."""
+    Mutants (forgeries) whose edits reach disjoint checks (the reach table of verify.toml) share one grading;
+    when it does not hold, each is graded alone, so a mismatch names its mutant, the check and its message."""
     settings = load_settings()
     try:
         known = discover(settings.suites_dir)
