@@ -50,6 +50,7 @@ import nbformat
 
 from grader.engine.confined import CapExceeded, Caps, human_bytes, run_confined
 from grader.engine.notebooks_cells import CellPlan, plan_cell
+from grader.engine.notebooks_imports import deferred_imports
 from grader.models.notebooks import NotebookAlias, NotebookSpec
 
 __all__ = [
@@ -178,9 +179,48 @@ def _notebook_run(cell, line, source):
         _notebook_errors.append(f"cell {{cell}}, line {{line}}: {{type(exc).__name__}}: {{exc}}")
 
 
+_notebook_deferred = {{}}  # name -> the import that binds it, run when first read (grader/engine/notebooks_imports.py)
+
+
+def _notebook_defer(cell, line, source, module, names):
+    # Run now what the interpreter cannot find (to record why, as for any import) or what the submission
+    # itself holds (imported for its side effects, perhaps); the rest waits until a name is read.
+    here = __import__("os").path.dirname(_notebook_path)
+    try:
+        util = __import__("importlib.util").util
+        parts = module.split(".")
+        spec = util.find_spec(parts[0])  # a top-level name: found without importing it
+        for depth in range(2, len(parts) + 1):
+            if spec is None or spec.submodule_search_locations is None:
+                spec = None
+                break
+            name = ".".join(parts[:depth])
+            if name.rpartition(".")[0] in __import__("sys").modules:
+                spec = util.find_spec(name)
+            else:  # look in the parent package's folders without running its __init__
+                spec = __import__("importlib.machinery").machinery.PathFinder.find_spec(
+                    name, list(spec.submodule_search_locations))
+        places = [] if spec is None else [spec.origin or "", *(spec.submodule_search_locations or [])]
+        inside = [__import__("os").path.abspath(str(p)).startswith(here + __import__("os").sep) for p in places if p]
+        waits = spec is not None and not any(inside)
+    except Exception:
+        waits = False
+    if not waits:
+        return _notebook_run(cell, line, source)
+    for name in names:
+        _notebook_deferred[name] = (cell, line, source)
+
+
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
+    deferred = _notebook_deferred.get(name)
+    if deferred is not None:
+        for bound in [n for n, d in _notebook_deferred.items() if d == deferred]:
+            del _notebook_deferred[bound]
+        _notebook_run(*deferred)
+        if name in globals():
+            return globals()[name]
     where = _notebook_defined_in.get(name)
     if where is not None:
         errors = [e for e in _notebook_errors if e.startswith(f"cell {{where}},")]
@@ -216,9 +256,14 @@ def build_module(label: str, cells: list[tuple[int, str]], aliases: list[Noteboo
             label=label.replace('"', "'"), defined=defined, skipped=skipped, wanted=wanted, skipped_names=skipped_names
         )
     ]
+    deferred = deferred_imports(plans, [name for a in aliases for name in (a.name, *a.accept)])
     for plan in plans:
-        for stmt in plan.kept:  # the line it starts on, not padding up to it: linear in the notebook's size
-            out.append(f"_notebook_run({plan.number}, {stmt.first_line}, {stmt.source!r})")
+        for index, stmt in enumerate(plan.kept):  # the line it starts on, not padded up to it: linear in size
+            call = f"{plan.number}, {stmt.first_line}, {stmt.source!r}"
+            if wait := deferred.get((plan.number, index)):
+                out.append(f"_notebook_defer({call}, {wait.module!r}, {wait.names!r})")
+            else:
+                out.append(f"_notebook_run({call})")
         for binding in bind_after.get(plan.number, []):
             out.append(f"try:\n    {binding}\nexcept NameError:\n    pass")
     return "\n".join(out) + "\n", plans
