@@ -200,9 +200,18 @@ class RemoteObject:
         """``obj.name(*args, **kwargs)`` in one round trip."""
         return self._call("call", method=name, args=list(args), kwargs=kwargs)
 
-    def getitems(self, keys: list[Any]) -> list[Any]:
-        """``[obj[k] for k in keys]`` in one round trip (for checks that need thousands of items)."""
-        value = self._call("getitems", keys=list(keys))
+    def getitems(self, keys: list[Any], stack: bool = False) -> list[Any]:
+        """``[obj[k] for k in keys]`` in one round trip (for checks that need thousands of items).
+
+        ``stack``: items that are all tuples (or lists) of tensors travel as one tensor per position
+        (``protocol.stack_items``), and come back as views into it; the values are the same.
+        """
+        value = self._call("getitems", keys=list(keys), stack=stack)
+        if stack and isinstance(value, dict):
+            try:
+                value = protocol.unstack_items(value, len(keys))
+            except (protocol.FrameError, RuntimeError, ValueError, OverflowError) as exc:
+                raise ProtocolViolation(f"a stacked batch of items came back malformed ({exc})") from None
         if not isinstance(value, list) or len(value) != len(keys):
             raise ProtocolViolation("a batch of items came back with the wrong length")
         return value
@@ -247,6 +256,19 @@ class RemoteObject:
         if not isinstance(norms, dict) or not all(v is None or isinstance(v, float) for v in norms.values()):
             raise ProtocolViolation("the gradient probe came back malformed")
         return cast("dict[str, Any]", value)  # a dict: ``norms`` above is None otherwise
+
+    def step_with_grads(self, modules: list[RemoteObject], grads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One optimizer step in one round trip: set ``grads[i]`` (parameter name -> gradient, None clears
+        it) on ``modules[i]``'s parameters, call ``self.step()``, and return each module's parameters after it.
+
+        The returned tensors are the student's answer, never an input to what the grader expects.
+        """
+        if len(grads) != len(modules):
+            raise ValueError(f"{len(grads)} gradient sets for {len(modules)} modules")
+        value = self._call("step_with_grads", modules=list(modules), grads=list(grads))
+        if not isinstance(value, list) or len(value) != len(modules):
+            raise ProtocolViolation("the parameters after an optimizer step came back with the wrong length")
+        return [_dict_of_tensors(v, "the parameters after an optimizer step") for v in value]
 
     def release(self) -> None:
         """Let the sandbox forget this object."""

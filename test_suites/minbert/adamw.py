@@ -2,11 +2,12 @@
 
 Each step mirrors the official ``optimizer_test.py``: the trusted side draws the initial weight (torch's
 ``Linear`` init under the run's seed, computed here and loaded into the sandbox) and x (numpy
-``default_rng``), reads the student's current weight, and asks the sandbox for the gradient of the
-summed squared error at that weight (``grad_probe`` sets ``.grad`` with the output gradient we give);
-then the student's ``step()`` runs. Nothing of the loop runs in student code except ``AdamW`` itself,
-and every expected weight comes from our own run (``RefAdamW``) from the same draws. Besides the
-handout's seed 0 (whose answer, ``optimizer_test.npy``, is public), the checks use seeds drawn per grading.
+``default_rng``), computes the gradient of the summed squared error at the student's current weight
+(``outer(dŷ, x)``, what autograd gives, to the bit), and sends it in the round trip that sets ``.grad``,
+runs the student's ``step()`` and returns the weight after it (``step_with_grads``). Nothing of the loop
+runs in student code except ``AdamW`` itself, and every expected weight comes from our own run
+(``RefAdamW``) from the same draws. Besides the handout's seed 0 (whose answer, ``optimizer_test.npy``, is
+public), the checks use seeds drawn per grading.
 """
 
 from __future__ import annotations
@@ -87,10 +88,9 @@ def remote_linear(student: Student, weight: torch.Tensor) -> RemoteObject:
     return lin
 
 
-def remote_step(lin: RemoteObject, x: torch.Tensor) -> None:
-    """Set ``lin.weight.grad`` inside the sandbox to the official loss's gradient at the current weight."""
-    w = lin.state_dict()["weight"].float()
-    lin.grad_probe(x, weights=problem_gradient_weights(w, x))
+def problem_gradient(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The official loss's gradient on the weight ``w`` (one product per element: autograd's bits exactly)."""
+    return torch.outer(problem_gradient_weights(w, x), x)
 
 
 def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4, seed: int = 0) -> torch.Tensor:
@@ -101,10 +101,11 @@ def official(student: Student, steps: int = 1000, weight_decay: float = 1e-4, se
     rng = np.random.default_rng(seed)
     lin = remote_linear(student, initial_weights(seed)[0])
     opt = student.module("optimizer").AdamW(lin.parameters(), lr=1e-3, weight_decay=weight_decay, correct_bias=True)
+    weight: torch.Tensor = lin.state_dict()["weight"].float()  # as the student's __init__ left it
     for _ in range(steps):
-        remote_step(lin, torch.FloatTensor(rng.uniform(size=[3])))
-        opt.call_method("step")  # opt.step() in one round trip, not two (getattr, then call)
-    weight: torch.Tensor = lin.state_dict()["weight"].float()
+        x = torch.FloatTensor(rng.uniform(size=[3]))
+        (params,) = opt.step_with_grads([lin], [{"weight": problem_gradient(weight, x)}])
+        weight = params["weight"].float()
     return weight
 
 
@@ -118,7 +119,7 @@ def reference_run(
     opt = RefAdamW(lr=1e-3, weight_decay=weight_decay, decay=decay, hats=hats)
     for _ in range(steps):
         x = torch.FloatTensor(rng.uniform(size=[3]))
-        opt.step(0, w, torch.outer(problem_gradient_weights(w, x), x))
+        opt.step(0, w, problem_gradient(w, x))
     return w
 
 
@@ -135,7 +136,7 @@ def groups_run(student: Student | None, steps: int, seed: int = 1) -> list[torch
         first, second = RefAdamW(lr=1e-3, weight_decay=0.01), RefAdamW(lr=1e-2, correct_bias=False, weight_decay=0.01)
         for _ in range(steps):
             x = torch.FloatTensor(rng.uniform(size=[3]))
-            grads = [torch.outer(problem_gradient_weights(w, x), x) for w in ws[:2]]
+            grads = [problem_gradient(w, x) for w in ws[:2]]
             first.step(0, ws[0], grads[0])
             second.step(1, ws[1], grads[1])
         return ws
@@ -146,12 +147,12 @@ def groups_run(student: Student | None, steps: int, seed: int = 1) -> list[torch
         {"params": lins[1].parameters(), "lr": 1e-2, "correct_bias": False},
     ]
     sopt = student.module("optimizer").AdamW(groups, lr=1e-3, weight_decay=0.01)
+    ws = [lin.state_dict()["weight"].float() for lin in lins]
     for _ in range(steps):
         x = torch.FloatTensor(rng.uniform(size=[3]))
-        for lin in lins[:2]:
-            remote_step(lin, x)
-        sopt.call_method("step")
-    return [lin.state_dict()["weight"].float() for lin in lins]
+        grads = [{"weight": problem_gradient(w, x)} for w in ws[:2]] + [{}]  # the third never gets one
+        ws = [params["weight"].float() for params in sopt.step_with_grads(lins, grads)]
+    return ws
 
 
 #: What each variant of the official run tells the student (the variant's weight is within float32 noise of theirs).

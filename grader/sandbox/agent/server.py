@@ -88,8 +88,9 @@ class Agent:
     def op_getitem(self, target: Any, key: Any) -> Any:
         return target[key]
 
-    def op_getitems(self, target: Any, keys: list[Any]) -> list[Any]:
-        return [target[key] for key in keys]
+    def op_getitems(self, target: Any, keys: list[Any], stack: bool = False) -> Any:
+        items = [target[key] for key in keys]
+        return protocol.stack_items(items) if stack else items
 
     def op_len(self, target: Any) -> int:
         return len(target)
@@ -173,6 +174,23 @@ class Agent:
             "input_grad": None if probe is None else probe.grad,
             "param_grad_norms": {n: None if p.grad is None else float(p.grad.norm()) for n, p in params.items()},
         }
+
+    def op_step_with_grads(self, target: Any, modules: list[Any], grads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Set the grader's gradients on ``modules``' named parameters, call ``target.step()`` once, and
+        return every parameter of each module after it (one round trip per optimizer step).
+
+        ``grads[i]`` maps parameter names of ``modules[i]`` to the gradient to put in ``.grad`` (None
+        clears it); the parameters it does not name keep theirs.
+        """
+        if len(grads) != len(modules):
+            raise ValueError(f"{len(grads)} gradient sets for {len(modules)} modules")
+        for module, named in zip(modules, grads, strict=True):
+            params = dict(_named_parameters(module))
+            for name, grad in named.items():
+                params[name].grad = None if grad is None else grad.to(params[name].dtype)
+        target.step()
+        # torch's own view of the parameters (not the class's), detached: the encoder copies them into the reply
+        return [{name: p.detach() for name, p in _named_parameters(m)} for m in modules]
 
     def op_run_script(self, path: str, argv: list[str], **options: Any) -> dict[str, Any]:
         """Run a student's script as ``__main__`` (see ``grader.sandbox.agent.scripts.run_script``)."""
