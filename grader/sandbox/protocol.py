@@ -219,6 +219,101 @@ def _int(value: Any) -> int:
     return value
 
 
+# ----------------------------------------------------------------------------- stacked items
+
+#: Tag of a batch of items sent as one flat tensor per position (see :func:`stack_items`).
+STACKED = "$stacked"
+
+
+def stack_items(items: list[Any], max_elements: int = FrameCaps.tensor_elements) -> Any:
+    """Items that are all tuples (or all lists) of tensors as one flat tensor per position, else ``items``.
+
+    A batch of thousands of ``(x, y)`` pairs then costs two tensors to encode and decode instead of two
+    per item. Each position's tensors must share a dtype that may cross the boundary; anything else (and a
+    batch whose columns would pass the per-tensor cap) is returned unchanged, to be sent item by item as
+    before, so the values (and any error about them) are the same either way.
+    """
+    kind = _sequence_kind(items[0]) if items else None
+    if kind is None or not items[0]:
+        return items
+    width = len(items[0])
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for item in items:
+        if _sequence_kind(item) != kind or len(item) != width:
+            return items
+        for column, value in zip(columns, item, strict=True):
+            if _as_tensor(value) is not value:  # torch tensors only (a numpy array is copied when sent)
+                return items
+            column.append(value)
+    import torch
+
+    flat: list[Any] = []
+    shapes: list[Any] = []  # per position: {"all": the one shape of its tensors} or {"each": [their shapes]}
+    for column in columns:
+        dtype = column[0].dtype
+        if str(dtype).removeprefix("torch.") not in DTYPES or any(t.dtype != dtype for t in column):
+            return items
+        if sum(t.numel() for t in column) > max_elements:
+            return items
+        shape = column[0].shape
+        try:
+            if all(t.shape == shape for t in column):  # the usual case: one shape, one stack, sent once
+                flat.append(torch.stack(column).detach().reshape(-1))
+                shapes.append({"all": list(shape)})
+            else:
+                flat.append(torch.cat([t.detach().reshape(-1) for t in column]))
+                shapes.append({"each": [list(t.shape) for t in column]})
+        except RuntimeError:  # tensors on different devices
+            return items
+    return {STACKED: kind, "columns": flat, "shapes": shapes}
+
+
+def _sequence_kind(value: Any) -> str | None:
+    """How the encoder sends ``value``: as a tuple (namedtuples too), a list, or neither."""
+    return "tuple" if isinstance(value, tuple) else "list" if isinstance(value, list) else None
+
+
+def unstack_items(value: Any, count: int) -> list[Any]:
+    """The ``count`` items a :func:`stack_items` batch holds (views into its columns), checked against it."""
+    import torch
+
+    if not isinstance(value, dict) or value.get(STACKED) not in ("tuple", "list"):
+        raise FrameError("a stacked batch without its kind")
+    if count <= 0:
+        raise FrameError("a stacked batch of no items")
+    columns, shapes = value.get("columns"), value.get("shapes")
+    if not isinstance(columns, list) or not isinstance(shapes, list) or not columns or len(columns) != len(shapes):
+        raise FrameError("a stacked batch with malformed columns")
+    views: list[Any] = []
+    for column, column_shapes in zip(columns, shapes, strict=True):
+        if not isinstance(column, torch.Tensor) or column.dim() != 1:
+            raise FrameError("a stacked column is not a flat tensor")
+        if isinstance(column_shapes, dict) and set(column_shapes) == {"all"}:
+            parsed = [_shape(column_shapes["all"])] * count
+        elif isinstance(column_shapes, dict) and set(column_shapes) == {"each"}:
+            parsed = [_shape(s) for s in _list(column_shapes["each"])]
+        else:
+            raise FrameError("a stacked column without its shapes")
+        if len(parsed) != count:
+            raise FrameError(f"a stacked column does not hold {count} items")
+        sizes = [math.prod(s) for s in parsed]
+        if sum(sizes) != column.numel():
+            raise FrameError("a stacked column's shapes do not match its length")
+        if all(s == parsed[0] for s in parsed):
+            views.append(column.view(count, *parsed[0]).unbind(0))
+        else:
+            views.append([piece.view(s) for piece, s in zip(torch.split(column, sizes), parsed, strict=True)])
+    make = tuple if value[STACKED] == "tuple" else list
+    return [make(parts) for parts in zip(*views, strict=True)]
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    dims = tuple(_int(d) for d in _list(value))
+    if len(dims) > 16 or any(not 0 <= d <= FrameCaps.tensor_elements for d in dims):
+        raise FrameError("a stacked item with an invalid shape")
+    return dims
+
+
 # ----------------------------------------------------------------------------- framing
 
 

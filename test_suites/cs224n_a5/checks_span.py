@@ -1,7 +1,8 @@
 """Part (e): ``CharCorruptionDataset.__getitem__`` (span corruption), 10 points.
 
 Every check builds the dataset from the grader's own corpora inside the sandbox and judges the decoded
-items here, outside it. Thresholds follow §8 of the spec; the bug each check is aimed at is in §9.
+items here, outside it. Thresholds follow §8 of the spec; the bug each check is aimed at is in §9. Checks
+1.3–1.7 judge one shared sample per block size and grading (``span_draws``), each its own statistic.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from .corpora import (
     Item,
     decode,
     draw,
-    draws_as_items,
     long_documents,
     longest_piece,
     share_from_documents,
@@ -27,6 +27,7 @@ from .corpora import (
     wiki_text,
 )
 from .raised import raised
+from .span_draws import long_draws
 
 #: Items must come from the document (``share_from_documents``) in at least this share of draws, and the
 #: masked content be non-empty in at least ``MIN_MASKED`` of them (k ≥ 8), so that a constant item or an
@@ -53,13 +54,6 @@ def _dataset(student: Student, docs: list[str], block_size: int) -> Any:
 
 def _show(item: Item) -> str:
     return f"prefix={item.prefix[:40]!r} masked={item.masked[:40]!r} suffix={item.suffix[:40]!r}"
-
-
-def _long_draws(student: Student, seed: int, block_size: int, n: int) -> tuple[list[str], list[tuple[int, Item]]]:
-    docs = long_documents(random.Random(seed))
-    student.seed(seed)
-    ds = _dataset(student, docs, block_size)
-    return docs, draws_as_items(ds, docs, n, block_size, vocabulary("\n".join(docs)))
 
 
 def _first_problem(items: list[tuple[int, Item]]) -> str:
@@ -116,12 +110,12 @@ def types_and_shift(student: Student, seed: int) -> None:
     number="1.3",
     points=1.5,
     tags=["part e"],
-    timeout=90,
+    timeout=150,  # the first to ask for the shared samples (span_draws): it draws 20,000 at block 128
 )
-def layout(student: Student, seed: int) -> None:
+def layout(student: Student) -> None:
     """Padding is one trailing run; the body splits on MASK into prefix, suffix, masked (a third MASK is accepted)."""
     for block_size, n in ((128, 3000), (32, 1000)):
-        docs, items = _long_draws(student, seed, block_size, n)
+        docs, items = long_draws(student, block_size, n)
         problem = _first_problem(items)
         if problem:
             fail(f"At block_size={block_size}: {problem}")
@@ -144,9 +138,9 @@ def layout(student: Student, seed: int) -> None:
     tags=["part e"],
     timeout=120,
 )
-def reconstruction(student: Student, seed: int) -> None:
+def reconstruction(student: Student) -> None:
     """Over 20,000 draws the three parts always concatenate back to the start of the document."""
-    docs, items = _long_draws(student, seed, 128, 20_000)
+    docs, items = long_draws(student, 128, 20_000)
     usable = [(i, it) for i, it in items if not it.problem]
     if len(usable) < len(items) // 2:
         fail(
@@ -173,11 +167,11 @@ def reconstruction(student: Student, seed: int) -> None:
     tags=["part e"],
     timeout=150,
 )
-def truncation_bounds(student: Student, seed: int) -> None:
+def truncation_bounds(student: Student) -> None:
     """At block sizes 32, 50, 60 and 128 (7/8 of 50 and 60 is not an integer) k stays in range and reaches both ends."""
     for block_size, n in ((32, 2000), (50, 2000), (60, 2000), (128, 20_000)):
         try:
-            docs, items = _long_draws(student, seed + block_size, block_size, n)
+            docs, items = long_draws(student, block_size, n)
         except StudentCodeError as exc:
             fail(f"At block_size={block_size} (the grader's long documents), your __getitem__ {raised(exc)}.")
         top = int(block_size * 7 / 8)
@@ -203,9 +197,9 @@ def truncation_bounds(student: Student, seed: int) -> None:
 @check(
     name="Span corruption: masked length averages k/4 and varies", number="1.6", points=1.5, tags=["part e"], timeout=90
 )
-def masked_length_statistics(student: Student, seed: int) -> None:
+def masked_length_statistics(student: Student) -> None:
     """For k ≥ 16: mean len(masked)/k in [0.18, 0.32], both sides of k/4 at least 5%; empty masked content at most 10% (k ≥ 8)."""
-    _, items = _long_draws(student, seed, 128, 8000)
+    _, items = long_draws(student, 128, 8000)
     parsed = [it for _, it in items if not it.problem]
     if len(parsed) < 1000:
         fail("Too few items could be decoded to measure the masked length (see the layout check).")
@@ -248,9 +242,9 @@ FIXED_ALLOWANCE = 0.10
 @check(
     name="Span corruption: masked length is random for a fixed k", number="1.7", points=0.5, tags=["part e"], timeout=90
 )
-def masked_length_varies(student: Student, seed: int) -> None:
+def masked_length_varies(student: Student) -> None:
     """At block_size 128, for at least 90% of truncation lengths k ≥ 8, the masked length takes two or more values."""
-    _, items = _long_draws(student, seed, BLOCK_SIZE_HANDOUT, VARY_DRAWS)
+    _, items = long_draws(student, BLOCK_SIZE_HANDOUT, VARY_DRAWS)
     by_k: dict[int, Counter[int]] = defaultdict(Counter)
     for _, it in items:
         if not it.problem:

@@ -80,19 +80,19 @@ def decode_all(pairs: list[tuple[object, object]], itos: list[str], block_size: 
 
     out: list[tuple[str, str] | None] = [None] * len(pairs)
     by_length: dict[int, list[int]] = {}
+    lengths = {n for n in (block_size - 1, block_size) if n > 0}
     for i, (x, y) in enumerate(pairs):
+        # x.shape, not len(x): Tensor.__len__ is Python, and this runs for every draw
         if (
             isinstance(x, torch.Tensor)
             and isinstance(y, torch.Tensor)
             and x.dtype == torch.long
             and y.dtype == torch.long
             and x.dim() == 1
-            and y.dim() == 1
-            and len(x) == len(y)
-            and len(x) in (block_size - 1, block_size)
-            and len(x) > 0
+            and x.shape == y.shape
+            and x.shape[0] in lengths
         ):
-            by_length.setdefault(len(x), []).append(i)
+            by_length.setdefault(x.shape[0], []).append(i)
         else:
             out[i] = decode(x, y, itos, block_size)
     code_points = torch.tensor([ord(c) for c in itos], dtype=torch.int64)
@@ -132,17 +132,15 @@ def split_layout(masked_string: str) -> Item:
 
 
 def draw(ds: object, indices: list[int], batch: int = 2000) -> list[object]:
-    """``ds[i]`` for every index, in batches (one round trip per batch)."""
+    """``ds[i]`` for every index, in batches (one round trip per batch, pairs of tensors sent stacked)."""
     out: list[object] = []
     for start in range(0, len(indices), batch):
-        out.extend(ds.getitems(indices[start : start + batch]))  # type: ignore[attr-defined]
+        out.extend(ds.getitems(indices[start : start + batch], stack=True))  # type: ignore[attr-defined]
     return out
 
 
-def draws_as_items(ds: object, docs: list[str], n: int, block_size: int, itos: list[str]) -> list[tuple[int, Item]]:
-    """``n`` draws cycling over ``docs``; each decoded and split, problems recorded per item."""
-    indices = [i % len(docs) for i in range(n)]
-    draws = draw(ds, indices)
+def items_of(indices: list[int], draws: list[object], block_size: int, itos: list[str]) -> list[tuple[int, Item]]:
+    """``(index, item)`` for each draw ``ds[index]``: decoded and split, a problem recorded per item."""
     pairs = [(k, (p[0], p[1])) for k, p in enumerate(draws) if isinstance(p, tuple | list) and len(p) == 2]
     decoded = dict(zip((k for k, _ in pairs), decode_all([p for _, p in pairs], itos, block_size), strict=True))
     items: list[tuple[int, Item]] = []
