@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -141,6 +142,8 @@ def build_environment(environment: Environment, envs_dir: Path, *, force: bool =
     """Install ``environment`` under ``envs_dir`` unless it is built (or nothing is declared)."""
     status = environment_status(environment, envs_dir)
     if not status.packages or (status.built and not force):
+        if status.built:
+            _compile_bytecode(status.folder)  # one built before bytecode was compiled at install (once)
         return status
     envs_dir.mkdir(parents=True, exist_ok=True)
     envs_dir.chmod(envs_dir.stat().st_mode | 0o755)  # the sandbox's private uid (as root) must pass it
@@ -158,6 +161,7 @@ def build_environment(environment: Environment, envs_dir: Path, *, force: bool =
             "key": status.key,
             "python": sys.version.split()[0],
             "installer": installer,
+            "bytecode": True,
             "seconds": round(time.monotonic() - started, 1),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "distributions": _site_distributions(staging / SITE),
@@ -204,6 +208,7 @@ def _install(packages: list[str], site: Path, cache: Path) -> str:
             "copy",
             "--no-progress",
             "--no-build",
+            "--compile-bytecode",  # see _compile_bytecode (pip compiles by default)
             "--",
             *packages,
         ]
@@ -239,6 +244,26 @@ def _install(packages: list[str], site: Path, cache: Path) -> str:
             f"against the grader's own versions):\n{tail}"
         )
     return installer
+
+
+def _compile_bytecode(folder: Path) -> None:
+    """Write the ``.pyc`` files of an environment built without them (uv's default until then).
+
+    The sandbox runs ``python -B`` on a read-only mount: without them every sandbox compiled what it
+    imported from source again (pandas 1.5 s instead of 0.4 s, scikit-learn 3.8 s instead of 1.4 s).
+    Compiling runs no package code; each file is written atomically, so a sandbox reading the folder
+    meanwhile sees a whole ``.pyc`` or none."""
+    record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    if record.get("bytecode"):
+        return
+    command = [sys.executable, "-m", "compileall", "-q", "-j", "0", str(folder / SITE)]
+    subprocess.run(command, capture_output=True, timeout=BUILD_TIMEOUT_SECONDS, check=False)  # noqa: S603
+    _readable_by_all(folder / SITE)
+    record["bytecode"] = True
+    staged = folder / f".{RECORD}.{os.getpid()}"
+    staged.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    staged.chmod(0o644)
+    staged.replace(folder / RECORD)
 
 
 def _uv() -> str | None:
