@@ -2,13 +2,13 @@
 
 Each of those checks judges its own statistic of the same kind of sample: ``CharCorruptionDataset`` built
 from the grader's long documents at one block size, right after seeding. Drawing that sample once per
-(block size) and grading, and giving each check the first ``n`` draws it asks for, replaces ~59,000 calls
-of the student's ``__getitem__`` at block 128 by 20,000 (still the 20,000 the spec asks for 1.4 and 1.5).
+block size and grading, and giving each check the first ``n`` draws it asks for, replaces ~59,000 calls of
+the student's ``__getitem__`` at block 128 by 20,000 (still the 20,000 the spec asks for 1.4 and 1.5).
 
 A check gets exactly the draws a fresh, seeded dataset would give it: the sample is one seeded dataset's
 first draws, fetched in batches that end at every count a check takes, so an exception the student's code
-raises in draw ``i`` fails precisely the checks that take more than the batch before ``i``, as when each
-check drew its own.
+raises in draw ``i`` fails precisely the checks that take more than ``i`` draws, as when each check drew its
+own.
 """
 
 from __future__ import annotations
