@@ -11,6 +11,9 @@
   ``checks_attention.py`` (a copy of its manifest with only that check file), in a bwrap sandbox started
   cold, and taken from a warm pool.
 
+The three take turns, round by round (Otter, ours cold, ours warm), so a burst of load from elsewhere on
+the machine falls on all of them alike; the warm pool refills between turns, never during one.
+
 The Otter venv is created or refreshed by ``bench/otter_env.sh`` (``--skip-env`` to reuse it as it is).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -77,35 +82,41 @@ def otter_notebook(dest: Path) -> tuple[Path, int]:
     return path, skipped
 
 
-def run_otter(venv: Path, work: Path, notebook: Path, repeat: int) -> tuple[list[float], str]:
-    otter = str(venv / "bin" / "otter")
-    autograder = work / "autograder.zip"
-    shutil.copy(OTTER / "csc413_attention.py", work / "csc413_attention.py")
-    subprocess.run(
-        [
-            otter,
-            "generate",
-            "-t",
-            str(OTTER / "tests"),
-            "-o",
-            str(autograder),
-            "--no-config",
-            "--no-requirements",
-            "--no-environment",
-            "csc413_attention.py",
-        ],
-        cwd=work,
-        check=True,
-        capture_output=True,
-    )
-    times, score = [], ""
-    for i in range(repeat + 1):  # the first run is untimed: it warms the page cache and Jupyter's first start
-        out = work / f"otter-out-{i}"
+class OtterRunner:
+    """``otter run`` of the packed attention tests on one notebook, one submission per call."""
+
+    def __init__(self, venv: Path, work: Path, notebook: Path) -> None:
+        self.otter, self.work, self.notebook = str(venv / "bin" / "otter"), work, notebook
+        self.autograder = work / "autograder.zip"
+        self.runs = 0
+        shutil.copy(OTTER / "csc413_attention.py", work / "csc413_attention.py")
+        subprocess.run(
+            [
+                self.otter,
+                "generate",
+                "-t",
+                str(OTTER / "tests"),
+                "-o",
+                str(self.autograder),
+                "--no-config",
+                "--no-requirements",
+                "--no-environment",
+                "csc413_attention.py",
+            ],
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
+
+    def __call__(self) -> tuple[float, str]:
+        """(seconds, score) of one ``otter run``."""
+        out = self.work / f"otter-out-{self.runs}"
+        self.runs += 1
         out.mkdir()
         t = time.perf_counter()
         done = subprocess.run(
-            [otter, "run", "-a", str(autograder), "-o", str(out), "--no-logo", str(notebook)],
-            cwd=work,
+            [self.otter, "run", "-a", str(self.autograder), "-o", str(out), "--no-logo", str(self.notebook)],
+            cwd=self.work,
             capture_output=True,
             text=True,
         )
@@ -115,33 +126,53 @@ def run_otter(venv: Path, work: Path, notebook: Path, repeat: int) -> tuple[list
         results = json.loads((out / "results.json").read_text())
         earned = sum(t.get("score") or 0 for t in results["tests"])
         possible = sum(t.get("max_score") or 0 for t in results["tests"])
-        score = f"{earned:g}/{possible:g}"
-        if i:
-            times.append(took)
-    return times, score
+        return took, f"{earned:g}/{possible:g}"
 
 
-def run_ours(suite_dir: Path, zip_path: Path, repeat: int, warm: bool) -> tuple[list[float], str]:
-    root = traversable_dir("grader-bench-otter-ours-")
-    settings = Settings(env="test", data_dir=root, envs_dir=SHARED_ENVS)  # type: ignore[call-arg]
-    suite = load_suite(suite_dir)
-    pool = WarmPool(make_launcher(settings), settings.scratch_dir, {"cpu": 1}, settings.timeouts) if warm else None
-    times, score = [], ""
-    try:
-        for i in range(repeat + 1):  # the first run is untimed, as for Otter
-            if pool is not None:
-                pool.target(sandbox_spec(suite, settings, root))
-                pool.wait_ready("cpu", 180)
-            t = time.perf_counter()
-            report = grade(suite, zip_path, settings, launcher=pool)
+class OursRunner:
+    """Our engine grading the zip with the attention-only suite: a cold sandbox per call, or the warm pool's."""
+
+    def __init__(self, suite_dir: Path, zip_path: Path, warm: bool) -> None:
+        self.root = traversable_dir("grader-bench-otter-ours-")
+        self.settings = Settings(env="test", data_dir=self.root, envs_dir=SHARED_ENVS)  # type: ignore[call-arg]
+        self.suite, self.zip_path = load_suite(suite_dir), zip_path
+        self.pool = (
+            WarmPool(make_launcher(self.settings), self.settings.scratch_dir, {"cpu": 1}, self.settings.timeouts)
+            if warm
+            else None
+        )
+        self._ready()
+
+    def _ready(self) -> None:
+        """A warm sandbox waiting (untimed), so no refill runs during anyone's timed grading."""
+        if self.pool is not None:
+            self.pool.target(sandbox_spec(self.suite, self.settings, self.root))
+            self.pool.wait_ready("cpu", 180)
+
+    def __call__(self) -> tuple[float, str]:
+        t = time.perf_counter()
+        report = grade(self.suite, self.zip_path, self.settings, launcher=self.pool)
+        took = time.perf_counter() - t
+        self._ready()
+        return took, f"{report.score:g}/{report.max_score:g}"
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def interleaved(runners: dict[str, Callable[[], tuple[float, str]]], repeat: int) -> dict[str, tuple[list[float], str]]:
+    """Each runner once per round, in turn, ``repeat`` timed rounds after an untimed one (page cache, Jupyter's
+    first start): on a shared machine a burst of load then falls on every grader alike, not on one."""
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    scores: dict[str, str] = {}
+    for i in range(repeat + 1):
+        for name, run in runners.items():
+            took, scores[name] = run()
             if i:
-                times.append(time.perf_counter() - t)
-            score = f"{report.score:g}/{report.max_score:g}"
-    finally:
-        if pool is not None:
-            pool.close()
-        shutil.rmtree(root, ignore_errors=True)
-    return times, score
+                times[name].append(took)
+    return {name: (times[name], scores[name]) for name in runners}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -157,17 +188,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if not args.skip_env or not (args.venv / "bin" / "otter").exists():
         subprocess.run([str(BENCH / "otter_env.sh"), str(args.venv)], check=True)
     work = traversable_dir("grader-bench-otter-")
+    ours: list[OursRunner] = []
     try:
         notebook, skipped = otter_notebook(work)
         zip_path = work / "submission.zip"
         zip_path.write_bytes(zip_folder(REFERENCE, skip=("mutants", "_source", "__pycache__", "README.md")))
         suite_dir = attention_suite(work / "suite")
         print(f"Otter skips {skipped} cells of nmt.ipynb (downloads, shell, training); ours reads definitions only")
-        otter_times, otter_score = run_otter(args.venv, work, notebook, args.repeat)
-        cold, cold_score = run_ours(suite_dir, zip_path, args.repeat, warm=False)
-        warm, warm_score = run_ours(suite_dir, zip_path, args.repeat, warm=True)
+        otter = OtterRunner(args.venv, work, notebook)
+        ours = [OursRunner(suite_dir, zip_path, warm=False), OursRunner(suite_dir, zip_path, warm=True)]
+        loads = [os.getloadavg()[0]]
+        results = interleaved({"otter": otter, "cold": ours[0], "warm": ours[1]}, args.repeat)
+        loads.append(os.getloadavg()[0])
     finally:
+        for runner in ours:
+            runner.close()
         shutil.rmtree(work, ignore_errors=True)
+    (otter_times, otter_score), (cold, cold_score), (warm, warm_score) = (
+        results["otter"],
+        results["cold"],
+        results["warm"],
+    )
+    print(f"load average (1 min) {loads[0]:.1f} before the rounds, {loads[1]:.1f} after")
     otter_med = statistics.median(otter_times)
     print(f"\n{'grader':34} {'median s':>9} {'min s':>7} {'Otter / this':>13}  score")
     rows = [

@@ -7,6 +7,7 @@ OK-format test files, the support checks passing on the reference's own classes,
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 
 import nbformat
 import pytest
@@ -74,3 +75,18 @@ def test_our_side_runs_only_the_attention_checks() -> None:
         assert suite.max_score == 8 and "matplotlib.pyplot" in suite.manifest.resources.preload
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_graders_take_turns_and_the_first_round_is_untimed() -> None:
+    calls: list[str] = []
+
+    def runner(name: str, took: float) -> Callable[[], tuple[float, str]]:
+        def run() -> tuple[float, str]:
+            calls.append(name)
+            return took + len(calls), "8/8"
+
+        return run
+
+    results = otter_compare.interleaved({"otter": runner("otter", 0), "cold": runner("cold", 100)}, repeat=2)
+    assert calls == ["otter", "cold"] * 3
+    assert results == {"otter": ([3, 5], "8/8"), "cold": ([104, 106], "8/8")}
