@@ -30,7 +30,9 @@ newlines up to its line, which made a 135 KB notebook of 20 000 one-line stateme
 
 Inside the sandbox the module runs each kept statement on its own, with the notebook's file name and
 cell line numbers in tracebacks (``File "nmt.ipynb, cell 12", line 4``). A statement that raises at
-definition time is recorded and the rest still load. Reading a name the notebook does not define
+definition time is recorded and the rest still load. An import no kept statement names (bert.ipynb's
+pandas and scikit-learn, there for skipped data cells) runs when a check first reads a name it binds
+(:mod:`grader.engine.notebooks_imports`), so its errors are recorded then. Reading a name the notebook does not define
 raises an ``AttributeError`` that says why (not in the notebook, in a skipped cell, or its cell
 raised, with the error). A notebook that cannot be read at all (missing, bad JSON, unsupported
 nbformat, over the size limit) still gets a module: importing it raises ``ImportError`` with the
