@@ -127,13 +127,20 @@ def _site_distributions(site: Path) -> dict[str, str]:
     return found
 
 
+@lru_cache(maxsize=32)
+def _cached_site_distributions(site: str, record_mtime_ns: int) -> dict[str, str]:
+    """Read once per worker process (the runner asks twice per grading: ~36 metadata files each time);
+    a rebuilt environment writes a new record, hence a new key."""
+    return _site_distributions(Path(site))
+
+
 def environment_status(environment: Environment, envs_dir: Path) -> EnvironmentStatus:
     """Where ``environment`` lives under ``envs_dir`` and what a sandbox of this worker would lack."""
     packages = tuple(environment.packages)
     key = environment_key(packages)
     folder = envs_dir / key
     built = (folder / RECORD).is_file() and (folder / SITE).is_dir()
-    site = _site_distributions(folder / SITE) if built else {}
+    site = _cached_site_distributions(str(folder / SITE), (folder / RECORD).stat().st_mtime_ns) if built else {}
     lacking = tuple(p for p in packages if not _satisfied(p, grader_distributions(), site))
     return EnvironmentStatus(packages, key, folder, built and bool(packages), lacking)
 
