@@ -30,9 +30,9 @@ newlines up to its line, which made a 135 KB notebook of 20 000 one-line stateme
 
 Inside the sandbox the module runs each kept statement on its own, with the notebook's file name and
 cell line numbers in tracebacks (``File "nmt.ipynb, cell 12", line 4``). A statement that raises at
-definition time is recorded and the rest still load. An import no kept statement names (bert.ipynb's
-pandas and scikit-learn, there for skipped data cells) runs when a check first reads a name it binds
-(:mod:`grader.engine.notebooks_imports`), so its errors are recorded then. Reading a name the notebook does not define
+definition time is recorded and the rest still load. With ``defer_imports = true``, an import no kept
+statement names (bert.ipynb's pandas and scikit-learn, there for skipped data cells) runs when a check
+first reads a name it binds (:mod:`grader.engine.notebooks_imports`), and its errors are recorded then. Reading a name the notebook does not define
 raises an ``AttributeError`` that says why (not in the notebook, in a skipped cell, or its cell
 raised, with the error). A notebook that cannot be read at all (missing, bad JSON, unsupported
 nbformat, over the size limit) still gets a module: importing it raises ``ImportError`` with the
@@ -240,7 +240,9 @@ def __getattr__(name):
 '''
 
 
-def build_module(label: str, cells: list[tuple[int, str]], aliases: list[NotebookAlias]) -> tuple[str, list[CellPlan]]:
+def build_module(
+    label: str, cells: list[tuple[int, str]], aliases: list[NotebookAlias], *, defer_imports: bool = False
+) -> tuple[str, list[CellPlan]]:
     """The Python source of the module, and the plan of every code cell."""
     plans = [plan_cell(number, source) for number, source in cells]
     defined = {name: plan.number for plan in plans for stmt in plan.kept for name in stmt.defines}
@@ -258,7 +260,8 @@ def build_module(label: str, cells: list[tuple[int, str]], aliases: list[Noteboo
             label=label.replace('"', "'"), defined=defined, skipped=skipped, wanted=wanted, skipped_names=skipped_names
         )
     ]
-    deferred = deferred_imports(plans, [name for a in aliases for name in (a.name, *a.accept)])
+    named = [name for a in aliases for name in (a.name, *a.accept)]
+    deferred = deferred_imports(plans, named) if defer_imports else {}
     for plan in plans:
         for index, stmt in enumerate(plan.kept):  # the line it starts on, not padded up to it: linear in size
             call = f"{plan.number}, {stmt.first_line}, {stmt.source!r}"
@@ -320,7 +323,7 @@ def _ingest_steps(root: Path, spec: NotebookSpec) -> Iterator[list[object]]:
         return
     largest = max(cells, key=lambda cell: len(cell[1]), default=(0, ""))
     yield ["cells", largest[0], len(largest[1])]
-    source, plans = build_module(spec.path, cells, spec.aliases)
+    source, plans = build_module(spec.path, cells, spec.aliases, defer_imports=spec.defer_imports)
     del cells
     _write(root, target, source)
     note = _note(spec, plans)

@@ -34,3 +34,9 @@ class NotebookSpec(BaseModel):
     max_bytes: int = Field(
         32 * _MIB, gt=0, description="Largest notebook file read (bytes); outputs such as images count."
     )
+    defer_imports: bool = Field(
+        False,
+        description="Run an import no kept code names when a check first reads a name it binds, not at load "
+        "(grader/engine/notebooks_imports.py). Only for suites whose checks read the module's names one by one: "
+        "a copy of its globals (vars(module)) would lack them.",
+    )

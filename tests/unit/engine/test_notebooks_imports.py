@@ -67,9 +67,17 @@ def package(site: Path, name: str, body: str = "") -> None:
     (site / name / "sub.py").write_text(body or "def helper():\n    return 'helped'\n\nclass Thing:\n    pass\n")
 
 
-def ingest(tmp_path: Path, *cells: str, aliases: list[NotebookAlias] | None = None) -> None:
+def ingest(tmp_path: Path, *cells: str, aliases: list[NotebookAlias] | None = None, defer: bool = True) -> None:
     (tmp_path / "submission" / "hw.ipynb").write_text(notebook(*cells))
-    ingest_notebook(tmp_path / "submission", NotebookSpec(path="hw.ipynb", module="hw", aliases=aliases or []))
+    spec = NotebookSpec(path="hw.ipynb", module="hw", aliases=aliases or [], defer_imports=defer)
+    ingest_notebook(tmp_path / "submission", spec)
+
+
+def test_imports_run_at_load_unless_the_suite_defers_them(tmp_path: Path, site: Path, load: Loader) -> None:
+    """A suite whose checks copy the module's globals (``vars(q1b)``) would not see a deferred name."""
+    package(site, "h3pkg_g")
+    ingest(tmp_path, "import h3pkg_g as unused\n", "def f():\n    return 0\n", defer=False)
+    assert "unused" in vars(load("hw")) and "h3pkg_g" in sys.modules
 
 
 def test_an_import_no_kept_code_names_runs_when_its_name_is_first_read(
