@@ -40,6 +40,8 @@ def test_a_process_named_as_the_api_counts_as_the_api_and_the_benchmark_as_clien
     # No upper bound for the API: any other process on the machine running `grader api` counts there too.
     assert api_seconds >= 0.25  # the 0.3 s it spun, and its start-up
     assert 0.25 <= client_seconds <= 0.8  # to the clock tick; only this process and its children are clients
-    assert sum(split.shares.values()) <= 1.05
+    # No bound on the sum either: a process reaped inside the window counts its whole life through its
+    # parent (other tests' sandboxes, on a busy machine), so "other" and "grading" can exceed the window.
+    assert all(share >= 0 for share in split.shares.values())
     assert 0.0 <= split.api_waiting <= 1.0
     assert set(split.as_dict()) >= {"cpu_api", "cpu_grading", "cpu_clients", "api_waiting_for_cpu"}
