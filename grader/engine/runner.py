@@ -158,11 +158,13 @@ def _grade_in(
                     suite,
                 )
             else:
+                calls = session.calls
                 result = run_check(check, inject, session, total_deadline)
-                if result.result != CheckResult.passed:
+                if result.result != CheckResult.passed and session.calls != calls:
                     # A check that failed may have left the sandbox patched, looping or half-dead: the next
                     # check starts from a fresh one, so one hostile check cannot spoil the others. (One
-                    # that was not run touched nothing: a restart there would cost a sandbox start.)
+                    # that sent the sandbox nothing, such as a missing predictions file, ran no student
+                    # code: a restart there would only cost a sandbox start.)
                     session.restart()
             tests.append(result)
             if progress:

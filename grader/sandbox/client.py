@@ -33,6 +33,7 @@ class SandboxSession:
         self._ids = itertools.count(1)
         self.info: dict[str, Any] = {}
         self.check_deadline: float | None = None  # set by the runner around each check
+        self.calls = 0  # requests sent so far: a check that sent none ran no student code
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -92,6 +93,7 @@ class SandboxSession:
 
     def call(self, op: str, deadline: float | None = None, **params: Any) -> Any:
         """Send one request and return its decoded, not yet type-checked value."""
+        self.calls += 1
         self.ensure_started()
         if deadline is None:
             deadline = self.check_deadline or time.monotonic() + self.timeouts.per_call
