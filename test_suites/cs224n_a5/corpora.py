@@ -17,7 +17,7 @@ ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ,.'-"
 
 def long_documents(rng: random.Random, count: int = 64, low: int = 300, high: int = 520) -> list[str]:
     """Random-letter documents long enough that truncation, not the document, bounds every span."""
-    return ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(low, high))) for _ in range(count)]
+    return ["".join(rng.choices(ALPHABET, k=rng.randint(low, high))) for _ in range(count)]
 
 
 def short_documents() -> list[str]:
