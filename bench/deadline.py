@@ -57,6 +57,18 @@ def _ts(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp() if value else float("nan")
 
 
+def _listing(ta: httpx.Client, assignment: str) -> list[dict[str, Any]]:
+    """Every submission of ``assignment``, page by page (a page holds at most 1,000)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = ta.get(
+            f"/api/v1/assignments/{assignment}/submissions", params={"offset": len(found), "limit": 1000}
+        ).json()
+        found += page["submissions"]
+        if not page["submissions"] or len(found) >= page["total"]:
+            return found
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=400)
@@ -116,11 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ta = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.ta_token()}"}, timeout=120)
         deadline = time.monotonic() + args.timeout
         while True:
-            listed = [
-                s
-                for suite in suites
-                for s in ta.get(f"/api/v1/assignments/{assignment_id(suite)}/submissions").json()["submissions"]
-            ]
+            listed = [s for suite in suites for s in _listing(ta, assignment_id(suite))]
             if sum(s["state"] in ("done", "error") for s in listed) >= len(accepted) or time.monotonic() > deadline:
                 break
             time.sleep(1)
