@@ -8,15 +8,12 @@ the child reports checked against the caps.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import resource
-import sys
 import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -25,6 +22,7 @@ from grader.engine.confined import Caps, run_confined
 from grader.engine.notebooks import NOTEBOOK_CAPS, ingest_notebook, ingest_notebooks
 from grader.engine.notebooks_cells import MAX_CELL_CHARS
 from grader.models.notebooks import NotebookSpec
+from tests.utils.modules import Loader, modules_from
 
 _MIB = 1024 * 1024
 
@@ -45,21 +43,9 @@ def one_liners(n: int) -> str:
 
 
 @pytest.fixture
-def load(tmp_path: Path) -> Iterator[object]:
-    loaded: list[str] = []
-
-    def _load(name: str) -> ModuleType:
-        spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        loaded.append(name)
-        spec.loader.exec_module(module)
-        return module
-
-    yield _load
-    for name in loaded:
-        sys.modules.pop(name, None)
+def load(tmp_path: Path) -> Iterator[Loader]:
+    with modules_from(tmp_path) as loader:
+        yield loader
 
 
 def ingest_measured(root: Path, spec: NotebookSpec, caps: Caps = NOTEBOOK_CAPS) -> tuple[str, int, float]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import nbformat
 import pytest
@@ -17,6 +14,7 @@ from grader.engine.notebooks import ingest_notebook, ingest_notebooks, read_note
 from grader.engine.notebooks_cells import plan_cell
 from grader.models.manifest import SuiteManifest
 from grader.models.notebooks import NotebookAlias, NotebookSpec
+from tests.utils.modules import Loader, modules_from
 
 
 def notebook(*cells: str, markdown_first: bool = True) -> str:
@@ -28,21 +26,9 @@ def notebook(*cells: str, markdown_first: bool = True) -> str:
 
 
 @pytest.fixture
-def load(tmp_path: Path) -> Iterator[object]:
-    loaded: list[str] = []
-
-    def _load(name: str) -> ModuleType:
-        spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        loaded.append(name)
-        spec.loader.exec_module(module)
-        return module
-
-    yield _load
-    for name in loaded:
-        sys.modules.pop(name, None)
+def load(tmp_path: Path) -> Iterator[Loader]:
+    with modules_from(tmp_path) as loader:
+        yield loader
 
 
 def test_plan_keeps_definitions_and_says_why_the_rest_is_skipped() -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import nbformat
 import pytest
@@ -15,8 +13,7 @@ from grader.engine.notebooks import ingest_notebook
 from grader.engine.notebooks_cells import plan_cell
 from grader.engine.notebooks_imports import DeferredImport, deferred_imports
 from grader.models.notebooks import NotebookAlias, NotebookSpec
-
-Loader = Callable[[str], ModuleType]
+from tests.utils.modules import Loader, modules_from
 
 
 def notebook(*cells: str) -> str:
@@ -42,22 +39,8 @@ def load(tmp_path: Path) -> Iterator[Loader]:
     """Import ``submission/<name>.py`` the way the sandbox does (the submission folder on sys.path)."""
     submission = tmp_path / "submission"
     submission.mkdir()
-    sys.path.insert(0, str(submission))
-    loaded: list[str] = []
-
-    def _load(name: str) -> ModuleType:
-        spec = importlib.util.spec_from_file_location(name, submission / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        loaded.append(name)
-        spec.loader.exec_module(module)
-        return module
-
-    yield _load
-    sys.path.remove(str(submission))
-    for name in [*loaded, "h3local"]:
-        sys.modules.pop(name, None)
+    with modules_from(submission, on_path=True, also_forget=("h3local",)) as loader:
+        yield loader
 
 
 def package(site: Path, name: str, body: str = "") -> None:
