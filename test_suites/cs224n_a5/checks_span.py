@@ -17,6 +17,7 @@ from grader.authoring import Feedback, Student, StudentCodeError, check, fail
 from .corpora import (
     Item,
     decode,
+    decode_all,
     draw,
     long_documents,
     longest_piece,
@@ -299,10 +300,14 @@ def robustness(student: Student, data: Path, seed: int, feedback: Feedback) -> N
             fail(f"On {name} at block_size={block_size}, __getitem__ {raised(exc)}.{hint}")
         itos = vocabulary(corpus)
         pieces = []
+        # Decoded together, in order: the loop below fails at the first draw that is not a pair.
+        decoded = iter(
+            decode_all([(p[0], p[1]) for p in pairs if isinstance(p, tuple | list) and len(p) == 2], itos, block_size)
+        )
         for idx, pair in enumerate(pairs):
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 fail(f"ds[{idx}] (document of length {len(docs[idx])}) should return a pair (x, y)")
-            text, problem = decode(pair[0], pair[1], itos, block_size)
+            text, problem = next(decoded)
             if problem:
                 fail(f"ds[{idx}] (document of length {len(docs[idx])}) at block_size={block_size}: {problem}.")
             if len(docs[idx]) >= 16:  # short documents may give any well-formed pair (spec §7.4)
