@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sys
 from pathlib import Path
@@ -46,3 +47,14 @@ def test_a_grading_process_runs_its_trusted_torch_on_the_configured_threads(tmp_
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_grading_process_freezes_what_its_imports_left_so_collections_skip_it(tmp_path: Path) -> None:
+    (tmp_path / "no-suites").mkdir()
+    settings = settings_for(tmp_path / "data", suites_dir=tmp_path / "no-suites")
+    try:
+        start_process(settings)
+        assert gc.get_freeze_count() > 10_000  # torch's modules and objects at least
+        assert len(gc.get_objects(generation=2)) < gc.get_freeze_count() // 10  # a full collection skips them
+    finally:
+        gc.unfreeze()
