@@ -7,7 +7,8 @@ For one submission (the CS224N A5 reference by default), five ways of running th
 1. ``inproc``: the checks in this process, no sandbox, no agent process (``bench/inprocess.py``);
 2. ``engine-cold``: ``grader grade``'s engine, a fresh bwrap sandbox (spawn + ``import torch``);
 3. ``engine-warm``: the same with a sandbox taken from a warm pool;
-4. ``service-cold``: HTTP upload to ``grader serve`` -> queue -> worker -> report (polled every 20 ms);
+4. ``service-cold``: HTTP upload to ``grader serve`` -> queue -> worker -> report (polled every 20 ms),
+   with ``GRADER_WARM_POOL__CPU=0`` (no pool: a fresh sandbox per submission);
 5. ``service-warm``: the same with ``GRADER_WARM_POOL__CPU=1``.
 
 The modes run round-robin (one submission of each, then again), so a machine that gets busier or
@@ -99,7 +100,8 @@ def engine_runner(suite: Suite, zip_path: Path, warm: bool) -> Iterator[Run]:
 @contextmanager
 def service_runner(suite: Suite, data: bytes, warm: bool, gap: Callable[[], float]) -> Iterator[Run]:
     # Same scheduling priority as the engine modes run with here: this measures the path, not the nice level.
-    env = {"GRADER_WORKER_NICE": "0", **({"GRADER_WARM_POOL__CPU": "1"} if warm else {})}
+    # The pool is set both ways: `grader serve` sizes one by default (grader/worker/sizing.py).
+    env = {"GRADER_WORKER_NICE": "0", "GRADER_WARM_POOL__CPU": "1" if warm else "0"}
     with service({suite.path.name: suite.path}, workers=1, **env) as svc:
         client = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.ta_token()}"}, timeout=120)
         wait_done(client, upload(client, suite.manifest.id, data)[1]["id"])  # untimed: loads the suite, fills caches
