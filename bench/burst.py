@@ -41,7 +41,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import LIGHT_SUBMISSION, LIGHT_SUITE, Uploader, header, quantile, service, zip_folder  # noqa: E402
+from bench.common import LIGHT_SUBMISSION, LIGHT_SUITE, Uploader, header, listing, quantile, service, zip_folder  # noqa: E402
 from bench.cpu_split import CpuSplit, CpuWindow  # noqa: E402
 from grader.sandbox.pool import WARM_NOTE  # noqa: E402
 
@@ -112,7 +112,7 @@ def _wait_graded(ta: httpx.Client, count: int, timeout: float) -> list[dict[str,
     """Poll the TA listing until ``count`` submissions are done (or failed); the listing."""
     deadline = time.monotonic() + timeout
     while True:
-        listed: list[dict[str, Any]] = ta.get(f"/api/v1/assignments/{ASSIGNMENT}/submissions").json()["submissions"]
+        listed = listing(ta, ASSIGNMENT)
         if sum(s["state"] in ("done", "error") for s in listed) >= count or time.monotonic() > deadline:
             return listed
         time.sleep(1)

@@ -235,6 +235,18 @@ def upload(client: httpx.Client, assignment: str, data: bytes, name: str = "subm
     return took, answer.json()
 
 
+def listing(client: httpx.Client, assignment: str) -> list[dict[str, Any]]:
+    """Every submission of ``assignment``, page by page (the API's default page holds 100)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = client.get(
+            f"/api/v1/assignments/{assignment}/submissions", params={"offset": len(found), "limit": 1000}
+        ).json()
+        found += page["submissions"]
+        if not page["submissions"] or len(found) >= page["total"]:
+            return found
+
+
 def wait_done(client: httpx.Client, sub_id: str, poll: float = 0.02, timeout: float = 900) -> dict[str, Any]:
     """Poll a submission until it is done or in error; returns its record (with the report)."""
     deadline = time.monotonic() + timeout

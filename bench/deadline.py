@@ -34,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import header, service, traversable_dir  # noqa: E402
+from bench.common import header, listing, service, traversable_dir  # noqa: E402
 from bench.suites import ROOT, SUITES, assignment_id, zips  # noqa: E402
 from grader.sandbox.pool import WARM_NOTE  # noqa: E402
 from tests.utils.builders import SHARED_ENVS  # noqa: E402
@@ -55,18 +55,6 @@ def ideal_drain(arrivals: list[tuple[float, float]], workers: int) -> float:
 
 def _ts(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp() if value else float("nan")
-
-
-def _listing(ta: httpx.Client, assignment: str) -> list[dict[str, Any]]:
-    """Every submission of ``assignment``, page by page (a page holds at most 1,000)."""
-    found: list[dict[str, Any]] = []
-    while True:
-        page = ta.get(
-            f"/api/v1/assignments/{assignment}/submissions", params={"offset": len(found), "limit": 1000}
-        ).json()
-        found += page["submissions"]
-        if not page["submissions"] or len(found) >= page["total"]:
-            return found
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -128,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ta = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {svc.ta_token()}"}, timeout=120)
         deadline = time.monotonic() + args.timeout
         while True:
-            listed = [s for suite in suites for s in _listing(ta, assignment_id(suite))]
+            listed = [s for suite in suites for s in listing(ta, assignment_id(suite))]
             if sum(s["state"] in ("done", "error") for s in listed) >= len(accepted) or time.monotonic() > deadline:
                 break
             time.sleep(1)
