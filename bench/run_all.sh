@@ -8,7 +8,7 @@ OUT="${1:-/tmp/grader-bench-results}"
 mkdir -p "$OUT"
 PY=.venv/bin/python
 bench/otter_env.sh >/dev/null
-$PY bench/suites.py --mutants 0 --rounds 3 --memory --otter | tee "$OUT/suites.txt"
+$PY bench/suites.py --mutants 2 --rounds 3 --memory --otter | tee "$OUT/suites.txt"
 $PY bench/reexec.py --repeat 3 --handout-questions 2 | tee "$OUT/reexec.txt"
 $PY bench/uploads.py | tee "$OUT/uploads.txt"
 $PY bench/overhead.py --suite light --repeat 5 | tee "$OUT/overhead_light.txt"
