@@ -56,4 +56,6 @@ def test_burst_benchmark_loses_and_duplicates_nothing() -> None:
     assert result["orphans"] == 0  # Ctrl-C on grader serve leaves no worker, agent or warm sandbox behind
     assert result["from_warm_pool"] >= 1  # the workers' pools were used
     assert 0 < result["efficiency"] <= 1.5 and result["upload_p99_ms"] > 0
-    assert result["cpu_api"] > 0 and sum(v for k, v in result.items() if k.startswith("cpu_")) <= 1.05
+    # No bound on the sum of the shares: a process reaped inside the window counts its whole life through
+    # its parent (the other test process's sandboxes), as in tests/bench/test_cpu_split.py.
+    assert result["cpu_api"] > 0 and all(v >= 0 for k, v in result.items() if k.startswith("cpu_"))
