@@ -33,11 +33,11 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--calls", type=int, default=2000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     top = Path(tempfile.mkdtemp(prefix="grader-bench-", dir="/tmp"))
     top.chmod(0o711)  # the sandbox's own uid must reach the submission, as in the engine
@@ -99,6 +99,13 @@ def main() -> None:
     print(f"{'  sandbox fixed cost over unsandboxed agent':44} {_median_ms(boxed) - _median_ms(plain):12.0f}")
     print(f"{'RPC round trip vs in-process call (us)':44} {rpc * 1e6:12.1f} {inproc * 1e6:12.3f} {rpc / inproc:8.0f}")
     print(f"{'tensor echo, 4 MiB each way (MiB/s)':44} {mib_per_s:12.0f}")
+    return {
+        "sandbox_start_ms": _median_ms(boxed),
+        "unsandboxed_start_ms": _median_ms(plain),
+        "bare_import_torch_ms": _median_ms(bare),
+        "rpc_us": rpc * 1e6,
+        "echo_mib_s": mib_per_s,
+    }
 
 
 if __name__ == "__main__":
