@@ -47,6 +47,7 @@ def test_a_grading_process_runs_its_trusted_torch_on_the_configured_threads(tmp_
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+        gc.unfreeze()  # start_process froze this test process's objects too
 
 
 def test_a_grading_process_freezes_what_its_imports_left_so_collections_skip_it(tmp_path: Path) -> None:
